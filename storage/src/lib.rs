@@ -1,0 +1,19 @@
+//! Lookout's storage: the data model every signal is converted into, and the write-ahead log
+//! that makes an accepted batch durable before its sender hears "ok".
+//!
+//! # Layout
+//! - `model`: tenants, resources, scopes, spans, log records, metrics (what ingest produces
+//!   and the stores consume).
+//! - `wal`: segment files of checksummed records, written by one thread with group commit,
+//!   replayed on start with torn or corrupt tails truncated. Format: `storage/docs/wal.md`.
+//!
+//! Data comes in from `lookout-ingest` (already converted) and goes to the WAL; on start the
+//! WAL is replayed to whoever holds the stores.
+
+mod error;
+mod model;
+mod wal;
+
+pub use error::{Error, Result};
+pub use model::*;
+pub use wal::{FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalReader, encode_record};

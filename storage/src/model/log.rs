@@ -1,0 +1,30 @@
+use serde::{Deserialize, Serialize};
+
+use super::{AnyValue, Attributes, SpanId, TraceId};
+
+/// One log record (or event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// When the event happened, nanoseconds since the Unix epoch (0 if unknown).
+    pub time_unix_nano: u64,
+    /// When the collector saw it, nanoseconds since the Unix epoch (0 if unknown).
+    pub observed_time_unix_nano: u64,
+    /// OTLP severity number (0 unspecified, 1–24 TRACE..FATAL4).
+    pub severity_number: i32,
+    /// Severity as the source spelled it.
+    pub severity_text: String,
+    /// The body: usually a string, may be structured.
+    pub body: AnyValue,
+    /// Record attributes.
+    pub attributes: Attributes,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
+    /// W3C trace flags.
+    pub flags: u32,
+    /// Trace the record belongs to, if any.
+    pub trace_id: Option<TraceId>,
+    /// Span the record belongs to, if any.
+    pub span_id: Option<SpanId>,
+    /// Event name, for records that are events.
+    pub event_name: String,
+}
