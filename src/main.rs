@@ -1,1 +1,70 @@
-fn main() {}
+//! The `lookout` binary: command line, configuration and the composition root.
+
+mod admin;
+mod cli;
+mod config;
+mod loadgen;
+mod serve;
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, WalCommand};
+use crate::config::LogFormat;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Wal(WalCommand::Dump { data_dir })) => dump_wal(&data_dir),
+        Some(Command::Loadgen(args)) => runtime()?.block_on(loadgen::run(args)),
+    }
+}
+
+fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    init_logging(&config.log.level, config.log.format)?;
+    runtime()?.block_on(serve::run(config))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")
+}
+
+fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => EnvFilter::try_new(env).context("RUST_LOG")?,
+        _ => EnvFilter::try_new(level).with_context(|| format!("log level {level:?}"))?,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    let stats = lookout_storage::WalReader::new(data_dir.join("wal")).replay(false, |record| {
+        if failed.is_none()
+            && let Err(e) = serde_json::to_writer(&mut out, &record).map_err(anyhow::Error::from).and_then(|()| Ok(out.write_all(b"\n")?))
+        {
+            failed = Some(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.context("writing the dump"));
+    }
+    out.flush()?;
+    for (segment, offset, reason) in stats.damaged {
+        eprintln!("warning: {} is damaged at byte {offset}: {reason}", segment.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+use std::time::Duration;
+
+use http::StatusCode;
+use tonic::Code;
+
+/// Everything that can go wrong while receiving telemetry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body could not be decoded (bad protobuf, bad JSON, bad gzip).
+    #[error("{0}")]
+    Decode(String),
+    /// The request's `Content-Type` is not one Lookout reads.
+    #[error("unsupported content type {0:?}: use application/x-protobuf or application/json")]
+    UnsupportedContentType(String),
+    /// The request's `Content-Encoding` is not one Lookout reads.
+    #[error("unsupported content encoding {0:?}: use gzip or none")]
+    UnsupportedContentEncoding(String),
+    /// The body, or what it decompresses to, is larger than allowed.
+    #[error("request body exceeds the limit of {limit} bytes{}", if *.decompressed { " once decompressed" } else { "" })]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+        /// Whether the limit was hit while decompressing.
+        decompressed: bool,
+    },
+    /// The `X-Scope-OrgID` header or metadata is not a valid tenant id.
+    #[error("invalid X-Scope-OrgID: {0}")]
+    InvalidTenant(String),
+    /// Too many requests are being processed; the client should retry later.
+    #[error("too many concurrent export requests ({limit} in flight); retry after {}s", retry_after.as_secs())]
+    Overloaded {
+        /// The in-flight limit that was hit.
+        limit: usize,
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// Lookout cannot make data durable right now (shutting down, or the WAL failed).
+    #[error("cannot accept data right now: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+        /// When to retry.
+        retry_after: Duration,
+    },
+}
+
+impl Error {
+    /// The HTTP status for this error, as the OTLP/HTTP specification assigns them.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Error::Decode(_) | Error::InvalidTenant(_) => StatusCode::BAD_REQUEST,
+            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The gRPC status code for this error, as the OTLP/gRPC specification assigns them.
+    pub fn grpc_code(&self) -> Code {
+        match self {
+            Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
+            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
+            Error::TooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
+            Error::Unavailable { .. } => Code::Unavailable,
+        }
+    }
+
+    /// How long the client should wait before retrying, for errors that are worth a retry.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// Result with the ingest crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,118 @@
+//! Command-line flags. Every `serve` flag may also come from a `LOOKOUT_…` environment
+//! variable, and overrides the config file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ByteSize, Config, FsyncMode, LogFormat};
+
+/// Lookout: one binary that receives OpenTelemetry logs, metrics and traces and keeps them.
+#[derive(Debug, Parser)]
+#[command(name = "lookout", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of `serve`, accepted without the subcommand too.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive OTLP on :4317 (gRPC) and :4318 (HTTP), serve health and metrics on :3000.
+    Serve(ServeArgs),
+    /// Inspect the write-ahead log.
+    #[command(subcommand)]
+    Wal(WalCommand),
+    /// Send OTLP/gRPC load to a running Lookout and report the rate.
+    Loadgen(crate::loadgen::LoadgenArgs),
+}
+
+/// `lookout wal …`.
+#[derive(Debug, Subcommand)]
+pub enum WalCommand {
+    /// Print every record in the WAL as one JSON object per line (read-only).
+    Dump {
+        /// Data directory whose `wal/` to read.
+        #[arg(long = "data-dir", env = "LOOKOUT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// Flags of `lookout serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// YAML config file; flags and environment variables override it.
+    #[arg(long = "config.file", env = "LOOKOUT_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Data directory (WAL and stores) [default: ./data].
+    #[arg(long = "data-dir", env = "LOOKOUT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `lookout_ingest=debug,info` (RUST_LOG wins) [default: info].
+    #[arg(long = "log.level", env = "LOOKOUT_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format [default: text].
+    #[arg(long = "log.format", env = "LOOKOUT_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Address of the query APIs, UI, /metrics and health endpoints [default: 0.0.0.0:3000].
+    #[arg(long = "http.listen-address", env = "LOOKOUT_HTTP_LISTEN_ADDRESS")]
+    pub http_listen_address: Option<SocketAddr>,
+    /// OTLP/gRPC address [default: 0.0.0.0:4317].
+    #[arg(long = "otlp.grpc.listen-address", env = "LOOKOUT_OTLP_GRPC_LISTEN_ADDRESS")]
+    pub otlp_grpc_listen_address: Option<SocketAddr>,
+    /// OTLP/HTTP address [default: 0.0.0.0:4318].
+    #[arg(long = "otlp.http.listen-address", env = "LOOKOUT_OTLP_HTTP_LISTEN_ADDRESS")]
+    pub otlp_http_listen_address: Option<SocketAddr>,
+    /// Largest OTLP request, compressed or decompressed, e.g. 16MiB [default: 16MiB].
+    #[arg(long = "otlp.max-message-size", env = "LOOKOUT_OTLP_MAX_MESSAGE_SIZE")]
+    pub otlp_max_message_size: Option<ByteSize>,
+    /// Export requests processed at once; more get 429 / RESOURCE_EXHAUSTED [default: 64].
+    #[arg(long = "otlp.max-inflight-requests", env = "LOOKOUT_OTLP_MAX_INFLIGHT_REQUESTS")]
+    pub otlp_max_inflight_requests: Option<usize>,
+    /// Origins allowed to send OTLP/HTTP from a browser, comma-separated, `*` for any [default: none].
+    #[arg(long = "otlp.http.cors-allowed-origins", env = "LOOKOUT_OTLP_HTTP_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub otlp_cors_allowed_origins: Option<Vec<String>>,
+    /// WAL fsync policy [default: always].
+    #[arg(long = "wal.fsync", env = "LOOKOUT_WAL_FSYNC", value_enum)]
+    pub wal_fsync: Option<FsyncMode>,
+    /// Background fsync period with --wal.fsync=interval, e.g. 100ms [default: 100ms].
+    #[arg(long = "wal.fsync-interval", env = "LOOKOUT_WAL_FSYNC_INTERVAL", value_parser = humantime::parse_duration)]
+    pub wal_fsync_interval: Option<Duration>,
+    /// WAL segment size, e.g. 128MiB [default: 128MiB].
+    #[arg(long = "wal.segment-size", env = "LOOKOUT_WAL_SEGMENT_SIZE")]
+    pub wal_segment_size: Option<ByteSize>,
+}
+
+impl ServeArgs {
+    /// The config file (if any) with these flags applied on top.
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        let mut c = match &self.config_file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        set(&mut c.data_dir, &self.data_dir);
+        set(&mut c.log.level, &self.log_level);
+        set(&mut c.log.format, &self.log_format);
+        set(&mut c.http.listen_address, &self.http_listen_address);
+        set(&mut c.otlp.grpc_listen_address, &self.otlp_grpc_listen_address);
+        set(&mut c.otlp.http_listen_address, &self.otlp_http_listen_address);
+        set(&mut c.otlp.max_message_size, &self.otlp_max_message_size);
+        set(&mut c.otlp.max_inflight_requests, &self.otlp_max_inflight_requests);
+        set(&mut c.otlp.cors.allowed_origins, &self.otlp_cors_allowed_origins);
+        set(&mut c.wal.fsync, &self.wal_fsync);
+        set(&mut c.wal.fsync_interval, &self.wal_fsync_interval);
+        set(&mut c.wal.segment_size, &self.wal_segment_size);
+        Ok(c)
+    }
+}
+
+fn set<T: Clone>(target: &mut T, flag: &Option<T>) {
+    if let Some(value) = flag {
+        *target = value.clone();
+    }
+}

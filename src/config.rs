@@ -1,0 +1,240 @@
+//! Configuration: defaults, overridden by an optional YAML file, overridden by flags and
+//! `LOOKOUT_…` environment variables. Unknown keys in the file are errors that name the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Deserializer};
+
+/// Everything `lookout serve` can be told.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the WAL and the stores live.
+    pub data_dir: PathBuf,
+    /// Lookout's own logging.
+    pub log: LogConfig,
+    /// The query APIs, UI, health and `/metrics` listener.
+    pub http: HttpConfig,
+    /// The OTLP receivers.
+    pub otlp: OtlpConfig,
+    /// The write-ahead log.
+    pub wal: WalConfig,
+    /// How long shutdown waits for in-flight requests before closing anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            otlp: OtlpConfig::default(),
+            wal: WalConfig::default(),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Lookout's own logs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `lookout_ingest=debug,info`; `RUST_LOG` wins if set.
+    pub level: String,
+    /// `text` for people, `json` for machines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The :3000 listener.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for the query APIs, UI, `/metrics`, `/-/healthy` and `/-/ready`.
+    pub listen_address: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen_address: ([0, 0, 0, 0], 3000).into() }
+    }
+}
+
+/// The OTLP receivers.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// OTLP/gRPC address.
+    pub grpc_listen_address: SocketAddr,
+    /// OTLP/HTTP address.
+    pub http_listen_address: SocketAddr,
+    /// Largest request accepted, compressed or decompressed.
+    pub max_message_size: ByteSize,
+    /// Export requests processed at once; beyond that clients get 429 / `RESOURCE_EXHAUSTED`.
+    pub max_inflight_requests: usize,
+    /// Retry hint sent with 429 / 503 / `RESOURCE_EXHAUSTED` / `UNAVAILABLE`.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+    /// CORS for browser exporters on OTLP/HTTP.
+    pub cors: CorsConfig,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            grpc_listen_address: ([0, 0, 0, 0], 4317).into(),
+            http_listen_address: ([0, 0, 0, 0], 4318).into(),
+            max_message_size: ByteSize(16 << 20),
+            max_inflight_requests: 64,
+            retry_after: Duration::from_secs(1),
+            cors: CorsConfig::default(),
+        }
+    }
+}
+
+/// CORS on OTLP/HTTP.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to send (`*` for any); empty turns CORS off.
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed besides `Content-Type`, `Content-Encoding` and `X-Scope-OrgID`.
+    pub allowed_headers: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig { allowed_origins: Vec::new(), allowed_headers: Vec::new(), max_age: Duration::from_secs(7200) }
+    }
+}
+
+/// The write-ahead log.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    /// `always`: fsync each group commit before acknowledging; `interval`: acknowledge once
+    /// written, fsync every `fsync_interval`; `never`: leave it to the OS.
+    pub fsync: FsyncMode,
+    /// Background fsync period for `fsync: interval`.
+    #[serde(with = "humantime_serde")]
+    pub fsync_interval: Duration,
+    /// Start a new segment file at this size.
+    pub segment_size: ByteSize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig { fsync: FsyncMode::Always, fsync_interval: Duration::from_millis(100), segment_size: ByteSize(128 << 20) }
+    }
+}
+
+/// WAL fsync policy as configured.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    /// Group commit with fsync before acknowledging.
+    Always,
+    /// Periodic background fsync.
+    Interval,
+    /// No fsync.
+    Never,
+}
+
+/// A size in bytes, written as a number or with a unit (`16MiB`, `512KiB`, `1GB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size such as 16MiB"))?;
+        let multiplier: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "KiB" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" => 1 << 30,
+            other => return Err(format!("unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB")),
+        };
+        number.checked_mul(multiplier).map(ByteSize).ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+    }
+}
+
+impl Config {
+    /// Reads a YAML config file; unknown keys and bad values are errors naming the key.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        Config::from_yaml(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// Parses YAML config text.
+    pub fn from_yaml(text: &str) -> anyhow::Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        Ok(serde_yaml_ng::from_str(text)?)
+    }
+}

@@ -1,0 +1,126 @@
+//! `lookout loadgen`: sends pre-encoded OTLP/gRPC batches to a running Lookout as fast as it
+//! accepts them and reports the rate. Encoding happens before the clock starts, so the figure
+//! is the server's receive path, not the generator's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use lookout_ingest::RawCodec;
+use lookout_ingest::synthetic::{self, Rng};
+use prost::Message;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
+
+/// Flags of `lookout loadgen`.
+#[derive(Debug, Args)]
+pub struct LoadgenArgs {
+    /// OTLP/gRPC endpoint of the Lookout under test.
+    #[arg(long, default_value = "http://127.0.0.1:4317")]
+    endpoint: String,
+    /// Which signal to send.
+    #[arg(long, value_enum, default_value = "traces")]
+    signal: LoadSignal,
+    /// Spans, log records or data points per request.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Concurrent senders, each on its own connection.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// How long to send, e.g. 30s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
+    duration: Duration,
+    /// Distinct pre-encoded requests to cycle through.
+    #[arg(long, default_value_t = 64)]
+    distinct_batches: usize,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Pid of the server, to report its peak resident memory (VmHWM) at the end.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LoadSignal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl LoadSignal {
+    fn path(self) -> &'static str {
+        match self {
+            LoadSignal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            LoadSignal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            LoadSignal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        }
+    }
+}
+
+/// Runs the load and prints the summary.
+pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
+    let mut rng = Rng::new(args.seed);
+    let batches: Arc<Vec<Bytes>> = Arc::new(
+        (0..args.distinct_batches.max(1))
+            .map(|_| match args.signal {
+                LoadSignal::Traces => synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec(),
+                LoadSignal::Logs => synthetic::logs(&mut rng, args.batch_size, now).encode_to_vec(),
+                LoadSignal::Metrics => synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec(),
+            })
+            .map(Bytes::from)
+            .collect(),
+    );
+    let request_bytes = batches.iter().map(|b| b.len()).sum::<usize>() / batches.len();
+    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let deadline = started + args.duration;
+    let mut workers = Vec::new();
+    for worker in 0..args.concurrency.max(1) {
+        let channel = Channel::from_shared(args.endpoint.clone())?.connect().await.with_context(|| format!("connecting to {}", args.endpoint))?;
+        let (batches, sent, failed, path) = (Arc::clone(&batches), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
+        workers.push(tokio::spawn(async move {
+            let mut client = tonic::client::Grpc::new(channel);
+            let mut latencies = Vec::new();
+            let mut i = worker;
+            while Instant::now() < deadline {
+                let body = batches[i % batches.len()].clone();
+                i += 1;
+                let t = Instant::now();
+                let outcome = match client.ready().await {
+                    Ok(()) => client.unary(tonic::Request::new(body), PathAndQuery::from_static(path), RawCodec).await.map(|_| ()),
+                    Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+                };
+                latencies.push(t.elapsed());
+                match outcome {
+                    Ok(()) => sent.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let ok = sent.load(Ordering::Relaxed);
+    println!("signal={:?} batch_size={} concurrency={} duration_s={elapsed:.1}", args.signal, args.batch_size, args.concurrency);
+    println!("requests_ok={ok} requests_failed={} request_bytes={request_bytes}", failed.load(Ordering::Relaxed));
+    println!("items_per_s={:.0} mb_per_s={:.1}", ok as f64 * args.batch_size as f64 / elapsed, ok as f64 * request_bytes as f64 / elapsed / 1e6);
+    println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
+    if let Some(pid) = args.server_pid {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
+        for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
+            println!("server_{}", line.split_whitespace().collect::<Vec<_>>().join("="));
+        }
+    }
+    Ok(())
+}
