@@ -60,7 +60,8 @@ fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
         }
     })?;
     if let Some(e) = failed {
-        return Err(e.context("writing the dump"));
+        let broken_pipe = e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        return if broken_pipe { Ok(()) } else { Err(e.context("writing the dump")) };
     }
     out.flush()?;
     for (segment, offset, reason) in stats.damaged {

@@ -1,0 +1,202 @@
+//! Starts the real `lookout` binary on free ports and talks to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lookout_ingest::RawCodec;
+use tonic::codegen::http::uri::PathAndQuery;
+
+/// How long anything may take before a test gives up.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running Lookout.
+pub struct Lookout {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lookout {
+    /// Starts Lookout on `data_dir` with every listener on a free port, and waits until ready.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Lookout {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+            .args(["serve", "--log.format", "json", "--log.level", "info"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http.listen-address", "127.0.0.1:0"])
+            .args(["--otlp.grpc.listen-address", "127.0.0.1:0", "--otlp.http.listen-address", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lookout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut addresses = std::collections::HashMap::new();
+        let deadline = Instant::now() + PATIENCE;
+        while addresses.len() < 3 {
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+                panic!("lookout did not report its listeners; log so far:\n{}", log.lock().unwrap().join("\n"))
+            });
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if event["message"] == "listening" {
+                let address: SocketAddr = event["address"].as_str().unwrap().parse().unwrap();
+                addresses.insert(event["server"].as_str().unwrap().to_owned(), address);
+            }
+        }
+        let lookout = Lookout {
+            child,
+            data_dir: data_dir.to_owned(),
+            http: addresses["http"],
+            grpc: addresses["otlp-grpc"],
+            otlp_http: addresses["otlp-http"],
+            log,
+        };
+        lookout.wait_ready();
+        lookout
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        let client = http_client();
+        loop {
+            let ready = client.get(format!("http://{}/-/ready", self.http)).send().map(|r| r.status().as_u16());
+            if ready.as_ref().is_ok_and(|s| *s == 200) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "lookout not ready: {ready:?}; log:\n{}", self.log().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Lookout's log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The value of one series on `/metrics`, e.g. `metric("x_total", &[("signal", "logs")])`
+    /// (labels in alphabetical order, as the exposition writes them).
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let series = if labels.is_empty() {
+            name.to_owned()
+        } else {
+            let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("{name}{{{}}}", inner.join(","))
+        };
+        let text = http_client().get(format!("http://{}/metrics", self.http)).send().unwrap().text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("series {series} not on /metrics"))
+            .parse()
+            .unwrap()
+    }
+
+    /// The OTLP/HTTP URL for a signal path such as `/v1/traces`.
+    pub fn otlp_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.otlp_http)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "lookout did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Lookout {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(PATIENCE).build().unwrap()
+}
+
+/// Every record in the WAL of `data_dir`, as `lookout wal dump` prints them.
+pub fn wal_dump(data_dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_lookout")).args(["wal", "dump", "--data-dir"]).arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "wal dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// gRPC `Export` paths by signal.
+pub const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+pub const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+pub const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// Sends raw protobuf bytes to a gRPC `Export` method; returns the raw reply or the status.
+pub async fn grpc_export(addr: SocketAddr, path: &'static str, body: Vec<u8>, gzip: bool) -> Result<Bytes, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut client = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
+    if gzip {
+        client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
+    client.ready().await.unwrap();
+    client.unary(tonic::Request::new(Bytes::from(body)), PathAndQuery::from_static(path), RawCodec).await.map(|r| r.into_inner())
+}
+
+/// A Python with the OpenTelemetry SDK: `$LOOKOUT_TEST_PYTHON`, or a venv made once under
+/// `target/` from `tests/python/requirements.txt`.
+pub fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("LOOKOUT_TEST_PYTHON") {
+                return PathBuf::from(p);
+            }
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-venv");
+            let python = venv.join("bin/python");
+            let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
+            let stamp = venv.join("requirements.txt");
+            if std::fs::read(&stamp).ok() != std::fs::read(&requirements).ok() {
+                let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap().success();
+                assert!(ok, "python3 -m venv failed");
+                let ok = Command::new(&python).args(["-m", "pip", "install", "-q", "-r"]).arg(&requirements).status().unwrap().success();
+                assert!(ok, "pip install of the test requirements failed");
+                std::fs::copy(&requirements, &stamp).unwrap();
+            }
+            python
+        })
+        .clone()
+}
