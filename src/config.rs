@@ -238,3 +238,72 @@ impl Config {
         Ok(serde_yaml_ng::from_str(text)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata").join(name)
+    }
+
+    #[test]
+    fn example_config_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lookout.example.yaml");
+        assert_eq!(Config::from_file(&path).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn minimal_config_fills_in_defaults() {
+        let config = Config::from_file(&fixture("minimal.yaml")).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/lookout"));
+        assert_eq!(config.otlp, OtlpConfig::default());
+    }
+
+    #[test]
+    fn full_config_sets_everything() {
+        let c = Config::from_file(&fixture("full.yaml")).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.otlp.max_message_size, ByteSize(4 << 20));
+        assert_eq!(c.otlp.cors.allowed_origins, vec!["https://app.example.com".to_owned()]);
+        assert_eq!(c.otlp.cors.max_age, Duration::from_secs(600));
+        assert_eq!(c.wal.fsync, FsyncMode::Interval);
+        assert_eq!(c.wal.fsync_interval, Duration::from_millis(250));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_that_names_it() {
+        let err = format!("{:#}", Config::from_file(&fixture("wrong_key.yaml")).unwrap_err());
+        assert!(err.contains("max_mesage_size"), "{err}");
+        assert!(err.contains("wrong_key.yaml"), "{err}");
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!("16MiB".parse::<ByteSize>(), Ok(ByteSize(16 << 20)));
+        assert_eq!("1GB".parse::<ByteSize>(), Ok(ByteSize(1_000_000_000)));
+        assert_eq!("512".parse::<ByteSize>(), Ok(ByteSize(512)));
+        assert!("12 parsecs".parse::<ByteSize>().unwrap_err().contains("unknown size unit"));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        use clap::Parser;
+        let file = fixture("full.yaml");
+        let cli = crate::cli::Cli::try_parse_from([
+            "lookout",
+            "--config.file",
+            file.to_str().unwrap(),
+            "--otlp.max-message-size",
+            "2MiB",
+            "--wal.fsync",
+            "never",
+        ])
+        .unwrap();
+        let config = cli.serve.resolve().unwrap();
+        assert_eq!(config.otlp.max_message_size, ByteSize(2 << 20));
+        assert_eq!(config.wal.fsync, FsyncMode::Never);
+        assert_eq!(config.otlp.max_inflight_requests, 8, "unset flags keep the file's value");
+    }
+}

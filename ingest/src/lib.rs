@@ -38,3 +38,6 @@ pub fn tenant_from(header: Option<&[u8]>) -> Result<Tenant> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,12 @@ impl Ingester {
         &self.options
     }
 
+    /// Takes `n` in-flight slots until the guard drops, as `n` slow requests would.
+    #[cfg(test)]
+    pub(crate) fn hold_permits_for_test(&self, n: u32) -> tokio::sync::OwnedSemaphorePermit {
+        Arc::clone(&self.inflight).try_acquire_many_owned(n).expect("free permits")
+    }
+
     /// Receives one export request. Success means every accepted item is in the WAL.
     pub async fn export(&self, request: ExportRequest) -> Result<ExportReply> {
         let started = Instant::now();

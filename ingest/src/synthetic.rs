@@ -182,7 +182,7 @@ pub fn metrics(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportMetricsServ
                         kv("http.response.status_code", any_value::Value::IntValue(200)),
                         text("shard", &format!("{}", p / 24)),
                     ],
-                    start_time_unix_nano: now_nanos - 60_000_000_000,
+                    start_time_unix_nano: now_nanos.saturating_sub(60_000_000_000),
                     time_unix_nano: now_nanos,
                     value: Some(number_data_point::Value::AsDouble(rng.below(1_000_000) as f64)),
                     ..Default::default()
