@@ -1,6 +1,8 @@
 //! Hostile and malformed input gets the OTLP status with a message naming the problem; the
 //! server stays up and keeps what it had accepted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Write;

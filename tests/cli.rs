@@ -1,6 +1,8 @@
 //! The command line: version, help, the committed example config, and a config error that
 //! names the key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! Durable before acknowledged: every batch Lookout said "ok" to is there after `kill -9`,
 //! and a WAL with a torn last record still starts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs::OpenOptions;

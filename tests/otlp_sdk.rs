@@ -2,6 +2,8 @@
 //! OTLP/gRPC, OTLP/HTTP protobuf and OTLP/HTTP JSON; Lookout counts every item, keeps it with
 //! its tenant, and takes the OTLP/JSON examples of the specification.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
