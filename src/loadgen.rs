@@ -56,7 +56,9 @@ impl LoadSignal {
         match self {
             LoadSignal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
             LoadSignal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            LoadSignal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            LoadSignal::Metrics => {
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+            }
         }
     }
 }
@@ -68,9 +70,13 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let batches: Arc<Vec<Bytes>> = Arc::new(
         (0..args.distinct_batches.max(1))
             .map(|_| match args.signal {
-                LoadSignal::Traces => synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec(),
+                LoadSignal::Traces => {
+                    synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec()
+                }
                 LoadSignal::Logs => synthetic::logs(&mut rng, args.batch_size, now).encode_to_vec(),
-                LoadSignal::Metrics => synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec(),
+                LoadSignal::Metrics => {
+                    synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec()
+                }
             })
             .map(Bytes::from)
             .collect(),
@@ -81,8 +87,16 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let deadline = started + args.duration;
     let mut workers = Vec::new();
     for worker in 0..args.concurrency.max(1) {
-        let channel = Channel::from_shared(args.endpoint.clone())?.connect().await.with_context(|| format!("connecting to {}", args.endpoint))?;
-        let (batches, sent, failed, path) = (Arc::clone(&batches), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
+        let channel = Channel::from_shared(args.endpoint.clone())?
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", args.endpoint))?;
+        let (batches, sent, failed, path) = (
+            Arc::clone(&batches),
+            Arc::clone(&sent),
+            Arc::clone(&failed),
+            args.signal.path(),
+        );
         workers.push(tokio::spawn(async move {
             let mut client = tonic::client::Grpc::new(channel);
             let mut latencies = Vec::new();
@@ -92,7 +106,14 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 i += 1;
                 let t = Instant::now();
                 let outcome = match client.ready().await {
-                    Ok(()) => client.unary(tonic::Request::new(body), PathAndQuery::from_static(path), RawCodec).await.map(|_| ()),
+                    Ok(()) => client
+                        .unary(
+                            tonic::Request::new(body),
+                            PathAndQuery::from_static(path),
+                            RawCodec,
+                        )
+                        .await
+                        .map(|_| ()),
                     Err(e) => Err(tonic::Status::unavailable(e.to_string())),
                 };
                 latencies.push(t.elapsed());
@@ -110,16 +131,42 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let ok = sent.load(Ordering::Relaxed);
-    println!("signal={:?} batch_size={} concurrency={} duration_s={elapsed:.1}", args.signal, args.batch_size, args.concurrency);
-    println!("requests_ok={ok} requests_failed={} request_bytes={request_bytes}", failed.load(Ordering::Relaxed));
-    println!("items_per_s={:.0} mb_per_s={:.1}", ok as f64 * args.batch_size as f64 / elapsed, ok as f64 * request_bytes as f64 / elapsed / 1e6);
-    println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
+    println!(
+        "signal={:?} batch_size={} concurrency={} duration_s={elapsed:.1}",
+        args.signal, args.batch_size, args.concurrency
+    );
+    println!(
+        "requests_ok={ok} requests_failed={} request_bytes={request_bytes}",
+        failed.load(Ordering::Relaxed)
+    );
+    println!(
+        "items_per_s={:.0} mb_per_s={:.1}",
+        ok as f64 * args.batch_size as f64 / elapsed,
+        ok as f64 * request_bytes as f64 / elapsed / 1e6
+    );
+    println!(
+        "latency_p50_ms={:.2} latency_p99_ms={:.2}",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
     if let Some(pid) = args.server_pid {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
-        for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
-            println!("server_{}", line.split_whitespace().collect::<Vec<_>>().join("="));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading /proc/{pid}/status"))?;
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        {
+            println!(
+                "server_{}",
+                line.split_whitespace().collect::<Vec<_>>().join("=")
+            );
         }
     }
     Ok(())

@@ -32,7 +32,10 @@ fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
 }
 
 fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
@@ -40,7 +43,9 @@ fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env).context("RUST_LOG")?,
         _ => EnvFilter::try_new(level).with_context(|| format!("log level {level:?}"))?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -54,18 +59,29 @@ fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let mut failed = None;
     let stats = lookout_storage::WalReader::new(data_dir.join("wal")).replay(false, |record| {
         if failed.is_none()
-            && let Err(e) = serde_json::to_writer(&mut out, &record).map_err(anyhow::Error::from).and_then(|()| Ok(out.write_all(b"\n")?))
+            && let Err(e) = serde_json::to_writer(&mut out, &record)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| Ok(out.write_all(b"\n")?))
         {
             failed = Some(e);
         }
     })?;
     if let Some(e) = failed {
-        let broken_pipe = e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
-        return if broken_pipe { Ok(()) } else { Err(e.context("writing the dump")) };
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        return if broken_pipe {
+            Ok(())
+        } else {
+            Err(e.context("writing the dump"))
+        };
     }
     out.flush()?;
     for (segment, offset, reason) in stats.damaged {
-        eprintln!("warning: {} is damaged at byte {offset}: {reason}", segment.display());
+        eprintln!(
+            "warning: {} is damaged at byte {offset}: {reason}",
+            segment.display()
+        );
     }
     Ok(())
 }

@@ -49,7 +49,9 @@ impl Error {
     pub fn http_status(&self) -> StatusCode {
         match self {
             Error::Decode(_) | Error::InvalidTenant(_) => StatusCode::BAD_REQUEST,
-            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -60,7 +62,9 @@ impl Error {
     pub fn grpc_code(&self) -> Code {
         match self {
             Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
-            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
+            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => {
+                Code::Unimplemented
+            }
             Error::TooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
             Error::Unavailable { .. } => Code::Unavailable,
         }
@@ -69,7 +73,9 @@ impl Error {
     /// How long the client should wait before retrying, for errors that are worth a retry.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => Some(*retry_after),
+            Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }

@@ -15,7 +15,9 @@ use http::HeaderValue;
 use lookout_storage::Signal;
 use prost::Message;
 use tonic::body::Body as TonicBody;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder, EnabledCompressionEncodings};
+use tonic::codec::{
+    Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
+};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
@@ -71,7 +73,11 @@ fn status(err: &Error) -> Status {
     if details.details.is_empty() {
         Status::new(err.grpc_code(), err.to_string())
     } else {
-        Status::with_details(err.grpc_code(), err.to_string(), details.encode_to_vec().into())
+        Status::with_details(
+            err.grpc_code(),
+            err.to_string(),
+            details.encode_to_vec().into(),
+        )
     }
 }
 
@@ -88,7 +94,12 @@ impl UnaryService<Bytes> for Export {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let (ingester, signal) = (Arc::clone(&self.ingester), self.signal);
         Box::pin(async move {
-            let tenant = match tenant_from(request.metadata().get("x-scope-orgid").map(|v| v.as_bytes())) {
+            let tenant = match tenant_from(
+                request
+                    .metadata()
+                    .get("x-scope-orgid")
+                    .map(|v| v.as_bytes()),
+            ) {
                 Ok(tenant) => tenant,
                 Err(e) => {
                     ingester.record_refusal(signal, Transport::Grpc, 0, &e);
@@ -96,9 +107,17 @@ impl UnaryService<Bytes> for Export {
                 }
             };
             let body = request.into_inner();
-            let export = ExportRequest { signal, transport: Transport::Grpc, tenant, body, gzip: false };
+            let export = ExportRequest {
+                signal,
+                transport: Transport::Grpc,
+                tenant,
+                body,
+                gzip: false,
+            };
             match ingester.export(export).await {
-                Ok(reply) => Ok(Response::new(crate::http::encode_reply(signal, &reply).into())),
+                Ok(reply) => Ok(Response::new(
+                    crate::http::encode_reply(signal, &reply).into(),
+                )),
                 Err(e) => Err(status(&e)),
             }
         })
@@ -133,12 +152,19 @@ impl ExportServer {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<http::Response<TonicBody>, Infallible>> + Send>>;
+type BoxFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<TonicBody>, Infallible>> + Send>>;
 
 fn unimplemented() -> http::Response<TonicBody> {
     let mut response = http::Response::new(TonicBody::default());
-    response.headers_mut().insert("grpc-status", HeaderValue::from(tonic::Code::Unimplemented as i32));
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    response.headers_mut().insert(
+        "grpc-status",
+        HeaderValue::from(tonic::Code::Unimplemented as i32),
+    );
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     response
 }
 
@@ -152,7 +178,13 @@ macro_rules! otlp_service {
             /// The service, writing through `ingester`, refusing messages over `max_message_size`.
             pub fn new(ingester: Arc<Ingester>) -> Self {
                 let max_message_size = ingester.options().max_message_size;
-                $name(ExportServer { export: Export { ingester, signal: $signal }, max_message_size })
+                $name(ExportServer {
+                    export: Export {
+                        ingester,
+                        signal: $signal,
+                    },
+                    max_message_size,
+                })
             }
         }
 
@@ -180,6 +212,21 @@ macro_rules! otlp_service {
     };
 }
 
-otlp_service!(TraceService, "opentelemetry.proto.collector.trace.v1.TraceService", Signal::Traces, "OTLP/gRPC `TraceService`.");
-otlp_service!(LogsService, "opentelemetry.proto.collector.logs.v1.LogsService", Signal::Logs, "OTLP/gRPC `LogsService`.");
-otlp_service!(MetricsService, "opentelemetry.proto.collector.metrics.v1.MetricsService", Signal::Metrics, "OTLP/gRPC `MetricsService`.");
+otlp_service!(
+    TraceService,
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    Signal::Traces,
+    "OTLP/gRPC `TraceService`."
+);
+otlp_service!(
+    LogsService,
+    "opentelemetry.proto.collector.logs.v1.LogsService",
+    Signal::Logs,
+    "OTLP/gRPC `LogsService`."
+);
+otlp_service!(
+    MetricsService,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    Signal::Metrics,
+    "OTLP/gRPC `MetricsService`."
+);

@@ -21,24 +21,39 @@ impl IngestMetrics {
         let labels = &["signal", "transport"];
         let m = IngestMetrics {
             accepted: IntCounterVec::new(
-                Opts::new("lookout_ingest_accepted_items_total", "Spans, log records or metric data points accepted and written to the WAL."),
+                Opts::new(
+                    "lookout_ingest_accepted_items_total",
+                    "Spans, log records or metric data points accepted and written to the WAL.",
+                ),
                 labels,
             )?,
             rejected: IntCounterVec::new(
-                Opts::new("lookout_ingest_rejected_items_total", "Items left out of accepted requests as invalid (reported in partial_success)."),
+                Opts::new(
+                    "lookout_ingest_rejected_items_total",
+                    "Items left out of accepted requests as invalid (reported in partial_success).",
+                ),
                 labels,
             )?,
             requests: IntCounterVec::new(
-                Opts::new("lookout_ingest_requests_total", "Export requests by outcome (success, partial, or the error kind)."),
+                Opts::new(
+                    "lookout_ingest_requests_total",
+                    "Export requests by outcome (success, partial, or the error kind).",
+                ),
                 &["signal", "transport", "outcome"],
             )?,
             duration: HistogramVec::new(
-                HistogramOpts::new("lookout_ingest_request_duration_seconds", "Time from receiving an export request body to the reply, WAL write included.")
-                    .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
+                HistogramOpts::new(
+                    "lookout_ingest_request_duration_seconds",
+                    "Time from receiving an export request body to the reply, WAL write included.",
+                )
+                .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
                 labels,
             )?,
             received_bytes: IntCounterVec::new(
-                Opts::new("lookout_ingest_received_bytes_total", "Request body bytes received, as sent (compressed or not)."),
+                Opts::new(
+                    "lookout_ingest_received_bytes_total",
+                    "Request body bytes received, as sent (compressed or not).",
+                ),
                 labels,
             )?,
         };
@@ -66,8 +81,12 @@ impl IngestMetrics {
         outcome: Result<(u64, u64), &'static str>,
     ) {
         let labels = [signal.as_str(), transport.as_str()];
-        self.received_bytes.with_label_values(&labels).inc_by(bytes as u64);
-        self.duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
+        self.received_bytes
+            .with_label_values(&labels)
+            .inc_by(bytes as u64);
+        self.duration
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
         let outcome = match outcome {
             Ok((accepted, rejected)) => {
                 self.accepted.with_label_values(&labels).inc_by(accepted);
@@ -76,6 +95,8 @@ impl IngestMetrics {
             }
             Err(kind) => kind,
         };
-        self.requests.with_label_values(&[labels[0], labels[1], outcome]).inc();
+        self.requests
+            .with_label_values(&[labels[0], labels[1], outcome])
+            .inc();
     }
 }

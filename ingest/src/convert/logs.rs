@@ -16,15 +16,23 @@ pub fn logs(request: ExportLogsServiceRequest) -> Converted {
             for (i, record) in sl.log_records.into_iter().enumerate() {
                 match convert_record(record) {
                     Ok(record) => items.push(record),
-                    Err(why) => rejections.reject(1, || format!("resource_logs[{ri}].scope_logs[{si}].log_records[{i}]: {why}")),
+                    Err(why) => rejections.reject(1, || {
+                        format!("resource_logs[{ri}].scope_logs[{si}].log_records[{i}]: {why}")
+                    }),
                 }
             }
             if !items.is_empty() {
-                scopes.push(ScopeGroup { scope: scope(sl.scope, sl.schema_url), items });
+                scopes.push(ScopeGroup {
+                    scope: scope(sl.scope, sl.schema_url),
+                    items,
+                });
             }
         }
         if !scopes.is_empty() {
-            batch.resources.push(ResourceGroup { resource: resource(rl.resource, rl.schema_url), scopes });
+            batch.resources.push(ResourceGroup {
+                resource: resource(rl.resource, rl.schema_url),
+                scopes,
+            });
         }
     }
     rejections.finish(Payload::Logs(batch), "log records")

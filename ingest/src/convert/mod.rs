@@ -51,6 +51,10 @@ impl Rejections {
             Some(first) if self.count == 1 => first,
             Some(first) => format!("{} {unit} rejected; first: {first}", self.count),
         };
-        Converted { payload, rejected: self.count, message }
+        Converted {
+            payload,
+            rejected: self.count,
+            message,
+        }
     }
 }

@@ -1,4 +1,7 @@
-use lookout_storage::{Batch, Payload, ResourceGroup, ScopeGroup, Span, SpanEvent, SpanKind, SpanLink, Status, StatusCode};
+use lookout_storage::{
+    Batch, Payload, ResourceGroup, ScopeGroup, Span, SpanEvent, SpanKind, SpanLink, Status,
+    StatusCode,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 
@@ -16,22 +19,34 @@ pub fn traces(request: ExportTraceServiceRequest) -> Converted {
             for (i, span) in ss.spans.into_iter().enumerate() {
                 match convert_span(span) {
                     Ok(span) => items.push(span),
-                    Err(why) => rejections.reject(1, || format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]: {why}")),
+                    Err(why) => rejections.reject(1, || {
+                        format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]: {why}")
+                    }),
                 }
             }
             if !items.is_empty() {
-                scopes.push(ScopeGroup { scope: scope(ss.scope, ss.schema_url), items });
+                scopes.push(ScopeGroup {
+                    scope: scope(ss.scope, ss.schema_url),
+                    items,
+                });
             }
         }
         if !scopes.is_empty() {
-            batch.resources.push(ResourceGroup { resource: resource(rs.resource, rs.schema_url), scopes });
+            batch.resources.push(ResourceGroup {
+                resource: resource(rs.resource, rs.schema_url),
+                scopes,
+            });
         }
     }
     rejections.finish(Payload::Traces(batch), "spans")
 }
 
 fn convert_span(s: otlp::Span) -> Result<Span, String> {
-    let links = s.links.into_iter().enumerate().map(|(i, l)| convert_link(l).map_err(|why| format!("links[{i}]: {why}")));
+    let links = s
+        .links
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| convert_link(l).map_err(|why| format!("links[{i}]: {why}")));
     let status = s.status.unwrap_or_default();
     Ok(Span {
         trace_id: trace_id(&s.trace_id)?,
@@ -58,7 +73,10 @@ fn convert_span(s: otlp::Span) -> Result<Span, String> {
             .collect(),
         dropped_events_count: s.dropped_events_count,
         dropped_links_count: s.dropped_links_count,
-        status: Status { code: StatusCode::from_otlp(status.code), message: status.message },
+        status: Status {
+            code: StatusCode::from_otlp(status.code),
+            message: status.message,
+        },
     })
 }
 

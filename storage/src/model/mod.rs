@@ -10,11 +10,14 @@ mod log;
 mod metric;
 mod trace;
 
-pub use common::{AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId, Tenant, TraceId};
+pub use common::{
+    AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId,
+    Tenant, TraceId,
+};
 pub use log::LogRecord;
 pub use metric::{
-    Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number, NumberPoint,
-    SummaryPoint, Temporality, ValueAtQuantile,
+    Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number,
+    NumberPoint, SummaryPoint, Temporality, ValueAtQuantile,
 };
 pub use trace::{Span, SpanEvent, SpanKind, SpanLink, Status, StatusCode};
 

@@ -49,7 +49,9 @@ impl WalReader {
         for (_, path) in list_segments(&self.dir)? {
             stats.segments += 1;
             let damage = read_segment(&path, &mut stats, &mut each)?;
-            let Some((offset, reason)) = damage else { continue };
+            let Some((offset, reason)) = damage else {
+                continue;
+            };
             warn!(segment = %path.display(), offset, reason = %reason, repair, "wal segment has a torn or corrupt tail");
             if repair {
                 truncate(&path, offset)?;
@@ -79,7 +81,10 @@ fn read_segment(
     }
     let version = u16::from_le_bytes([header[6], header[7]]);
     if version != super::FORMAT_VERSION {
-        return Err(Error::BadSegment { path: path.into(), reason: format!("format version {version} is not supported") });
+        return Err(Error::BadSegment {
+            path: path.into(),
+            reason: format!("format version {version} is not supported"),
+        });
     }
     let mut offset = HEADER_LEN as u64;
     let mut payload = Vec::new();
@@ -137,7 +142,11 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 fn truncate(path: &Path, offset: u64) -> Result<()> {
-    let file = OpenOptions::new().write(true).open(path).map_err(Error::io("open wal segment", path))?;
-    file.set_len(offset).map_err(Error::io("truncate wal segment", path))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(Error::io("open wal segment", path))?;
+    file.set_len(offset)
+        .map_err(Error::io("truncate wal segment", path))?;
     file.sync_all().map_err(Error::io("sync wal segment", path))
 }
