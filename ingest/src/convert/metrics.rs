@@ -138,7 +138,10 @@ fn histogram_point(p: otlp::HistogramDataPoint) -> Result<HistogramPoint, String
             p.explicit_bounds.len()
         ));
     }
-    if p.explicit_bounds.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
+    if p.explicit_bounds
+        .windows(2)
+        .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
         return Err("histogram explicit bounds are not strictly increasing".into());
     }
     let total = p
