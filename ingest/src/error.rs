@@ -34,6 +34,9 @@ pub enum Error {
         /// When to retry.
         retry_after: Duration,
     },
+    /// A bug: processing the request failed in a way no input should cause.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Lookout cannot make data durable right now (shutting down, or the WAL failed).
     #[error("cannot accept data right now: {reason}")]
     Unavailable {
@@ -55,6 +58,7 @@ impl Error {
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -67,6 +71,7 @@ impl Error {
             }
             Error::TooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
             Error::Unavailable { .. } => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
         }
     }
 

@@ -67,6 +67,46 @@ impl Decoder for RawCoder {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prost::Message;
+
+    use super::*;
+    use crate::{RetryInfo, RpcStatus};
+
+    #[test]
+    fn overload_carries_retry_info_in_the_status_details() {
+        let err = Error::Overloaded {
+            limit: 4,
+            retry_after: Duration::from_secs(2),
+        };
+        let status = status(&err);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        let details = RpcStatus::decode(status.details()).unwrap();
+        assert_eq!(
+            details.details[0].type_url,
+            "type.googleapis.com/google.rpc.RetryInfo"
+        );
+        let retry = RetryInfo::decode(details.details[0].value.as_slice()).unwrap();
+        assert_eq!(retry.retry_delay.unwrap().seconds, 2);
+    }
+
+    #[test]
+    fn unavailable_carries_retry_info_and_bad_input_does_not() {
+        let err = Error::Unavailable {
+            reason: "shutting down".into(),
+            retry_after: Duration::from_secs(1),
+        };
+        assert_eq!(status(&err).code(), tonic::Code::Unavailable);
+        assert!(!status(&err).details().is_empty());
+        let bad = status(&Error::Decode("invalid protobuf body".into()));
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad.details().is_empty());
+    }
+}
+
 /// A gRPC status for an ingest error, with `RetryInfo` details when a retry makes sense.
 fn status(err: &Error) -> Status {
     let details = RpcStatus::from_error(err);

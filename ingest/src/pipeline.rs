@@ -159,7 +159,7 @@ impl Ingester {
         let limit = self.options.max_message_size;
         let prepared = tokio::task::spawn_blocking(move || prepare(request, limit))
             .await
-            .map_err(|e| Error::Decode(format!("request processing failed: {e}")))??;
+            .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
         if let Some(record) = prepared.record {
             self.wal.append(record).await.map_err(|e| {
                 warn!(error = %e, "wal append failed");
@@ -180,6 +180,7 @@ fn outcome_label(err: &Error) -> &'static str {
         Error::TooLarge { .. } => "too_large",
         Error::Overloaded { .. } => "overloaded",
         Error::Unavailable { .. } => "unavailable",
+        Error::Internal(_) => "internal",
     }
 }
 
