@@ -22,67 +22,34 @@ fn receive(c: &mut Criterion) {
     let metrics = synthetic::metrics(&mut rng, BATCH, NOW).encode_to_vec();
     let mut group = c.benchmark_group("receive");
     group.throughput(Throughput::Elements(BATCH as u64));
-    let record = |payload| {
-        encode_record(&TenantPayload {
-            tenant: Tenant::default(),
-            payload,
-        })
-        .unwrap()
-    };
+    let record = |payload| encode_record(&TenantPayload { tenant: Tenant::default(), payload }).unwrap();
 
     group.bench_with_input(BenchmarkId::new("decode", "traces"), &traces, |b, body| {
         b.iter(|| ExportTraceServiceRequest::decode(body.as_slice()).unwrap())
     });
-    group.bench_with_input(
-        BenchmarkId::new("decode+convert+encode", "traces"),
-        &traces,
-        |b, body| {
-            b.iter(|| {
-                record(
-                    lookout_ingest::convert_traces(
-                        ExportTraceServiceRequest::decode(body.as_slice()).unwrap(),
-                    )
-                    .payload,
-                )
-            })
-        },
-    );
+    group.bench_with_input(BenchmarkId::new("decode+convert+encode", "traces"), &traces, |b, body| {
+        b.iter(|| {
+            record(lookout_ingest::convert_traces(ExportTraceServiceRequest::decode(body.as_slice()).unwrap()).payload)
+        })
+    });
     group.bench_with_input(BenchmarkId::new("decode", "logs"), &logs, |b, body| {
         b.iter(|| ExportLogsServiceRequest::decode(body.as_slice()).unwrap())
     });
-    group.bench_with_input(
-        BenchmarkId::new("decode+convert+encode", "logs"),
-        &logs,
-        |b, body| {
-            b.iter(|| {
-                record(
-                    lookout_ingest::convert_logs(
-                        ExportLogsServiceRequest::decode(body.as_slice()).unwrap(),
-                    )
-                    .payload,
-                )
-            })
-        },
-    );
-    group.bench_with_input(
-        BenchmarkId::new("decode", "metrics"),
-        &metrics,
-        |b, body| b.iter(|| ExportMetricsServiceRequest::decode(body.as_slice()).unwrap()),
-    );
-    group.bench_with_input(
-        BenchmarkId::new("decode+convert+encode", "metrics"),
-        &metrics,
-        |b, body| {
-            b.iter(|| {
-                record(
-                    lookout_ingest::convert_metrics(
-                        ExportMetricsServiceRequest::decode(body.as_slice()).unwrap(),
-                    )
-                    .payload,
-                )
-            })
-        },
-    );
+    group.bench_with_input(BenchmarkId::new("decode+convert+encode", "logs"), &logs, |b, body| {
+        b.iter(|| {
+            record(lookout_ingest::convert_logs(ExportLogsServiceRequest::decode(body.as_slice()).unwrap()).payload)
+        })
+    });
+    group.bench_with_input(BenchmarkId::new("decode", "metrics"), &metrics, |b, body| {
+        b.iter(|| ExportMetricsServiceRequest::decode(body.as_slice()).unwrap())
+    });
+    group.bench_with_input(BenchmarkId::new("decode+convert+encode", "metrics"), &metrics, |b, body| {
+        b.iter(|| {
+            record(
+                lookout_ingest::convert_metrics(ExportMetricsServiceRequest::decode(body.as_slice()).unwrap()).payload,
+            )
+        })
+    });
     group.finish();
 }
 

@@ -32,10 +32,7 @@ async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
     if state.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "Lookout is Ready.\n")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable: replaying the write-ahead log or shutting down.\n",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: replaying the write-ahead log or shutting down.\n")
     }
 }
 
@@ -43,11 +40,7 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
     match encoder.encode(&state.registry.gather(), &mut body) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-            body,
-        ),
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, encoder.format_type().to_owned())], body),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain".to_owned())],

@@ -11,12 +11,7 @@ use crate::config::{ByteSize, Config, FsyncMode, LogFormat};
 
 /// Lookout: one binary that receives OpenTelemetry logs, metrics and traces and keeps them.
 #[derive(Debug, Parser)]
-#[command(
-    name = "lookout",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "lookout", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do; `serve` when left out.
     #[command(subcommand)]
@@ -68,25 +63,16 @@ pub struct ServeArgs {
     #[arg(long = "http.listen-address", env = "LOOKOUT_HTTP_LISTEN_ADDRESS")]
     pub http_listen_address: Option<SocketAddr>,
     /// OTLP/gRPC address [default: 0.0.0.0:4317].
-    #[arg(
-        long = "otlp.grpc.listen-address",
-        env = "LOOKOUT_OTLP_GRPC_LISTEN_ADDRESS"
-    )]
+    #[arg(long = "otlp.grpc.listen-address", env = "LOOKOUT_OTLP_GRPC_LISTEN_ADDRESS")]
     pub otlp_grpc_listen_address: Option<SocketAddr>,
     /// OTLP/HTTP address [default: 0.0.0.0:4318].
-    #[arg(
-        long = "otlp.http.listen-address",
-        env = "LOOKOUT_OTLP_HTTP_LISTEN_ADDRESS"
-    )]
+    #[arg(long = "otlp.http.listen-address", env = "LOOKOUT_OTLP_HTTP_LISTEN_ADDRESS")]
     pub otlp_http_listen_address: Option<SocketAddr>,
     /// Largest OTLP request, compressed or decompressed, e.g. 16MiB [default: 16MiB].
     #[arg(long = "otlp.max-message-size", env = "LOOKOUT_OTLP_MAX_MESSAGE_SIZE")]
     pub otlp_max_message_size: Option<ByteSize>,
     /// Export requests processed at once; more get 429 / RESOURCE_EXHAUSTED [default: 64].
-    #[arg(
-        long = "otlp.max-inflight-requests",
-        env = "LOOKOUT_OTLP_MAX_INFLIGHT_REQUESTS"
-    )]
+    #[arg(long = "otlp.max-inflight-requests", env = "LOOKOUT_OTLP_MAX_INFLIGHT_REQUESTS")]
     pub otlp_max_inflight_requests: Option<usize>,
     /// Origins allowed to send OTLP/HTTP from a browser, comma-separated, `*` for any [default: none].
     #[arg(
@@ -117,23 +103,11 @@ impl ServeArgs {
         set(&mut c.log.level, &self.log_level);
         set(&mut c.log.format, &self.log_format);
         set(&mut c.http.listen_address, &self.http_listen_address);
-        set(
-            &mut c.otlp.grpc_listen_address,
-            &self.otlp_grpc_listen_address,
-        );
-        set(
-            &mut c.otlp.http_listen_address,
-            &self.otlp_http_listen_address,
-        );
+        set(&mut c.otlp.grpc_listen_address, &self.otlp_grpc_listen_address);
+        set(&mut c.otlp.http_listen_address, &self.otlp_http_listen_address);
         set(&mut c.otlp.max_message_size, &self.otlp_max_message_size);
-        set(
-            &mut c.otlp.max_inflight_requests,
-            &self.otlp_max_inflight_requests,
-        );
-        set(
-            &mut c.otlp.cors.allowed_origins,
-            &self.otlp_cors_allowed_origins,
-        );
+        set(&mut c.otlp.max_inflight_requests, &self.otlp_max_inflight_requests);
+        set(&mut c.otlp.cors.allowed_origins, &self.otlp_cors_allowed_origins);
         set(&mut c.wal.fsync, &self.wal_fsync);
         set(&mut c.wal.fsync_interval, &self.wal_fsync_interval);
         set(&mut c.wal.segment_size, &self.wal_segment_size);

@@ -54,10 +54,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            level: "info".into(),
-            format: LogFormat::Text,
-        }
+        LogConfig { level: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -81,9 +78,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            listen_address: ([0, 0, 0, 0], 3000).into(),
-        }
+        HttpConfig { listen_address: ([0, 0, 0, 0], 3000).into() }
     }
 }
 
@@ -134,11 +129,7 @@ pub struct CorsConfig {
 
 impl Default for CorsConfig {
     fn default() -> Self {
-        CorsConfig {
-            allowed_origins: Vec::new(),
-            allowed_headers: Vec::new(),
-            max_age: Duration::from_secs(7200),
-        }
+        CorsConfig { allowed_origins: Vec::new(), allowed_headers: Vec::new(), max_age: Duration::from_secs(7200) }
     }
 }
 
@@ -189,9 +180,7 @@ impl FromStr for ByteSize {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (number, unit) = s.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("{s:?} is not a size such as 16MiB"))?;
+        let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size such as 16MiB"))?;
         let multiplier: u64 = match unit.trim() {
             "" | "B" => 1,
             "KB" | "kB" => 1000,
@@ -201,15 +190,10 @@ impl FromStr for ByteSize {
             "GB" => 1_000_000_000,
             "GiB" => 1 << 30,
             other => {
-                return Err(format!(
-                    "unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-                ));
+                return Err(format!("unknown size unit {other:?}: use B, KiB, MiB, GiB, KB, MB or GB"));
             }
         };
-        number
-            .checked_mul(multiplier)
-            .map(ByteSize)
-            .ok_or_else(|| format!("{s:?} is too large"))
+        number.checked_mul(multiplier).map(ByteSize).ok_or_else(|| format!("{s:?} is too large"))
     }
 }
 
@@ -241,16 +225,14 @@ mod humantime_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+        humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
     }
 }
 
 impl Config {
     /// Reads a YAML config file; unknown keys and bad values are errors naming the key.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
         Config::from_yaml(&text).with_context(|| format!("config file {}", path.display()))
     }
 
@@ -268,9 +250,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/testdata")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata").join(name)
     }
 
     #[test]
@@ -291,10 +271,7 @@ mod tests {
         let c = Config::from_file(&fixture("full.yaml")).unwrap();
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.otlp.max_message_size, ByteSize(4 << 20));
-        assert_eq!(
-            c.otlp.cors.allowed_origins,
-            vec!["https://app.example.com".to_owned()]
-        );
+        assert_eq!(c.otlp.cors.allowed_origins, vec!["https://app.example.com".to_owned()]);
         assert_eq!(c.otlp.cors.max_age, Duration::from_secs(600));
         assert_eq!(c.wal.fsync, FsyncMode::Interval);
         assert_eq!(c.wal.fsync_interval, Duration::from_millis(250));
@@ -303,10 +280,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error_that_names_it() {
-        let err = format!(
-            "{:#}",
-            Config::from_file(&fixture("wrong_key.yaml")).unwrap_err()
-        );
+        let err = format!("{:#}", Config::from_file(&fixture("wrong_key.yaml")).unwrap_err());
         assert!(err.contains("max_mesage_size"), "{err}");
         assert!(err.contains("wrong_key.yaml"), "{err}");
     }
@@ -316,12 +290,7 @@ mod tests {
         assert_eq!("16MiB".parse::<ByteSize>(), Ok(ByteSize(16 << 20)));
         assert_eq!("1GB".parse::<ByteSize>(), Ok(ByteSize(1_000_000_000)));
         assert_eq!("512".parse::<ByteSize>(), Ok(ByteSize(512)));
-        assert!(
-            "12 parsecs"
-                .parse::<ByteSize>()
-                .unwrap_err()
-                .contains("unknown size unit")
-        );
+        assert!("12 parsecs".parse::<ByteSize>().unwrap_err().contains("unknown size unit"));
     }
 
     #[test]
@@ -341,9 +310,6 @@ mod tests {
         let config = cli.serve.resolve().unwrap();
         assert_eq!(config.otlp.max_message_size, ByteSize(2 << 20));
         assert_eq!(config.wal.fsync, FsyncMode::Never);
-        assert_eq!(
-            config.otlp.max_inflight_requests, 8,
-            "unset flags keep the file's value"
-        );
+        assert_eq!(config.otlp.max_inflight_requests, 8, "unset flags keep the file's value");
     }
 }

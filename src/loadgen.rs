@@ -56,9 +56,7 @@ impl LoadSignal {
         match self {
             LoadSignal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
             LoadSignal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            LoadSignal::Metrics => {
-                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
-            }
+            LoadSignal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         }
     }
 }
@@ -70,13 +68,9 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let batches: Arc<Vec<Bytes>> = Arc::new(
         (0..args.distinct_batches.max(1))
             .map(|_| match args.signal {
-                LoadSignal::Traces => {
-                    synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec()
-                }
+                LoadSignal::Traces => synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec(),
                 LoadSignal::Logs => synthetic::logs(&mut rng, args.batch_size, now).encode_to_vec(),
-                LoadSignal::Metrics => {
-                    synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec()
-                }
+                LoadSignal::Metrics => synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec(),
             })
             .map(Bytes::from)
             .collect(),
@@ -91,12 +85,8 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .connect()
             .await
             .with_context(|| format!("connecting to {}", args.endpoint))?;
-        let (batches, sent, failed, path) = (
-            Arc::clone(&batches),
-            Arc::clone(&sent),
-            Arc::clone(&failed),
-            args.signal.path(),
-        );
+        let (batches, sent, failed, path) =
+            (Arc::clone(&batches), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
         workers.push(tokio::spawn(async move {
             let mut client = tonic::client::Grpc::new(channel);
             let mut latencies = Vec::new();
@@ -107,11 +97,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 let t = Instant::now();
                 let outcome = match client.ready().await {
                     Ok(()) => client
-                        .unary(
-                            tonic::Request::new(body),
-                            PathAndQuery::from_static(path),
-                            RawCodec,
-                        )
+                        .unary(tonic::Request::new(body), PathAndQuery::from_static(path), RawCodec)
                         .await
                         .map(|_| ()),
                     Err(e) => Err(tonic::Status::unavailable(e.to_string())),
@@ -142,31 +128,18 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         "signal={:?} batch_size={} concurrency={} duration_s={elapsed:.1}",
         args.signal, args.batch_size, args.concurrency
     );
-    println!(
-        "requests_ok={ok} requests_failed={} request_bytes={request_bytes}",
-        failed.load(Ordering::Relaxed)
-    );
+    println!("requests_ok={ok} requests_failed={} request_bytes={request_bytes}", failed.load(Ordering::Relaxed));
     println!(
         "items_per_s={:.0} mb_per_s={:.1}",
         ok as f64 * args.batch_size as f64 / elapsed,
         ok as f64 * request_bytes as f64 / elapsed / 1e6
     );
-    println!(
-        "latency_p50_ms={:.2} latency_p99_ms={:.2}",
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3
-    );
+    println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
     if let Some(pid) = args.server_pid {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .with_context(|| format!("reading /proc/{pid}/status"))?;
-        for line in status
-            .lines()
-            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
-        {
-            println!(
-                "server_{}",
-                line.split_whitespace().collect::<Vec<_>>().join("=")
-            );
+        for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
+            println!("server_{}", line.split_whitespace().collect::<Vec<_>>().join("="));
         }
     }
     Ok(())

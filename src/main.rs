@@ -32,10 +32,7 @@ fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")
 }
 
 fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
@@ -43,9 +40,7 @@ fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env).context("RUST_LOG")?,
         _ => EnvFilter::try_new(level).with_context(|| format!("log level {level:?}"))?,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -67,21 +62,13 @@ fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
         }
     })?;
     if let Some(e) = failed {
-        let broken_pipe = e
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
-        return if broken_pipe {
-            Ok(())
-        } else {
-            Err(e.context("writing the dump"))
-        };
+        let broken_pipe =
+            e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        return if broken_pipe { Ok(()) } else { Err(e.context("writing the dump")) };
     }
     out.flush()?;
     for (segment, offset, reason) in stats.damaged {
-        eprintln!(
-            "warning: {} is damaged at byte {offset}: {reason}",
-            segment.display()
-        );
+        eprintln!("warning: {} is damaged at byte {offset}: {reason}", segment.display());
     }
     Ok(())
 }

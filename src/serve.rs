@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use lookout_ingest::{
-    CorsOptions, IngestMetrics, IngestOptions, Ingester, LogsService, MetricsService, TraceService,
-};
+use lookout_ingest::{CorsOptions, IngestMetrics, IngestOptions, Ingester, LogsService, MetricsService, TraceService};
 use lookout_storage::{FsyncPolicy, Signal, Wal, WalMetrics, WalOptions, WalReader};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
@@ -30,10 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let ready = Arc::new(AtomicBool::new(false));
     let admin_stop = CancellationToken::new();
-    let admin = admin::router(AdminState {
-        registry: registry.clone(),
-        ready: Arc::clone(&ready),
-    });
+    let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) });
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
             .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
@@ -51,20 +46,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         segment_size: config.wal.segment_size.0,
         ..WalOptions::default()
     };
-    let wal = Arc::new(
-        Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?)
-            .context("opening the write-ahead log")?,
-    );
+    let wal =
+        Arc::new(Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?).context("opening the write-ahead log")?);
     let ingest_options = IngestOptions {
         max_message_size: usize::try_from(config.otlp.max_message_size.0).unwrap_or(usize::MAX),
         max_inflight_requests: config.otlp.max_inflight_requests.max(1),
         retry_after: config.otlp.retry_after,
     };
-    let ingester = Arc::new(Ingester::new(
-        Arc::clone(&wal),
-        IngestMetrics::new(&registry)?,
-        ingest_options,
-    ));
+    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options));
 
     let intake_stop = CancellationToken::new();
     let grpc = tonic::transport::Server::builder()
@@ -124,9 +113,8 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 }
 
 async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding the {server} listener to {address}"))?;
+    let listener =
+        TcpListener::bind(address).await.with_context(|| format!("binding the {server} listener to {address}"))?;
     info!(server, address = %listener.local_addr()?, "listening");
     Ok(listener)
 }
@@ -134,10 +122,7 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
 /// Replays the WAL into the stores. The signal stores come with their own issues; until then a
 /// replay re-reads and checks every record, repairs a damaged tail, and counts what it found.
 async fn replay(dir: &Path, registry: &Registry) -> anyhow::Result<()> {
-    let records = IntCounter::new(
-        "lookout_wal_replayed_records_total",
-        "WAL records replayed at startup.",
-    )?;
+    let records = IntCounter::new("lookout_wal_replayed_records_total", "WAL records replayed at startup.")?;
     let items = IntCounterVec::new(
         Opts::new(
             "lookout_wal_replayed_items_total",
@@ -159,9 +144,7 @@ async fn replay(dir: &Path, registry: &Registry) -> anyhow::Result<()> {
     let counters = items.clone();
     let stats = tokio::task::spawn_blocking(move || {
         WalReader::new(&dir).replay(true, |record| {
-            counters
-                .with_label_values(&[record.payload.signal().as_str()])
-                .inc_by(record.payload.item_count() as u64);
+            counters.with_label_values(&[record.payload.signal().as_str()]).inc_by(record.payload.item_count() as u64);
         })
     })
     .await?

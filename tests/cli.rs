@@ -10,21 +10,14 @@ use std::process::Command;
 use common::Lookout;
 
 fn lookout(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_lookout")).args(args).env_remove("RUST_LOG").output().unwrap()
 }
 
 #[test]
 fn version_and_help() {
     let out = lookout(&["--version"]);
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        format!("lookout {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("lookout {}", env!("CARGO_PKG_VERSION")));
 
     let help = String::from_utf8(lookout(&["serve", "--help"]).stdout).unwrap();
     for flag in [
@@ -44,10 +37,7 @@ fn version_and_help() {
     ] {
         assert!(help.contains(flag), "serve --help documents {flag}");
     }
-    assert!(
-        help.contains("[env: LOOKOUT_OTLP_MAX_MESSAGE_SIZE="),
-        "flags name their environment variable"
-    );
+    assert!(help.contains("[env: LOOKOUT_OTLP_MAX_MESSAGE_SIZE="), "flags name their environment variable");
 }
 
 #[test]
@@ -55,13 +45,7 @@ fn example_config_starts_lookout() {
     let dir = tempfile::tempdir().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/lookout.example.yaml");
     let lookout = Lookout::start(dir.path(), &["--config.file", example]);
-    assert_eq!(
-        lookout.metric(
-            "lookout_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
-        ),
-        1.0
-    );
+    assert_eq!(lookout.metric("lookout_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
     assert_eq!(lookout.terminate().code(), Some(0));
 }
 
@@ -78,14 +62,8 @@ fn unknown_config_key_stops_startup_and_names_the_key() {
 
 #[test]
 fn environment_variables_configure_serve() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .env("LOOKOUT_WAL_FSYNC", "sometimes")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lookout")).env("LOOKOUT_WAL_FSYNC", "sometimes").output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("invalid value 'sometimes'") && stderr.contains("--wal.fsync"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("invalid value 'sometimes'") && stderr.contains("--wal.fsync"), "{stderr}");
 }

@@ -14,89 +14,42 @@ fn root() -> &'static Path {
 fn compose_file_builds_lookout_from_the_dockerfile_and_publishes_its_ports() {
     let text = std::fs::read_to_string(root().join("compose.yaml")).unwrap();
     let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    let top: Vec<&str> = compose
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let top: Vec<&str> = compose.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
     assert!(
-        top.iter().all(|k| [
-            "services", "volumes", "networks", "configs", "secrets", "name"
-        ]
-        .contains(k)),
+        top.iter().all(|k| ["services", "volumes", "networks", "configs", "secrets", "name"].contains(k)),
         "{top:?}"
     );
     let lookout = &compose["services"]["lookout"];
     let dockerfile = lookout["build"]["dockerfile"].as_str().unwrap();
-    assert!(
-        root()
-            .join(lookout["build"]["context"].as_str().unwrap())
-            .join(dockerfile)
-            .is_file()
-    );
-    let ports: Vec<&str> = lookout["ports"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    assert!(root().join(lookout["build"]["context"].as_str().unwrap()).join(dockerfile).is_file());
+    let ports: Vec<&str> = lookout["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert_eq!(ports, ["3000:3000", "4317:4317", "4318:4318"]);
     for volume in lookout["volumes"].as_sequence().unwrap() {
         let name = volume.as_str().unwrap().split(':').next().unwrap();
-        assert!(
-            compose["volumes"].get(name).is_some(),
-            "named volume {name} is declared"
-        );
+        assert!(compose["volumes"].get(name).is_some(), "named volume {name} is declared");
     }
 }
 
 #[test]
 fn dockerfile_uses_known_instructions_and_runs_lookout() {
     let text = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
-    let known = [
-        "FROM",
-        "RUN",
-        "COPY",
-        "WORKDIR",
-        "USER",
-        "EXPOSE",
-        "VOLUME",
-        "ENTRYPOINT",
-        "CMD",
-        "ENV",
-        "ARG",
-        "LABEL",
-    ];
+    let known =
+        ["FROM", "RUN", "COPY", "WORKDIR", "USER", "EXPOSE", "VOLUME", "ENTRYPOINT", "CMD", "ENV", "ARG", "LABEL"];
     let mut instructions = Vec::new();
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let word = line.split_whitespace().next().unwrap();
-        assert!(
-            known.contains(&word),
-            "unknown Dockerfile instruction {word:?}"
-        );
+        assert!(known.contains(&word), "unknown Dockerfile instruction {word:?}");
         instructions.push(word);
     }
     assert_eq!(instructions[0], "FROM");
     assert!(text.contains("EXPOSE 3000 4317 4318"));
     assert!(text.contains("cargo build --release --locked --bin lookout"));
-    for json_form in text
-        .lines()
-        .filter(|l| l.starts_with("ENTRYPOINT") || l.starts_with("CMD") || l.starts_with("VOLUME"))
+    for json_form in
+        text.lines().filter(|l| l.starts_with("ENTRYPOINT") || l.starts_with("CMD") || l.starts_with("VOLUME"))
     {
         let args = json_form.split_once(' ').unwrap().1;
         serde_json::from_str::<Vec<String>>(args).unwrap_or_else(|e| panic!("{json_form}: {e}"));
     }
-    let copied = text
-        .lines()
-        .find(|l| l.starts_with("COPY config/"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap();
+    let copied = text.lines().find(|l| l.starts_with("COPY config/")).unwrap().split_whitespace().nth(1).unwrap();
     assert!(root().join(copied).is_file(), "{copied} exists");
 }

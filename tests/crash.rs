@@ -14,37 +14,17 @@ use prost::Message;
 
 /// Sends batches over gRPC and HTTP; returns what was acknowledged as Lookout's own records.
 fn send_batches(lookout: &Lookout, rng: &mut Rng) -> Vec<serde_json::Value> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut acknowledged = Vec::new();
     for i in 0..6 {
         let traces = synthetic::traces(rng, 50 + i, now);
         let logs = synthetic::logs(rng, 40 + i, now);
         let metrics = synthetic::metrics(rng, 30 + i, now);
         let expect = |payload: lookout_storage::Payload| serde_json::to_value(&payload).unwrap();
-        runtime
-            .block_on(grpc_export(
-                lookout.grpc,
-                TRACES_PATH,
-                traces.encode_to_vec(),
-                i % 2 == 0,
-            ))
-            .unwrap();
+        runtime.block_on(grpc_export(lookout.grpc, TRACES_PATH, traces.encode_to_vec(), i % 2 == 0)).unwrap();
         acknowledged.push(expect(lookout_ingest::convert_traces(traces).payload));
-        runtime
-            .block_on(grpc_export(
-                lookout.grpc,
-                LOGS_PATH,
-                logs.encode_to_vec(),
-                false,
-            ))
-            .unwrap();
+        runtime.block_on(grpc_export(lookout.grpc, LOGS_PATH, logs.encode_to_vec(), false)).unwrap();
         acknowledged.push(expect(lookout_ingest::convert_logs(logs).payload));
         if i % 2 == 0 {
             let reply = http_client()
@@ -55,14 +35,7 @@ fn send_batches(lookout: &Lookout, rng: &mut Rng) -> Vec<serde_json::Value> {
                 .unwrap();
             assert_eq!(reply.status(), 200);
         } else {
-            runtime
-                .block_on(grpc_export(
-                    lookout.grpc,
-                    METRICS_PATH,
-                    metrics.encode_to_vec(),
-                    false,
-                ))
-                .unwrap();
+            runtime.block_on(grpc_export(lookout.grpc, METRICS_PATH, metrics.encode_to_vec(), false)).unwrap();
         }
         acknowledged.push(expect(lookout_ingest::convert_metrics(metrics).payload));
     }
@@ -84,46 +57,21 @@ fn acknowledged_batches_survive_kill_9() {
         .map(|s| {
             ["grpc", "http/protobuf"]
                 .iter()
-                .map(|t| {
-                    lookout.metric(
-                        "lookout_ingest_accepted_items_total",
-                        &[("signal", s), ("transport", t)],
-                    )
-                })
+                .map(|t| lookout.metric("lookout_ingest_accepted_items_total", &[("signal", s), ("transport", t)]))
                 .sum()
         })
         .collect();
     lookout.kill9();
 
     let lookout = Lookout::start(dir.path(), &[]);
-    assert_eq!(
-        [
-            items(&lookout, "traces"),
-            items(&lookout, "logs"),
-            items(&lookout, "metrics")
-        ]
-        .to_vec(),
-        accepted
-    );
-    assert_eq!(
-        lookout.metric("lookout_wal_replayed_records_total", &[]),
-        sent.len() as f64
-    );
-    assert_eq!(
-        lookout.metric("lookout_wal_replay_damaged_segments_total", &[]),
-        0.0
-    );
+    assert_eq!([items(&lookout, "traces"), items(&lookout, "logs"), items(&lookout, "metrics")].to_vec(), accepted);
+    assert_eq!(lookout.metric("lookout_wal_replayed_records_total", &[]), sent.len() as f64);
+    assert_eq!(lookout.metric("lookout_wal_replay_damaged_segments_total", &[]), 0.0);
     lookout.kill9();
 
-    let stored: Vec<serde_json::Value> = wal_dump(dir.path())
-        .into_iter()
-        .map(|r| r["payload"].clone())
-        .collect();
+    let stored: Vec<serde_json::Value> = wal_dump(dir.path()).into_iter().map(|r| r["payload"].clone()).collect();
     assert_eq!(stored.len(), sent.len());
-    assert!(
-        stored == sent,
-        "every acknowledged item is back with its content"
-    );
+    assert!(stored == sent, "every acknowledged item is back with its content");
 }
 
 #[test]
@@ -134,50 +82,23 @@ fn torn_last_record_is_cut_and_lookout_still_starts() {
     let sent = send_batches(&lookout, &mut rng);
     lookout.kill9();
 
-    let mut segments: Vec<_> = std::fs::read_dir(dir.path().join("wal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path().join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
     segments.sort();
     let last = segments.last().unwrap();
     let len = std::fs::metadata(last).unwrap().len();
-    OpenOptions::new()
-        .write(true)
-        .open(last)
-        .unwrap()
-        .set_len(len - 10)
-        .unwrap();
+    OpenOptions::new().write(true).open(last).unwrap().set_len(len - 10).unwrap();
 
     let lookout = Lookout::start(dir.path(), &[]);
-    assert_eq!(
-        lookout.metric("lookout_wal_replayed_records_total", &[]),
-        (sent.len() - 1) as f64
-    );
-    assert_eq!(
-        lookout.metric("lookout_wal_replay_damaged_segments_total", &[]),
-        1.0
-    );
+    assert_eq!(lookout.metric("lookout_wal_replayed_records_total", &[]), (sent.len() - 1) as f64);
+    assert_eq!(lookout.metric("lookout_wal_replay_damaged_segments_total", &[]), 1.0);
     assert!(
-        lookout
-            .log()
-            .iter()
-            .any(|l| l.contains("torn or corrupt tail") && l.contains("WARN")),
+        lookout.log().iter().any(|l| l.contains("torn or corrupt tail") && l.contains("WARN")),
         "a warning names the damage"
     );
     let more = send_batches(&lookout, &mut rng);
     assert_eq!(lookout.terminate().code(), Some(0));
 
-    let stored: Vec<serde_json::Value> = wal_dump(dir.path())
-        .into_iter()
-        .map(|r| r["payload"].clone())
-        .collect();
-    let expected: Vec<serde_json::Value> = sent[..sent.len() - 1]
-        .iter()
-        .chain(more.iter())
-        .cloned()
-        .collect();
-    assert!(
-        stored == expected,
-        "everything before the torn record and everything after the restart"
-    );
+    let stored: Vec<serde_json::Value> = wal_dump(dir.path()).into_iter().map(|r| r["payload"].clone()).collect();
+    let expected: Vec<serde_json::Value> = sent[..sent.len() - 1].iter().chain(more.iter()).cloned().collect();
+    assert!(stored == expected, "everything before the torn record and everything after the restart");
 }

@@ -16,11 +16,7 @@ fn send(lookout: &Lookout, transport: &str, tenant: &str) -> serde_json::Value {
         _ => format!("http://{}", lookout.otlp_http),
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_otlp.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args([transport, &endpoint, tenant])
-        .output()
-        .unwrap();
+    let out = Command::new(python()).arg(script).args([transport, &endpoint, tenant]).output().unwrap();
     assert!(
         out.status.success(),
         "{transport}: {}\n{}",
@@ -49,26 +45,16 @@ fn python_sdk_exports_arrive_over_every_transport() {
                 exported,
                 "{transport} {signal}"
             );
-            assert_eq!(
-                lookout.metric("lookout_ingest_rejected_items_total", &labels),
-                0.0,
-                "{transport} {signal}"
-            );
+            assert_eq!(lookout.metric("lookout_ingest_rejected_items_total", &labels), 0.0, "{transport} {signal}");
         }
     }
     assert!(lookout.metric("lookout_wal_written_bytes_total", &[]) > 0.0);
     assert!(lookout.metric("lookout_wal_fsync_duration_seconds_count", &[]) > 0.0);
     assert!(
-        lookout.metric(
-            "lookout_ingest_request_duration_seconds_count",
-            &[("signal", "traces"), ("transport", "grpc")]
-        ) > 0.0
+        lookout.metric("lookout_ingest_request_duration_seconds_count", &[("signal", "traces"), ("transport", "grpc")])
+            > 0.0
     );
-    assert_eq!(
-        lookout.terminate().code(),
-        Some(0),
-        "graceful shutdown exits 0"
-    );
+    assert_eq!(lookout.terminate().code(), Some(0), "graceful shutdown exits 0");
 
     let records = wal_dump(dir.path());
     for tenant in ["team-grpc", "team-proto", "team-json"] {
@@ -81,23 +67,11 @@ fn python_sdk_exports_arrive_over_every_transport() {
             .flat_map(|sg| sg["items"].as_array().unwrap())
             .collect();
         assert_eq!(spans.len(), 16, "{tenant}");
-        let errors = spans
-            .iter()
-            .filter(|s| s["status"]["code"] == "Error")
-            .count();
-        assert_eq!(
-            errors, 2,
-            "{tenant}: the two failed publishes keep their status"
-        );
-        let linked = spans
-            .iter()
-            .filter(|s| !s["links"].as_array().unwrap().is_empty())
-            .count();
+        let errors = spans.iter().filter(|s| s["status"]["code"] == "Error").count();
+        assert_eq!(errors, 2, "{tenant}: the two failed publishes keep their status");
+        let linked = spans.iter().filter(|s| !s["links"].as_array().unwrap().is_empty()).count();
         assert_eq!(linked, 4, "{tenant}: four roots link to the previous trace");
-        let event = spans
-            .iter()
-            .flat_map(|s| s["events"].as_array().unwrap())
-            .find(|e| e["name"] == "rows fetched");
+        let event = spans.iter().flat_map(|s| s["events"].as_array().unwrap()).find(|e| e["name"] == "rows fetched");
         assert!(event.is_some(), "{tenant}: span events kept");
     }
 }
@@ -113,46 +87,24 @@ fn otlp_json_examples_of_the_specification_are_accepted() {
         ("events.json", "/v1/logs", "logs", 2.0),
         ("metrics.json", "/v1/metrics", "metrics", 4.0),
     ] {
-        let body = std::fs::read(format!(
-            "{}/tests/testdata/otlp-json/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let reply = client
-            .post(lookout.otlp_url(path))
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .unwrap();
+        let body = std::fs::read(format!("{}/tests/testdata/otlp-json/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let reply =
+            client.post(lookout.otlp_url(path)).header("Content-Type", "application/json").body(body).send().unwrap();
         assert_eq!(reply.status(), 200, "{file}");
         assert_eq!(reply.headers()["content-type"], "application/json");
-        assert_eq!(
-            reply.text().unwrap(),
-            "{}",
-            "{file}: full success has no partialSuccess"
-        );
-        let accepted = lookout.metric(
-            "lookout_ingest_accepted_items_total",
-            &[("signal", signal), ("transport", "http/json")],
-        );
+        assert_eq!(reply.text().unwrap(), "{}", "{file}: full success has no partialSuccess");
+        let accepted =
+            lookout.metric("lookout_ingest_accepted_items_total", &[("signal", signal), ("transport", "http/json")]);
         assert_eq!(accepted, items, "{file}");
     }
     drop(lookout);
     let records = wal_dump(dir.path());
     let span = &records[0]["payload"]["traces"][0]["scopes"][0]["items"][0];
-    assert_eq!(
-        span["trace_id"], "5b8efff798038103d269b633813fc60c",
-        "upper-case hex ids decoded"
-    );
+    assert_eq!(span["trace_id"], "5b8efff798038103d269b633813fc60c", "upper-case hex ids decoded");
     assert_eq!(span["kind"], "Server");
     let log = &records[1]["payload"]["logs"][0]["scopes"][0]["items"][0];
     let attributes = log["attributes"].as_array().unwrap();
-    assert!(
-        attributes
-            .iter()
-            .any(|a| a["value"] == serde_json::json!({"Int": 10})),
-        "intValue given as a string"
-    );
+    assert!(attributes.iter().any(|a| a["value"] == serde_json::json!({"Int": 10})), "intValue given as a string");
     let event = &records[2]["payload"]["logs"][0]["scopes"][0]["items"][0];
     assert_eq!(event["event_name"], "browser.page_view");
 }

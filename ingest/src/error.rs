@@ -66,9 +66,7 @@ impl Error {
     pub fn grpc_code(&self) -> Code {
         match self {
             Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
-            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => {
-                Code::Unimplemented
-            }
+            Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
             Error::TooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -78,9 +76,7 @@ impl Error {
     /// How long the client should wait before retrying, for errors that are worth a retry.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -15,9 +15,7 @@ use http::HeaderValue;
 use lookout_storage::Signal;
 use prost::Message;
 use tonic::body::Body as TonicBody;
-use tonic::codec::{
-    Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
-};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
@@ -78,27 +76,18 @@ mod tests {
 
     #[test]
     fn overload_carries_retry_info_in_the_status_details() {
-        let err = Error::Overloaded {
-            limit: 4,
-            retry_after: Duration::from_secs(2),
-        };
+        let err = Error::Overloaded { limit: 4, retry_after: Duration::from_secs(2) };
         let status = status(&err);
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         let details = RpcStatus::decode(status.details()).unwrap();
-        assert_eq!(
-            details.details[0].type_url,
-            "type.googleapis.com/google.rpc.RetryInfo"
-        );
+        assert_eq!(details.details[0].type_url, "type.googleapis.com/google.rpc.RetryInfo");
         let retry = RetryInfo::decode(details.details[0].value.as_slice()).unwrap();
         assert_eq!(retry.retry_delay.unwrap().seconds, 2);
     }
 
     #[test]
     fn unavailable_carries_retry_info_and_bad_input_does_not() {
-        let err = Error::Unavailable {
-            reason: "shutting down".into(),
-            retry_after: Duration::from_secs(1),
-        };
+        let err = Error::Unavailable { reason: "shutting down".into(), retry_after: Duration::from_secs(1) };
         assert_eq!(status(&err).code(), tonic::Code::Unavailable);
         assert!(!status(&err).details().is_empty());
         let bad = status(&Error::Decode("invalid protobuf body".into()));
@@ -113,11 +102,7 @@ fn status(err: &Error) -> Status {
     if details.details.is_empty() {
         Status::new(err.grpc_code(), err.to_string())
     } else {
-        Status::with_details(
-            err.grpc_code(),
-            err.to_string(),
-            details.encode_to_vec().into(),
-        )
+        Status::with_details(err.grpc_code(), err.to_string(), details.encode_to_vec().into())
     }
 }
 
@@ -134,12 +119,7 @@ impl UnaryService<Bytes> for Export {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let (ingester, signal) = (Arc::clone(&self.ingester), self.signal);
         Box::pin(async move {
-            let tenant = match tenant_from(
-                request
-                    .metadata()
-                    .get("x-scope-orgid")
-                    .map(|v| v.as_bytes()),
-            ) {
+            let tenant = match tenant_from(request.metadata().get("x-scope-orgid").map(|v| v.as_bytes())) {
                 Ok(tenant) => tenant,
                 Err(e) => {
                     ingester.record_refusal(signal, Transport::Grpc, 0, &e);
@@ -147,17 +127,9 @@ impl UnaryService<Bytes> for Export {
                 }
             };
             let body = request.into_inner();
-            let export = ExportRequest {
-                signal,
-                transport: Transport::Grpc,
-                tenant,
-                body,
-                gzip: false,
-            };
+            let export = ExportRequest { signal, transport: Transport::Grpc, tenant, body, gzip: false };
             match ingester.export(export).await {
-                Ok(reply) => Ok(Response::new(
-                    crate::http::encode_reply(signal, &reply).into(),
-                )),
+                Ok(reply) => Ok(Response::new(crate::http::encode_reply(signal, &reply).into())),
                 Err(e) => Err(status(&e)),
             }
         })
@@ -192,19 +164,12 @@ impl ExportServer {
     }
 }
 
-type BoxFuture =
-    Pin<Box<dyn Future<Output = Result<http::Response<TonicBody>, Infallible>> + Send>>;
+type BoxFuture = Pin<Box<dyn Future<Output = Result<http::Response<TonicBody>, Infallible>> + Send>>;
 
 fn unimplemented() -> http::Response<TonicBody> {
     let mut response = http::Response::new(TonicBody::default());
-    response.headers_mut().insert(
-        "grpc-status",
-        HeaderValue::from(tonic::Code::Unimplemented as i32),
-    );
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
+    response.headers_mut().insert("grpc-status", HeaderValue::from(tonic::Code::Unimplemented as i32));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     response
 }
 
@@ -218,13 +183,7 @@ macro_rules! otlp_service {
             /// The service, writing through `ingester`, refusing messages over `max_message_size`.
             pub fn new(ingester: Arc<Ingester>) -> Self {
                 let max_message_size = ingester.options().max_message_size;
-                $name(ExportServer {
-                    export: Export {
-                        ingester,
-                        signal: $signal,
-                    },
-                    max_message_size,
-                })
+                $name(ExportServer { export: Export { ingester, signal: $signal }, max_message_size })
             }
         }
 

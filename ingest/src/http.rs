@@ -12,15 +12,9 @@ use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lookout_storage::Signal;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
@@ -67,17 +61,10 @@ fn cors_layer(cors: &CorsOptions) -> Option<CorsLayer> {
     let origins = if cors.allowed_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            cors.allowed_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(cors.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    let mut headers: Vec<http::HeaderName> = vec![
-        CONTENT_TYPE,
-        CONTENT_ENCODING,
-        http::HeaderName::from_static("x-scope-orgid"),
-    ];
+    let mut headers: Vec<http::HeaderName> =
+        vec![CONTENT_TYPE, CONTENT_ENCODING, http::HeaderName::from_static("x-scope-orgid")];
     headers.extend(cors.allowed_headers.iter().filter_map(|h| h.parse().ok()));
     Some(
         CorsLayer::new()
@@ -94,11 +81,7 @@ async fn handle(ingester: &Ingester, signal: Signal, headers: &HeaderMap, body: 
         Ok(json) => json,
         Err(e) => return refuse(ingester, signal, Transport::HttpProtobuf, e, true),
     };
-    let transport = if json {
-        Transport::HttpJson
-    } else {
-        Transport::HttpProtobuf
-    };
+    let transport = if json { Transport::HttpJson } else { Transport::HttpProtobuf };
     let request = match read_request(ingester, signal, transport, headers, body).await {
         Ok(request) => request,
         Err(e) => return refuse(ingester, signal, transport, e, json),
@@ -116,10 +99,7 @@ async fn read_request(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<ExportRequest> {
-    let gzip = match headers
-        .get(CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
-    {
+    let gzip = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase()) {
         None => false,
         Some(e) if e.is_empty() || e == "identity" => false,
         Some(e) if e == "gzip" || e == "x-gzip" => true,
@@ -127,47 +107,24 @@ async fn read_request(
     };
     let tenant = tenant_from(headers.get("x-scope-orgid").map(|v| v.as_bytes()))?;
     let limit = ingester.options().max_message_size;
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(Error::TooLarge {
-            limit,
-            decompressed: false,
-        });
+        return Err(Error::TooLarge { limit, decompressed: false });
     }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(Error::TooLarge {
-                limit,
-                decompressed: false,
-            });
+            return Err(Error::TooLarge { limit, decompressed: false });
         }
         Err(e) => return Err(Error::Decode(format!("cannot read request body: {e}"))),
     };
-    Ok(ExportRequest {
-        signal,
-        transport,
-        tenant,
-        body,
-        gzip,
-    })
+    Ok(ExportRequest { signal, transport, tenant, body, gzip })
 }
 
 /// `Ok(true)` for JSON, `Ok(false)` for protobuf.
 fn content_type(headers: &HeaderMap) -> Result<bool> {
-    let raw = headers
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let raw = headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
+    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match essence.as_str() {
         PROTOBUF | "application/protobuf" => Ok(false),
         JSON => Ok(true),
@@ -175,13 +132,7 @@ fn content_type(headers: &HeaderMap) -> Result<bool> {
     }
 }
 
-fn refuse(
-    ingester: &Ingester,
-    signal: Signal,
-    transport: Transport,
-    err: Error,
-    json: bool,
-) -> Response {
+fn refuse(ingester: &Ingester, signal: Signal, transport: Transport, err: Error, json: bool) -> Response {
     ingester.record_refusal(signal, transport, 0, &err);
     error_response(&err, json)
 }
@@ -191,24 +142,12 @@ fn refuse(
 fn error_response(err: &Error, json: bool) -> Response {
     let status = RpcStatus::from_error(err);
     let mut response = if json {
-        (
-            err.http_status(),
-            [(CONTENT_TYPE, JSON)],
-            status.to_json().to_string(),
-        )
-            .into_response()
+        (err.http_status(), [(CONTENT_TYPE, JSON)], status.to_json().to_string()).into_response()
     } else {
-        (
-            err.http_status(),
-            [(CONTENT_TYPE, PROTOBUF)],
-            status.encode_to_vec(),
-        )
-            .into_response()
+        (err.http_status(), [(CONTENT_TYPE, PROTOBUF)], status.encode_to_vec()).into_response()
     };
     if let Some(after) = err.retry_after() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
     response
 }
@@ -219,11 +158,7 @@ async fn method_not_allowed(method: Method) -> Response {
         message: format!("method {method} is not allowed: OTLP/HTTP takes POST"),
         details: Vec::new(),
     };
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(ALLOW, "POST"), (CONTENT_TYPE, JSON)],
-        status.to_json().to_string(),
-    )
+    (StatusCode::METHOD_NOT_ALLOWED, [(ALLOW, "POST"), (CONTENT_TYPE, JSON)], status.to_json().to_string())
         .into_response()
 }
 
@@ -241,12 +176,7 @@ fn success(signal: Signal, reply: &ExportReply, json: bool) -> Response {
         };
         return (StatusCode::OK, [(CONTENT_TYPE, JSON)], body.to_string()).into_response();
     }
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, PROTOBUF)],
-        encode_reply(signal, reply),
-    )
-        .into_response()
+    (StatusCode::OK, [(CONTENT_TYPE, PROTOBUF)], encode_reply(signal, reply)).into_response()
 }
 
 /// The `Export*ServiceResponse` for a reply, protobuf-encoded.
@@ -255,24 +185,17 @@ pub(crate) fn encode_reply(signal: Signal, reply: &ExportReply) -> Vec<u8> {
     let (rejected, error_message) = (reply.rejected as i64, reply.message.clone());
     match signal {
         Signal::Traces => ExportTraceServiceResponse {
-            partial_success: partial.then_some(ExportTracePartialSuccess {
-                rejected_spans: rejected,
-                error_message,
-            }),
+            partial_success: partial.then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message }),
         }
         .encode_to_vec(),
         Signal::Logs => ExportLogsServiceResponse {
-            partial_success: partial.then_some(ExportLogsPartialSuccess {
-                rejected_log_records: rejected,
-                error_message,
-            }),
+            partial_success: partial
+                .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message }),
         }
         .encode_to_vec(),
         Signal::Metrics => ExportMetricsServiceResponse {
-            partial_success: partial.then_some(ExportMetricsPartialSuccess {
-                rejected_data_points: rejected,
-                error_message,
-            }),
+            partial_success: partial
+                .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message }),
         }
         .encode_to_vec(),
     }

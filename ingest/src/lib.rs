@@ -18,9 +18,7 @@ mod pipeline;
 mod rpc_status;
 pub mod synthetic;
 
-pub use convert::{
-    Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces,
-};
+pub use convert::{Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces};
 pub use error::{Error, Result};
 pub use grpc::{LogsService, MetricsService, RawCodec, TraceService};
 pub use http::{CorsOptions, router as http_router};
@@ -35,8 +33,7 @@ pub fn tenant_from(header: Option<&[u8]>) -> Result<Tenant> {
     match header {
         None => Ok(Tenant::default()),
         Some(raw) => {
-            let text =
-                std::str::from_utf8(raw).map_err(|_| Error::InvalidTenant("not UTF-8".into()))?;
+            let text = std::str::from_utf8(raw).map_err(|_| Error::InvalidTenant("not UTF-8".into()))?;
             Tenant::new(text.trim()).map_err(|e| Error::InvalidTenant(e.to_string()))
         }
     }

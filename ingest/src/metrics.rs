@@ -81,12 +81,8 @@ impl IngestMetrics {
         outcome: Result<(u64, u64), &'static str>,
     ) {
         let labels = [signal.as_str(), transport.as_str()];
-        self.received_bytes
-            .with_label_values(&labels)
-            .inc_by(bytes as u64);
-        self.duration
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
+        self.received_bytes.with_label_values(&labels).inc_by(bytes as u64);
+        self.duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
         let outcome = match outcome {
             Ok((accepted, rejected)) => {
                 self.accepted.with_label_values(&labels).inc_by(accepted);
@@ -95,8 +91,6 @@ impl IngestMetrics {
             }
             Err(kind) => kind,
         };
-        self.requests
-            .with_label_values(&[labels[0], labels[1], outcome])
-            .inc();
+        self.requests.with_label_values(&[labels[0], labels[1], outcome]).inc();
     }
 }

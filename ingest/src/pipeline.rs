@@ -27,11 +27,7 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 3] = [
-        Transport::Grpc,
-        Transport::HttpProtobuf,
-        Transport::HttpJson,
-    ];
+    pub const ALL: [Transport; 3] = [Transport::Grpc, Transport::HttpProtobuf, Transport::HttpJson];
 
     /// The OTLP protocol name (`grpc`, `http/protobuf`, `http/json`).
     pub fn as_str(self) -> &'static str {
@@ -56,11 +52,7 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions {
-            max_message_size: 16 << 20,
-            max_inflight_requests: 64,
-            retry_after: Duration::from_secs(1),
-        }
+        IngestOptions { max_message_size: 16 << 20, max_inflight_requests: 64, retry_after: Duration::from_secs(1) }
     }
 }
 
@@ -100,12 +92,7 @@ impl Ingester {
     /// An ingester that writes into `wal`.
     pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester {
-            wal,
-            metrics,
-            options,
-            inflight,
-        }
+        Ingester { wal, metrics, options, inflight }
     }
 
     /// The limits in force.
@@ -116,9 +103,7 @@ impl Ingester {
     /// Takes `n` in-flight slots until the guard drops, as `n` slow requests would.
     #[cfg(test)]
     pub(crate) fn hold_permits_for_test(&self, n: u32) -> tokio::sync::OwnedSemaphorePermit {
-        Arc::clone(&self.inflight)
-            .try_acquire_many_owned(n)
-            .expect("free permits")
+        Arc::clone(&self.inflight).try_acquire_many_owned(n).expect("free permits")
     }
 
     /// Receives one export request. Success means every accepted item is in the WAL.
@@ -130,8 +115,7 @@ impl Ingester {
             Ok((accepted, reply)) => Ok((*accepted, reply.rejected)),
             Err(e) => Err(outcome_label(e)),
         };
-        self.metrics
-            .record(signal, transport, bytes, started.elapsed(), outcome);
+        self.metrics.record(signal, transport, bytes, started.elapsed(), outcome);
         if let Err(e) = &result {
             debug!(error = %e, signal = signal.as_str(), transport = transport.as_str(), "export request refused");
         }
@@ -140,22 +124,14 @@ impl Ingester {
 
     /// Records a request that was refused before it reached [`Ingester::export`].
     pub fn record_refusal(&self, signal: Signal, transport: Transport, bytes: usize, err: &Error) {
-        self.metrics.record(
-            signal,
-            transport,
-            bytes,
-            Duration::ZERO,
-            Err(outcome_label(err)),
-        );
+        self.metrics.record(signal, transport, bytes, Duration::ZERO, Err(outcome_label(err)));
     }
 
     async fn export_inner(&self, request: ExportRequest) -> Result<(u64, ExportReply)> {
-        let _permit = Arc::clone(&self.inflight)
-            .try_acquire_owned()
-            .map_err(|_| Error::Overloaded {
-                limit: self.options.max_inflight_requests,
-                retry_after: self.options.retry_after,
-            })?;
+        let _permit = Arc::clone(&self.inflight).try_acquire_owned().map_err(|_| Error::Overloaded {
+            limit: self.options.max_inflight_requests,
+            retry_after: self.options.retry_after,
+        })?;
         let limit = self.options.max_message_size;
         let prepared = tokio::task::spawn_blocking(move || prepare(request, limit))
             .await
@@ -163,10 +139,7 @@ impl Ingester {
         if let Some(record) = prepared.record {
             self.wal.append(record).await.map_err(|e| {
                 warn!(error = %e, "wal append failed");
-                Error::Unavailable {
-                    reason: e.to_string(),
-                    retry_after: self.options.retry_after,
-                }
+                Error::Unavailable { reason: e.to_string(), retry_after: self.options.retry_after }
             })?;
         }
         Ok((prepared.accepted, prepared.reply))
@@ -192,11 +165,7 @@ struct Prepared {
 }
 
 fn prepare(request: ExportRequest, limit: usize) -> Result<Prepared> {
-    let body = if request.gzip {
-        gunzip(&request.body, limit)?
-    } else {
-        request.body
-    };
+    let body = if request.gzip { gunzip(&request.body, limit)? } else { request.body };
     let json = request.transport == Transport::HttpJson;
     let converted = match request.signal {
         Signal::Traces => convert::traces(decode::<ExportTraceServiceRequest>(&body, json)?),
@@ -204,37 +173,20 @@ fn prepare(request: ExportRequest, limit: usize) -> Result<Prepared> {
         Signal::Metrics => convert::metrics(decode::<ExportMetricsServiceRequest>(&body, json)?),
     };
     let accepted = converted.payload.item_count() as u64;
-    let reply = ExportReply {
-        rejected: converted.rejected,
-        message: converted.message,
-    };
+    let reply = ExportReply { rejected: converted.rejected, message: converted.message };
     let record = if accepted == 0 {
         None
     } else {
-        let record = TenantPayload {
-            tenant: request.tenant,
-            payload: converted.payload,
-        };
-        Some(
-            encode_record(&record)
-                .map_err(|e| Error::Decode(format!("cannot encode wal record: {e}")))?,
-        )
+        let record = TenantPayload { tenant: request.tenant, payload: converted.payload };
+        Some(encode_record(&record).map_err(|e| Error::Decode(format!("cannot encode wal record: {e}")))?)
     };
-    Ok(Prepared {
-        record,
-        accepted,
-        reply,
-    })
+    Ok(Prepared { record, accepted, reply })
 }
 
 /// Decodes an OTLP request from protobuf or OTLP/JSON.
-pub fn decode<T: prost::Message + Default + DeserializeOwned>(
-    body: &[u8],
-    json: bool,
-) -> Result<T> {
+pub fn decode<T: prost::Message + Default + DeserializeOwned>(body: &[u8], json: bool) -> Result<T> {
     if json {
-        serde_json::from_slice(body)
-            .map_err(|e| Error::Decode(format!("invalid OTLP/JSON body: {e}")))
+        serde_json::from_slice(body).map_err(|e| Error::Decode(format!("invalid OTLP/JSON body: {e}")))
     } else {
         T::decode(body).map_err(|e| Error::Decode(format!("invalid protobuf body: {e}")))
     }
@@ -244,14 +196,9 @@ pub fn decode<T: prost::Message + Default + DeserializeOwned>(
 fn gunzip(body: &[u8], limit: usize) -> Result<Bytes> {
     let mut out = Vec::with_capacity((body.len() * 4).min(limit));
     let mut decoder = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Decode(format!("invalid gzip body: {e}")))?;
+    decoder.read_to_end(&mut out).map_err(|e| Error::Decode(format!("invalid gzip body: {e}")))?;
     if out.len() > limit {
-        return Err(Error::TooLarge {
-            limit,
-            decompressed: true,
-        });
+        return Err(Error::TooLarge { limit, decompressed: true });
     }
     Ok(out.into())
 }

@@ -35,23 +35,13 @@ impl RpcStatus {
             .retry_after()
             .map(|d| {
                 let info = RetryInfo {
-                    retry_delay: Some(ProtoDuration {
-                        seconds: d.as_secs() as i64,
-                        nanos: d.subsec_nanos() as i32,
-                    }),
+                    retry_delay: Some(ProtoDuration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }),
                 };
-                Any {
-                    type_url: RETRY_INFO_TYPE.into(),
-                    value: prost::Message::encode_to_vec(&info),
-                }
+                Any { type_url: RETRY_INFO_TYPE.into(), value: prost::Message::encode_to_vec(&info) }
             })
             .into_iter()
             .collect();
-        RpcStatus {
-            code: err.grpc_code() as i32,
-            message: err.to_string(),
-            details,
-        }
+        RpcStatus { code: err.grpc_code() as i32, message: err.to_string(), details }
     }
 
     /// The proto3 JSON form: `{"code":…,"message":…,"details":[…]}`.

@@ -13,21 +13,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 
-const SERVICES: [&str; 5] = [
-    "gateway",
-    "orders",
-    "payments",
-    "inventory",
-    "notifications",
-];
-const ROUTES: [&str; 6] = [
-    "/api/orders",
-    "/api/orders/{id}",
-    "/api/pay",
-    "/api/stock/{sku}",
-    "/health",
-    "/api/notify",
-];
+const SERVICES: [&str; 5] = ["gateway", "orders", "payments", "inventory", "notifications"];
+const ROUTES: [&str; 6] = ["/api/orders", "/api/orders/{id}", "/api/pay", "/api/stock/{sku}", "/health", "/api/notify"];
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 
 /// A small, fast, seedable PRNG (xorshift64*), enough for test data.
@@ -57,21 +44,14 @@ impl Rng {
     }
 
     fn id(&mut self, len: usize) -> Vec<u8> {
-        let mut out: Vec<u8> = (0..len.div_ceil(8))
-            .flat_map(|_| self.next_u64().to_le_bytes())
-            .take(len)
-            .collect();
+        let mut out: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| self.next_u64().to_le_bytes()).take(len).collect();
         out[0] |= 1;
         out
     }
 }
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
 
 fn text(key: &str, value: &str) -> KeyValue {
@@ -116,36 +96,22 @@ pub fn traces(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportTraceService
                 span_id: if i == 0 { root.clone() } else { rng.id(8) },
                 parent_span_id: if i == 0 { Vec::new() } else { root.clone() },
                 name: format!("{} {route}", rng.pick(&METHODS)),
-                kind: if i == 0 {
-                    span::SpanKind::Server as i32
-                } else {
-                    span::SpanKind::Client as i32
-                },
+                kind: if i == 0 { span::SpanKind::Server as i32 } else { span::SpanKind::Client as i32 },
                 start_time_unix_nano: start,
                 end_time_unix_nano: start + 1_000 + rng.below(200_000_000) as u64,
                 attributes: vec![
                     text("http.request.method", rng.pick(&METHODS)),
                     text("http.route", route),
-                    kv(
-                        "http.response.status_code",
-                        any_value::Value::IntValue(if error { 500 } else { 200 }),
-                    ),
+                    kv("http.response.status_code", any_value::Value::IntValue(if error { 500 } else { 200 })),
                     text("server.address", "orders.shop.svc"),
                     kv("server.port", any_value::Value::IntValue(8080)),
                     text("url.scheme", "http"),
                     text("user_agent.original", "loadgen/1.0"),
-                    kv(
-                        "app.items",
-                        any_value::Value::IntValue(rng.below(20) as i64),
-                    ),
+                    kv("app.items", any_value::Value::IntValue(rng.below(20) as i64)),
                 ],
                 status: Some(Status {
                     code: if error { 2 } else { 0 },
-                    message: if error {
-                        "upstream failed".into()
-                    } else {
-                        String::new()
-                    },
+                    message: if error { "upstream failed".into() } else { String::new() },
                 }),
                 ..Default::default()
             });
@@ -154,11 +120,7 @@ pub fn traces(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportTraceService
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource(service, rng.below(4))),
-            scope_spans: vec![ScopeSpans {
-                scope: scope(),
-                spans,
-                ..Default::default()
-            }],
+            scope_spans: vec![ScopeSpans { scope: scope(), spans, ..Default::default() }],
             ..Default::default()
         }],
     }
@@ -194,10 +156,7 @@ pub fn logs(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportLogsServiceReq
                 attributes: vec![
                     text("http.route", route),
                     text("code.function", "handle_request"),
-                    kv(
-                        "thread.id",
-                        any_value::Value::IntValue(rng.below(64) as i64),
-                    ),
+                    kv("thread.id", any_value::Value::IntValue(rng.below(64) as i64)),
                     text("enduser.id", &format!("user-{}", rng.below(1000))),
                 ],
                 trace_id: rng.id(16),
@@ -210,11 +169,7 @@ pub fn logs(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportLogsServiceReq
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(resource(service, rng.below(4))),
-            scope_logs: vec![ScopeLogs {
-                scope: scope(),
-                log_records: records,
-                ..Default::default()
-            }],
+            scope_logs: vec![ScopeLogs { scope: scope(), log_records: records, ..Default::default() }],
             ..Default::default()
         }],
     }
@@ -230,18 +185,13 @@ pub fn metrics(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportMetricsServ
                 .map(|p| NumberDataPoint {
                     attributes: vec![
                         text("http.route", ROUTES[p % ROUTES.len()]),
-                        text(
-                            "http.request.method",
-                            METHODS[(p / ROUTES.len()) % METHODS.len()],
-                        ),
+                        text("http.request.method", METHODS[(p / ROUTES.len()) % METHODS.len()]),
                         kv("http.response.status_code", any_value::Value::IntValue(200)),
                         text("shard", &format!("{}", p / 24)),
                     ],
                     start_time_unix_nano: now_nanos.saturating_sub(60_000_000_000),
                     time_unix_nano: now_nanos,
-                    value: Some(number_data_point::Value::AsDouble(
-                        rng.below(1_000_000) as f64
-                    )),
+                    value: Some(number_data_point::Value::AsDouble(rng.below(1_000_000) as f64)),
                     ..Default::default()
                 })
                 .collect();
@@ -249,11 +199,7 @@ pub fn metrics(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportMetricsServ
                 name: format!("loadgen.requests.{m}"),
                 unit: "{request}".into(),
                 description: "Requests handled.".into(),
-                data: Some(Data::Sum(Sum {
-                    data_points: points,
-                    aggregation_temporality: 2,
-                    is_monotonic: true,
-                })),
+                data: Some(Data::Sum(Sum { data_points: points, aggregation_temporality: 2, is_monotonic: true })),
                 ..Default::default()
             }
         })
@@ -262,11 +208,7 @@ pub fn metrics(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportMetricsServ
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(resource(service, rng.below(4))),
-            scope_metrics: vec![ScopeMetrics {
-                scope: scope(),
-                metrics,
-                ..Default::default()
-            }],
+            scope_metrics: vec![ScopeMetrics { scope: scope(), metrics, ..Default::default() }],
             ..Default::default()
         }],
     }

@@ -18,10 +18,7 @@ fn record() -> TenantPayload {
         kind: SpanKind::Server,
         start_time_unix_nano: 1_544_712_660_000_000_000,
         end_time_unix_nano: 1_544_712_661_000_000_000,
-        attributes: vec![KeyValue {
-            key: "http.status".into(),
-            value: AnyValue::Int(200),
-        }],
+        attributes: vec![KeyValue { key: "http.status".into(), value: AnyValue::Int(200) }],
         dropped_attributes_count: 0,
         events: vec![SpanEvent {
             time_unix_nano: 1,
@@ -32,16 +29,10 @@ fn record() -> TenantPayload {
         dropped_events_count: 0,
         links: vec![],
         dropped_links_count: 0,
-        status: Status {
-            code: StatusCode::Error,
-            message: "boom".into(),
-        },
+        status: Status { code: StatusCode::Error, message: "boom".into() },
     };
     let resource = Resource {
-        attributes: vec![KeyValue {
-            key: "service.name".into(),
-            value: AnyValue::String("checkout".into()),
-        }],
+        attributes: vec![KeyValue { key: "service.name".into(), value: AnyValue::String("checkout".into()) }],
         dropped_attributes_count: 0,
         schema_url: String::new(),
     };
@@ -50,10 +41,7 @@ fn record() -> TenantPayload {
         payload: Payload::Traces(Batch {
             resources: vec![ResourceGroup {
                 resource,
-                scopes: vec![ScopeGroup {
-                    scope: Scope::default(),
-                    items: vec![span],
-                }],
+                scopes: vec![ScopeGroup { scope: Scope::default(), items: vec![span] }],
             }],
         }),
     }
@@ -70,9 +58,7 @@ fn version_1_segment_still_reads() {
         std::fs::write(&segment, bytes).unwrap();
     }
     let mut read = Vec::new();
-    let stats = WalReader::new(&dir)
-        .replay(false, |r| read.push(r))
-        .unwrap();
+    let stats = WalReader::new(&dir).replay(false, |r| read.push(r)).unwrap();
     assert!(stats.damaged.is_empty());
     assert_eq!(read, vec![record()]);
 }

@@ -35,12 +35,7 @@ impl Lookout {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http.listen-address", "127.0.0.1:0"])
-            .args([
-                "--otlp.grpc.listen-address",
-                "127.0.0.1:0",
-                "--otlp.http.listen-address",
-                "127.0.0.1:0",
-            ])
+            .args(["--otlp.grpc.listen-address", "127.0.0.1:0", "--otlp.http.listen-address", "127.0.0.1:0"])
             .args(extra)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -60,14 +55,9 @@ impl Lookout {
         let mut addresses = std::collections::HashMap::new();
         let deadline = Instant::now() + PATIENCE;
         while addresses.len() < 3 {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "lookout did not report its listeners; log so far:\n{}",
-                        log.lock().unwrap().join("\n")
-                    )
-                });
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+                panic!("lookout did not report its listeners; log so far:\n{}", log.lock().unwrap().join("\n"))
+            });
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
@@ -92,18 +82,11 @@ impl Lookout {
         let deadline = Instant::now() + PATIENCE;
         let client = http_client();
         loop {
-            let ready = client
-                .get(format!("http://{}/-/ready", self.http))
-                .send()
-                .map(|r| r.status().as_u16());
+            let ready = client.get(format!("http://{}/-/ready", self.http)).send().map(|r| r.status().as_u16());
             if ready.as_ref().is_ok_and(|s| *s == 200) {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "lookout not ready: {ready:?}; log:\n{}",
-                self.log().join("\n")
-            );
+            assert!(Instant::now() < deadline, "lookout not ready: {ready:?}; log:\n{}", self.log().join("\n"));
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -122,17 +105,9 @@ impl Lookout {
             let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
             format!("{name}{{{}}}", inner.join(","))
         };
-        let text = http_client()
-            .get(format!("http://{}/metrics", self.http))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let text = http_client().get(format!("http://{}/metrics", self.http)).send().unwrap().text().unwrap();
         text.lines()
-            .find_map(|l| {
-                l.strip_prefix(&series)
-                    .and_then(|rest| rest.strip_prefix(' '))
-            })
+            .find_map(|l| l.strip_prefix(&series).and_then(|rest| rest.strip_prefix(' ')))
             .unwrap_or_else(|| panic!("series {series} not on /metrics"))
             .parse()
             .unwrap()
@@ -151,20 +126,14 @@ impl Lookout {
 
     /// SIGTERM, then waits for the exit.
     pub fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "lookout did not exit after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "lookout did not exit after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -183,29 +152,15 @@ impl Drop for Lookout {
 }
 
 pub fn http_client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(PATIENCE)
-        .build()
-        .unwrap()
+    reqwest::blocking::Client::builder().timeout(PATIENCE).build().unwrap()
 }
 
 /// Every record in the WAL of `data_dir`, as `lookout wal dump` prints them.
 pub fn wal_dump(data_dir: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .args(["wal", "dump", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "wal dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_lookout")).args(["wal", "dump", "--data-dir"]).arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "wal dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 /// gRPC `Export` paths by signal.
@@ -220,22 +175,14 @@ pub async fn grpc_export(
     body: Vec<u8>,
     gzip: bool,
 ) -> Result<Bytes, tonic::Status> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
     if gzip {
         client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
     }
     client.ready().await.unwrap();
     client
-        .unary(
-            tonic::Request::new(Bytes::from(body)),
-            PathAndQuery::from_static(path),
-            RawCodec,
-        )
+        .unary(tonic::Request::new(Bytes::from(body)), PathAndQuery::from_static(path), RawCodec)
         .await
         .map(|r| r.into_inner())
 }
@@ -251,16 +198,10 @@ pub fn python() -> PathBuf {
             }
             let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-venv");
             let python = venv.join("bin/python");
-            let requirements =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
+            let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
             let stamp = venv.join("requirements.txt");
             if std::fs::read(&stamp).ok() != std::fs::read(&requirements).ok() {
-                let ok = Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()
-                    .unwrap()
-                    .success();
+                let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap().success();
                 assert!(ok, "python3 -m venv failed");
                 let ok = Command::new(&python)
                     .args(["-m", "pip", "install", "-q", "-r"])

@@ -11,29 +11,18 @@ pub(crate) fn value(v: Option<otlp::AnyValue>) -> AnyValue {
         Some(Value::IntValue(i)) => AnyValue::Int(i),
         Some(Value::DoubleValue(d)) => AnyValue::Double(d),
         Some(Value::BytesValue(b)) => AnyValue::Bytes(b),
-        Some(Value::ArrayValue(a)) => {
-            AnyValue::Array(a.values.into_iter().map(|v| value(Some(v))).collect())
-        }
+        Some(Value::ArrayValue(a)) => AnyValue::Array(a.values.into_iter().map(|v| value(Some(v))).collect()),
         Some(Value::KvlistValue(kv)) => AnyValue::Map(attributes(kv.values)),
     }
 }
 
 pub(crate) fn attributes(kvs: Vec<otlp::KeyValue>) -> Attributes {
-    kvs.into_iter()
-        .map(|kv| KeyValue {
-            key: kv.key,
-            value: value(kv.value),
-        })
-        .collect()
+    kvs.into_iter().map(|kv| KeyValue { key: kv.key, value: value(kv.value) }).collect()
 }
 
 pub(crate) fn resource(r: Option<OtlpResource>, schema_url: String) -> Resource {
     let r = r.unwrap_or_default();
-    Resource {
-        attributes: attributes(r.attributes),
-        dropped_attributes_count: r.dropped_attributes_count,
-        schema_url,
-    }
+    Resource { attributes: attributes(r.attributes), dropped_attributes_count: r.dropped_attributes_count, schema_url }
 }
 
 pub(crate) fn scope(s: Option<otlp::InstrumentationScope>, schema_url: String) -> Scope {

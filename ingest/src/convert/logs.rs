@@ -1,40 +1,24 @@
-use lookout_storage::{Batch, LogRecord, Payload, ResourceGroup, ScopeGroup};
+use lookout_storage::{LogRecord, Payload};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1 as otlp;
 
 use super::common::{attributes, optional_span_id, optional_trace_id, resource, scope, value};
-use super::{Converted, Rejections};
+use super::{Converted, Rejections, regroup};
 
 /// Converts an OTLP logs export request, leaving out records with malformed trace or span ids.
 pub fn logs(request: ExportLogsServiceRequest) -> Converted {
     let mut rejections = Rejections::default();
-    let mut batch = Batch::default();
-    for (ri, rl) in request.resource_logs.into_iter().enumerate() {
-        let mut scopes = Vec::with_capacity(rl.scope_logs.len());
-        for (si, sl) in rl.scope_logs.into_iter().enumerate() {
-            let mut items = Vec::with_capacity(sl.log_records.len());
-            for (i, record) in sl.log_records.into_iter().enumerate() {
-                match convert_record(record) {
-                    Ok(record) => items.push(record),
-                    Err(why) => rejections.reject(1, || {
-                        format!("resource_logs[{ri}].scope_logs[{si}].log_records[{i}]: {why}")
-                    }),
-                }
-            }
-            if !items.is_empty() {
-                scopes.push(ScopeGroup {
-                    scope: scope(sl.scope, sl.schema_url),
-                    items,
-                });
-            }
-        }
-        if !scopes.is_empty() {
-            batch.resources.push(ResourceGroup {
-                resource: resource(rl.resource, rl.schema_url),
-                scopes,
-            });
-        }
-    }
+    let groups = request.resource_logs.into_iter().map(|rl| {
+        let scopes = rl.scope_logs.into_iter().map(|sl| (scope(sl.scope, sl.schema_url), sl.log_records));
+        (resource(rl.resource, rl.schema_url), scopes)
+    });
+    let batch = regroup(groups, |record, [r, s, i]| {
+        convert_record(record)
+            .map_err(|why| {
+                rejections.reject(1, || format!("resource_logs[{r}].scope_logs[{s}].log_records[{i}]: {why}"))
+            })
+            .ok()
+    });
     rejections.finish(Payload::Logs(batch), "log records")
 }
 

@@ -1,50 +1,26 @@
 use lookout_storage::{
-    Batch, Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData,
-    Number, NumberPoint, Payload, ResourceGroup, ScopeGroup, SummaryPoint, Temporality,
-    ValueAtQuantile,
+    Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number, NumberPoint, Payload,
+    SummaryPoint, Temporality, ValueAtQuantile,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::{
-    self as otlp, exemplar, metric::Data, number_data_point,
-};
+use opentelemetry_proto::tonic::metrics::v1::{self as otlp, exemplar, metric::Data, number_data_point};
 
 use super::common::{attributes, optional_span_id, optional_trace_id, resource, scope};
-use super::{Converted, Rejections};
+use super::{Converted, Rejections, regroup};
 
 /// Converts an OTLP metrics export request. Data points that break OTLP's rules (a metric
 /// without a name, a point without a value, histogram buckets that do not match their bounds,
 /// malformed exemplar ids) are left out and counted.
 pub fn metrics(request: ExportMetricsServiceRequest) -> Converted {
     let mut rejections = Rejections::default();
-    let mut batch = Batch::default();
-    for (ri, rm) in request.resource_metrics.into_iter().enumerate() {
-        let mut scopes = Vec::with_capacity(rm.scope_metrics.len());
-        for (si, sm) in rm.scope_metrics.into_iter().enumerate() {
-            let mut items = Vec::with_capacity(sm.metrics.len());
-            for (mi, metric) in sm.metrics.into_iter().enumerate() {
-                let at = |detail: String| {
-                    format!("resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}]{detail}")
-                };
-                if let Some(metric) = convert_metric(metric, &mut |n, why: String| {
-                    rejections.reject(n, || at(why))
-                }) {
-                    items.push(metric);
-                }
-            }
-            if !items.is_empty() {
-                scopes.push(ScopeGroup {
-                    scope: scope(sm.scope, sm.schema_url),
-                    items,
-                });
-            }
-        }
-        if !scopes.is_empty() {
-            batch.resources.push(ResourceGroup {
-                resource: resource(rm.resource, rm.schema_url),
-                scopes,
-            });
-        }
-    }
+    let groups = request.resource_metrics.into_iter().map(|rm| {
+        let scopes = rm.scope_metrics.into_iter().map(|sm| (scope(sm.scope, sm.schema_url), sm.metrics));
+        (resource(rm.resource, rm.schema_url), scopes)
+    });
+    let batch = regroup(groups, |metric, [r, s, m]| {
+        let at = |detail: String| format!("resource_metrics[{r}].scope_metrics[{s}].metrics[{m}]{detail}");
+        convert_metric(metric, &mut |n, why: String| rejections.reject(n, || at(why)))
+    });
     rejections.finish(Payload::Metrics(batch), "data points")
 }
 
@@ -58,9 +34,7 @@ fn convert_metric(m: otlp::Metric, reject: &mut impl FnMut(u64, String)) -> Opti
     }
     let name = &m.name;
     let data = match data {
-        Data::Gauge(g) => MetricData::Gauge {
-            points: keep(g.data_points, number_point, name, reject),
-        },
+        Data::Gauge(g) => MetricData::Gauge { points: keep(g.data_points, number_point, name, reject) },
         Data::Sum(s) => MetricData::Sum {
             points: keep(s.data_points, number_point, name, reject),
             temporality: Temporality::from_otlp(s.aggregation_temporality),
@@ -74,17 +48,10 @@ fn convert_metric(m: otlp::Metric, reject: &mut impl FnMut(u64, String)) -> Opti
             points: keep(h.data_points, exponential_point, name, reject),
             temporality: Temporality::from_otlp(h.aggregation_temporality),
         },
-        Data::Summary(s) => MetricData::Summary {
-            points: keep(s.data_points, summary_point, name, reject),
-        },
+        Data::Summary(s) => MetricData::Summary { points: keep(s.data_points, summary_point, name, reject) },
     };
-    let metric = Metric {
-        name: m.name,
-        description: m.description,
-        unit: m.unit,
-        metadata: attributes(m.metadata),
-        data,
-    };
+    let metric =
+        Metric { name: m.name, description: m.description, unit: m.unit, metadata: attributes(m.metadata), data };
     (metric.point_count() > 0).then_some(metric)
 }
 
@@ -138,21 +105,12 @@ fn histogram_point(p: otlp::HistogramDataPoint) -> Result<HistogramPoint, String
             p.explicit_bounds.len()
         ));
     }
-    if p.explicit_bounds
-        .windows(2)
-        .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
-    {
+    if p.explicit_bounds.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
         return Err("histogram explicit bounds are not strictly increasing".into());
     }
-    let total = p
-        .bucket_counts
-        .iter()
-        .try_fold(0u64, |acc, c| acc.checked_add(*c));
+    let total = p.bucket_counts.iter().try_fold(0u64, |acc, c| acc.checked_add(*c));
     if !p.bucket_counts.is_empty() && total != Some(p.count) {
-        return Err(format!(
-            "histogram count {} differs from the sum of its bucket counts",
-            p.count
-        ));
+        return Err(format!("histogram count {} differs from the sum of its bucket counts", p.count));
     }
     Ok(HistogramPoint {
         exemplars: exemplars(p.exemplars)?,
@@ -169,21 +127,12 @@ fn histogram_point(p: otlp::HistogramDataPoint) -> Result<HistogramPoint, String
     })
 }
 
-fn exponential_point(
-    p: otlp::ExponentialHistogramDataPoint,
-) -> Result<ExponentialHistogramPoint, String> {
+fn exponential_point(p: otlp::ExponentialHistogramDataPoint) -> Result<ExponentialHistogramPoint, String> {
     if !(-10..=20).contains(&p.scale) {
-        return Err(format!(
-            "exponential histogram scale {} is outside -10..=20",
-            p.scale
-        ));
+        return Err(format!("exponential histogram scale {} is outside -10..=20", p.scale));
     }
     let buckets = |b: Option<otlp::exponential_histogram_data_point::Buckets>| {
-        b.map(|b| Buckets {
-            offset: b.offset,
-            bucket_counts: b.bucket_counts,
-        })
-        .unwrap_or_default()
+        b.map(|b| Buckets { offset: b.offset, bucket_counts: b.bucket_counts }).unwrap_or_default()
     };
     Ok(ExponentialHistogramPoint {
         exemplars: exemplars(p.exemplars)?,
@@ -204,11 +153,7 @@ fn exponential_point(
 }
 
 fn summary_point(p: otlp::SummaryDataPoint) -> Result<SummaryPoint, String> {
-    if let Some(q) = p
-        .quantile_values
-        .iter()
-        .find(|q| !(0.0..=1.0).contains(&q.quantile))
-    {
+    if let Some(q) = p.quantile_values.iter().find(|q| !(0.0..=1.0).contains(&q.quantile)) {
         return Err(format!("summary quantile {} is outside [0, 1]", q.quantile));
     }
     Ok(SummaryPoint {
@@ -220,10 +165,7 @@ fn summary_point(p: otlp::SummaryDataPoint) -> Result<SummaryPoint, String> {
         quantile_values: p
             .quantile_values
             .into_iter()
-            .map(|q| ValueAtQuantile {
-                quantile: q.quantile,
-                value: q.value,
-            })
+            .map(|q| ValueAtQuantile { quantile: q.quantile, value: q.value })
             .collect(),
         flags: p.flags,
     })

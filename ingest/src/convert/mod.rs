@@ -14,7 +14,7 @@ pub use logs::logs;
 pub use metrics::metrics;
 pub use trace::traces;
 
-use lookout_storage::Payload;
+use lookout_storage::{Batch, Payload, Resource, ResourceGroup, Scope, ScopeGroup};
 
 /// The result of converting one export request.
 #[derive(Debug)]
@@ -51,10 +51,32 @@ impl Rejections {
             Some(first) if self.count == 1 => first,
             Some(first) => format!("{} {unit} rejected; first: {first}", self.count),
         };
-        Converted {
-            payload,
-            rejected: self.count,
-            message,
+        Converted { payload, rejected: self.count, message }
+    }
+}
+
+/// Walks OTLP's resource → scope → item nesting, converting each item with its position
+/// (`[resource, scope, item]` indexes) and keeping only the groups that still hold items.
+pub(crate) fn regroup<I, T, Scopes>(
+    resources: impl IntoIterator<Item = (Resource, Scopes)>,
+    mut convert: impl FnMut(I, [usize; 3]) -> Option<T>,
+) -> Batch<T>
+where
+    Scopes: IntoIterator<Item = (Scope, Vec<I>)>,
+{
+    let mut batch = Batch::default();
+    for (r, (resource, scopes)) in resources.into_iter().enumerate() {
+        let mut kept = Vec::new();
+        for (s, (scope, items)) in scopes.into_iter().enumerate() {
+            let items: Vec<T> =
+                items.into_iter().enumerate().filter_map(|(i, item)| convert(item, [r, s, i])).collect();
+            if !items.is_empty() {
+                kept.push(ScopeGroup { scope, items });
+            }
+        }
+        if !kept.is_empty() {
+            batch.resources.push(ResourceGroup { resource, scopes: kept });
         }
     }
+    batch
 }

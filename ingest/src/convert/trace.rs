@@ -1,52 +1,28 @@
-use lookout_storage::{
-    Batch, Payload, ResourceGroup, ScopeGroup, Span, SpanEvent, SpanKind, SpanLink, Status,
-    StatusCode,
-};
+use lookout_storage::{Payload, Span, SpanEvent, SpanKind, SpanLink, Status, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 
 use super::common::{attributes, optional_span_id, resource, scope, span_id, trace_id};
-use super::{Converted, Rejections};
+use super::{Converted, Rejections, regroup};
 
 /// Converts an OTLP trace export request, leaving out spans with invalid ids.
 pub fn traces(request: ExportTraceServiceRequest) -> Converted {
     let mut rejections = Rejections::default();
-    let mut batch = Batch::default();
-    for (ri, rs) in request.resource_spans.into_iter().enumerate() {
-        let mut scopes = Vec::with_capacity(rs.scope_spans.len());
-        for (si, ss) in rs.scope_spans.into_iter().enumerate() {
-            let mut items = Vec::with_capacity(ss.spans.len());
-            for (i, span) in ss.spans.into_iter().enumerate() {
-                match convert_span(span) {
-                    Ok(span) => items.push(span),
-                    Err(why) => rejections.reject(1, || {
-                        format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]: {why}")
-                    }),
-                }
-            }
-            if !items.is_empty() {
-                scopes.push(ScopeGroup {
-                    scope: scope(ss.scope, ss.schema_url),
-                    items,
-                });
-            }
-        }
-        if !scopes.is_empty() {
-            batch.resources.push(ResourceGroup {
-                resource: resource(rs.resource, rs.schema_url),
-                scopes,
-            });
-        }
-    }
+    let groups = request.resource_spans.into_iter().map(|rs| {
+        let scopes = rs.scope_spans.into_iter().map(|ss| (scope(ss.scope, ss.schema_url), ss.spans));
+        (resource(rs.resource, rs.schema_url), scopes)
+    });
+    let batch = regroup(groups, |span, [r, s, i]| {
+        convert_span(span)
+            .map_err(|why| rejections.reject(1, || format!("resource_spans[{r}].scope_spans[{s}].spans[{i}]: {why}")))
+            .ok()
+    });
     rejections.finish(Payload::Traces(batch), "spans")
 }
 
 fn convert_span(s: otlp::Span) -> Result<Span, String> {
-    let links = s
-        .links
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| convert_link(l).map_err(|why| format!("links[{i}]: {why}")));
+    let links =
+        s.links.into_iter().enumerate().map(|(i, l)| convert_link(l).map_err(|why| format!("links[{i}]: {why}")));
     let status = s.status.unwrap_or_default();
     Ok(Span {
         trace_id: trace_id(&s.trace_id)?,
@@ -73,10 +49,7 @@ fn convert_span(s: otlp::Span) -> Result<Span, String> {
             .collect(),
         dropped_events_count: s.dropped_events_count,
         dropped_links_count: s.dropped_links_count,
-        status: Status {
-            code: StatusCode::from_otlp(status.code),
-            message: status.message,
-        },
+        status: Status { code: StatusCode::from_otlp(status.code), message: status.message },
     })
 }
 

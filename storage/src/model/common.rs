@@ -20,15 +20,8 @@ impl Tenant {
     /// `A-Z a-z 0-9 ! - _ . * ' ( )`, and not `.` or `..`.
     pub fn new(id: &str) -> Result<Tenant> {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()".contains(c);
-        if id.is_empty()
-            || id.len() > Self::MAX_LEN
-            || id == "."
-            || id == ".."
-            || !id.chars().all(allowed)
-        {
-            return Err(Error::InvalidTenant(
-                id.chars().take(Self::MAX_LEN).collect(),
-            ));
+        if id.is_empty() || id.len() > Self::MAX_LEN || id == "." || id == ".." || !id.chars().all(allowed) {
+            return Err(Error::InvalidTenant(id.chars().take(Self::MAX_LEN).collect()));
         }
         Ok(Tenant(id.to_owned()))
     }
@@ -78,11 +71,7 @@ macro_rules! id_type {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.serialize_str(&self.to_hex())
-                } else {
-                    self.0.serialize(s)
-                }
+                if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { self.0.serialize(s) }
             }
         }
 
@@ -97,8 +86,7 @@ macro_rules! id_type {
                 } else {
                     <[u8; $len]>::deserialize(d)?
                 };
-                $name::from_slice(&bytes)
-                    .ok_or_else(|| D::Error::custom(concat!("all-zero ", $what)))
+                $name::from_slice(&bytes).ok_or_else(|| D::Error::custom(concat!("all-zero ", $what)))
             }
         }
     };
@@ -155,12 +143,10 @@ pub struct Resource {
 impl Resource {
     /// The `service.name` attribute, if it is a string.
     pub fn service_name(&self) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find_map(|kv| match (&*kv.key, &kv.value) {
-                ("service.name", AnyValue::String(s)) => Some(s.as_str()),
-                _ => None,
-            })
+        self.attributes.iter().find_map(|kv| match (&*kv.key, &kv.value) {
+            ("service.name", AnyValue::String(s)) => Some(s.as_str()),
+            _ => None,
+        })
     }
 }
 
@@ -189,19 +175,14 @@ pub struct Batch<T> {
 
 impl<T> Default for Batch<T> {
     fn default() -> Self {
-        Batch {
-            resources: Vec::new(),
-        }
+        Batch { resources: Vec::new() }
     }
 }
 
 impl<T> Batch<T> {
     /// Every item in the batch, in order.
     pub fn items(&self) -> impl Iterator<Item = &T> {
-        self.resources
-            .iter()
-            .flat_map(|r| r.scopes.iter())
-            .flat_map(|s| s.items.iter())
+        self.resources.iter().flat_map(|r| r.scopes.iter()).flat_map(|s| s.items.iter())
     }
 
     /// Whether the batch holds no item.

@@ -11,13 +11,12 @@ mod metric;
 mod trace;
 
 pub use common::{
-    AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId,
-    Tenant, TraceId,
+    AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId, Tenant, TraceId,
 };
 pub use log::LogRecord;
 pub use metric::{
-    Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number,
-    NumberPoint, SummaryPoint, Temporality, ValueAtQuantile,
+    Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number, NumberPoint,
+    SummaryPoint, Temporality, ValueAtQuantile,
 };
 pub use trace::{Span, SpanEvent, SpanKind, SpanLink, Status, StatusCode};
 

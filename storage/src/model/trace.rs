@@ -42,8 +42,7 @@ pub struct Span {
 impl Span {
     /// Duration in nanoseconds (zero if the end is before the start).
     pub fn duration_nanos(&self) -> u64 {
-        self.end_time_unix_nano
-            .saturating_sub(self.start_time_unix_nano)
+        self.end_time_unix_nano.saturating_sub(self.start_time_unix_nano)
     }
 }
 

@@ -31,10 +31,8 @@ pub fn encode_record(record: &TenantPayload) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; FRAME_LEN];
     buf = postcard::to_extend(record, buf)?;
     let payload_len = buf.len() - FRAME_LEN;
-    let len = u32::try_from(payload_len).map_err(|_| Error::RecordTooLarge {
-        size: payload_len,
-        limit: u32::MAX as usize,
-    })?;
+    let len = u32::try_from(payload_len)
+        .map_err(|_| Error::RecordTooLarge { size: payload_len, limit: u32::MAX as usize })?;
     let crc = crc32fast::hash(&buf[FRAME_LEN..]);
     buf[0..4].copy_from_slice(&len.to_le_bytes());
     buf[4..8].copy_from_slice(&crc.to_le_bytes());
@@ -63,11 +61,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(Error::io("read directory", dir))?;
         let name = entry.file_name();
-        let Some(index) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".wal"))
-            .and_then(|n| n.parse().ok())
-        else {
+        let Some(index) = name.to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|n| n.parse().ok()) else {
             continue;
         };
         out.push((index, entry.path()));

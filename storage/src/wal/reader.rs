@@ -142,11 +142,7 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 fn truncate(path: &Path, offset: u64) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(Error::io("open wal segment", path))?;
-    file.set_len(offset)
-        .map_err(Error::io("truncate wal segment", path))?;
+    let file = OpenOptions::new().write(true).open(path).map_err(Error::io("open wal segment", path))?;
+    file.set_len(offset).map_err(Error::io("truncate wal segment", path))?;
     file.sync_all().map_err(Error::io("sync wal segment", path))
 }

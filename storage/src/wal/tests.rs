@@ -5,8 +5,8 @@ use prometheus::Registry;
 
 use super::*;
 use crate::{
-    AnyValue, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup,
-    Tenant, TenantPayload, WalMetrics,
+    AnyValue, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup, Tenant, TenantPayload,
+    WalMetrics,
 };
 
 fn record(body: &str) -> TenantPayload {
@@ -16,10 +16,7 @@ fn record(body: &str) -> TenantPayload {
         severity_number: 9,
         severity_text: "INFO".into(),
         body: AnyValue::String(body.into()),
-        attributes: vec![KeyValue {
-            key: "k".into(),
-            value: AnyValue::Int(7),
-        }],
+        attributes: vec![KeyValue { key: "k".into(), value: AnyValue::Int(7) }],
         dropped_attributes_count: 0,
         flags: 0,
         trace_id: None,
@@ -29,37 +26,19 @@ fn record(body: &str) -> TenantPayload {
     let batch = Batch {
         resources: vec![ResourceGroup {
             resource: Resource::default(),
-            scopes: vec![ScopeGroup {
-                scope: Scope::default(),
-                items: vec![log],
-            }],
+            scopes: vec![ScopeGroup { scope: Scope::default(), items: vec![log] }],
         }],
     };
-    TenantPayload {
-        tenant: Tenant::new("t1").unwrap(),
-        payload: Payload::Logs(batch),
-    }
+    TenantPayload { tenant: Tenant::new("t1").unwrap(), payload: Payload::Logs(batch) }
 }
 
 fn write(dir: &Path, bodies: &[&str], fsync: FsyncPolicy) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let metrics = WalMetrics::new(&Registry::new()).unwrap();
-    let wal = Wal::open(
-        dir,
-        WalOptions {
-            fsync,
-            ..WalOptions::default()
-        },
-        metrics,
-    )
-    .unwrap();
+    let wal = Wal::open(dir, WalOptions { fsync, ..WalOptions::default() }, metrics).unwrap();
     rt.block_on(async {
         for body in bodies {
-            wal.append(encode_record(&record(body)).unwrap())
-                .await
-                .unwrap();
+            wal.append(encode_record(&record(body)).unwrap()).await.unwrap();
         }
     });
     wal.close();
@@ -75,11 +54,7 @@ fn replay(dir: &Path) -> (Vec<TenantPayload>, ReplayStats) {
 fn replays_what_was_appended_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &["a", "b"], FsyncPolicy::Always);
-    write(
-        dir.path(),
-        &["c"],
-        FsyncPolicy::Interval(std::time::Duration::from_millis(5)),
-    );
+    write(dir.path(), &["c"], FsyncPolicy::Interval(std::time::Duration::from_millis(5)));
     let (records, stats) = replay(dir.path());
     assert_eq!(records, vec![record("a"), record("b"), record("c")]);
     assert_eq!(stats.segments, 2);
@@ -92,12 +67,7 @@ fn torn_tail_is_truncated_and_writing_goes_on() {
     write(dir.path(), &["a", "b"], FsyncPolicy::Never);
     let (_, last) = list_segments(dir.path()).unwrap().pop().unwrap();
     let full = std::fs::metadata(&last).unwrap().len();
-    OpenOptions::new()
-        .write(true)
-        .open(&last)
-        .unwrap()
-        .set_len(full - 3)
-        .unwrap();
+    OpenOptions::new().write(true).open(&last).unwrap().set_len(full - 3).unwrap();
 
     let (records, stats) = replay(dir.path());
     assert_eq!(records, vec![record("a")]);
@@ -121,12 +91,7 @@ fn flipped_byte_fails_the_checksum_and_garbage_is_cut() {
     let n = bytes.len();
     bytes[n - 2] ^= 0xff;
     std::fs::write(&last, &bytes).unwrap();
-    OpenOptions::new()
-        .append(true)
-        .open(&last)
-        .unwrap()
-        .write_all(b"garbage after the damage")
-        .unwrap();
+    OpenOptions::new().append(true).open(&last).unwrap().write_all(b"garbage after the damage").unwrap();
 
     let (records, stats) = replay(dir.path());
     assert_eq!(records, vec![record("a")]);
@@ -138,11 +103,7 @@ fn torn_header_and_foreign_file_do_not_stop_replay() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &["a"], FsyncPolicy::Never);
     std::fs::write(segment_path(dir.path(), 5), b"LKW").unwrap();
-    std::fs::write(
-        segment_path(dir.path(), 6),
-        b"this is not a wal segment at all",
-    )
-    .unwrap();
+    std::fs::write(segment_path(dir.path(), 6), b"this is not a wal segment at all").unwrap();
     let (records, stats) = replay(dir.path());
     assert_eq!(records, vec![record("a")]);
     assert_eq!(stats.damaged.len(), 2);
@@ -151,18 +112,9 @@ fn torn_header_and_foreign_file_do_not_stop_replay() {
 #[test]
 fn appends_after_close_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let wal = Wal::open(
-        dir.path(),
-        WalOptions::default(),
-        WalMetrics::new(&Registry::new()).unwrap(),
-    )
-    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let wal = Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&Registry::new()).unwrap()).unwrap();
     wal.close();
-    let err = rt
-        .block_on(wal.append(encode_record(&record("x")).unwrap()))
-        .unwrap_err();
+    let err = rt.block_on(wal.append(encode_record(&record("x")).unwrap())).unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err}");
 }

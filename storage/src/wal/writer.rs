@@ -37,11 +37,7 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions {
-            fsync: FsyncPolicy::Always,
-            segment_size: 128 << 20,
-            queue_depth: 1024,
-        }
+        WalOptions { fsync: FsyncPolicy::Always, segment_size: 128 << 20, queue_depth: 1024 }
     }
 }
 
@@ -59,32 +55,17 @@ impl WalMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &Registry) -> prometheus::Result<WalMetrics> {
         let m = WalMetrics {
-            written_bytes: IntCounter::new(
-                "lookout_wal_written_bytes_total",
-                "Bytes written to the write-ahead log.",
-            )?,
-            records: IntCounter::new(
-                "lookout_wal_records_total",
-                "Records written to the write-ahead log.",
-            )?,
+            written_bytes: IntCounter::new("lookout_wal_written_bytes_total", "Bytes written to the write-ahead log.")?,
+            records: IntCounter::new("lookout_wal_records_total", "Records written to the write-ahead log.")?,
             fsync_duration: Histogram::with_opts(
-                HistogramOpts::new(
-                    "lookout_wal_fsync_duration_seconds",
-                    "Time spent in fsync of the write-ahead log.",
-                )
-                .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
+                HistogramOpts::new("lookout_wal_fsync_duration_seconds", "Time spent in fsync of the write-ahead log.")
+                    .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
             )?,
             group_records: Histogram::with_opts(
-                HistogramOpts::new(
-                    "lookout_wal_group_commit_records",
-                    "Records written together in one group commit.",
-                )
-                .buckets(prometheus::exponential_buckets(1.0, 2.0, 12)?),
+                HistogramOpts::new("lookout_wal_group_commit_records", "Records written together in one group commit.")
+                    .buckets(prometheus::exponential_buckets(1.0, 2.0, 12)?),
             )?,
-            segments: IntGauge::new(
-                "lookout_wal_segments",
-                "Segment files in the write-ahead log directory.",
-            )?,
+            segments: IntGauge::new("lookout_wal_segments", "Segment files in the write-ahead log directory.")?,
         };
         registry.register(Box::new(m.written_bytes.clone()))?;
         registry.register(Box::new(m.records.clone()))?;
@@ -117,47 +98,23 @@ impl Wal {
         let segment = Segment::create(dir, next)?;
         metrics.segments.inc();
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
-        let current = Arc::new(Mutex::new(
-            segment
-                .file
-                .try_clone()
-                .map_err(Error::io("clone wal segment", &segment.path))?,
-        ));
-        let mut threads = Vec::new();
+        let current =
+            Arc::new(Mutex::new(segment.file.try_clone().map_err(Error::io("clone wal segment", &segment.path))?));
+        let mut syncer = None;
+        let mut stop = None;
         if let FsyncPolicy::Interval(every) = options.fsync {
             let (file, sync_metrics) = (Arc::clone(&current), metrics.clone());
             let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-            let syncer = std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("wal-fsync".into())
                 .spawn(move || interval_sync(file, every, stop_rx, sync_metrics))
                 .map_err(Error::io("spawn wal fsync thread", dir))?;
-            threads.push(syncer);
-            let writer = Writer {
-                dir: dir.to_owned(),
-                segment,
-                options,
-                metrics,
-                current,
-                failed: None,
-                _stop: Some(stop_tx),
-            };
-            threads.insert(0, spawn_writer(writer, rx, dir)?);
-        } else {
-            let writer = Writer {
-                dir: dir.to_owned(),
-                segment,
-                options,
-                metrics,
-                current,
-                failed: None,
-                _stop: None,
-            };
-            threads.push(spawn_writer(writer, rx, dir)?);
+            (syncer, stop) = (Some(thread), Some(stop_tx));
         }
-        Ok(Wal {
-            tx: RwLock::new(Some(tx)),
-            threads: Mutex::new(threads),
-        })
+        let writer = Writer { dir: dir.to_owned(), segment, options, metrics, current, failed: None, _stop: stop };
+        // The writer is joined first: it drops the stop sender, which ends the fsync thread.
+        let threads = std::iter::once(spawn_writer(writer, rx, dir)?).chain(syncer).collect();
+        Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads) })
     }
 
     /// Appends one record made by [`crate::encode_record`]; resolves once it is durable under
@@ -170,9 +127,7 @@ impl Wal {
             .clone()
             .ok_or_else(|| Error::Unavailable("shutting down".into()))?;
         let (done, wait) = oneshot::channel();
-        tx.send(Job { record, done })
-            .await
-            .map_err(|_| Error::Unavailable("writer stopped".into()))?;
+        tx.send(Job { record, done }).await.map_err(|_| Error::Unavailable("writer stopped".into()))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(Error::Unavailable(reason)),
@@ -185,11 +140,7 @@ impl Wal {
         if let Ok(mut tx) = self.tx.write() {
             tx.take();
         }
-        let threads = self
-            .threads
-            .lock()
-            .map(|mut t| std::mem::take(&mut *t))
-            .unwrap_or_default();
+        let threads = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
         for thread in threads {
             let _ = thread.join();
         }
@@ -225,24 +176,15 @@ impl Segment {
             .open(&path)
             .map_err(Error::io("create wal segment", &path))?;
         let header = segment_header();
-        file.write_all(&header)
-            .map_err(Error::io("write wal segment header", &path))?;
-        file.sync_all()
-            .map_err(Error::io("sync wal segment", &path))?;
+        file.write_all(&header).map_err(Error::io("write wal segment header", &path))?;
+        file.sync_all().map_err(Error::io("sync wal segment", &path))?;
         sync_dir(dir)?;
-        Ok(Segment {
-            path,
-            index,
-            file,
-            size: header.len() as u64,
-        })
+        Ok(Segment { path, index, file, size: header.len() as u64 })
     }
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("sync wal directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("sync wal directory", dir))
 }
 
 struct Writer {
@@ -294,10 +236,7 @@ impl Writer {
         if let Some(reason) = &self.failed {
             return Err(Error::Unavailable(reason.clone()));
         }
-        self.segment
-            .file
-            .write_all(buf)
-            .map_err(Error::io("write wal segment", &self.segment.path))?;
+        self.segment.file.write_all(buf).map_err(Error::io("write wal segment", &self.segment.path))?;
         self.segment.size += buf.len() as u64;
         self.metrics.written_bytes.inc_by(buf.len() as u64);
         self.metrics.records.inc_by(records as u64);
@@ -313,13 +252,8 @@ impl Writer {
 
     fn sync(&self) -> Result<()> {
         let started = Instant::now();
-        self.segment
-            .file
-            .sync_data()
-            .map_err(Error::io("sync wal segment", &self.segment.path))?;
-        self.metrics
-            .fsync_duration
-            .observe(started.elapsed().as_secs_f64());
+        self.segment.file.sync_data().map_err(Error::io("sync wal segment", &self.segment.path))?;
+        self.metrics.fsync_duration.observe(started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -328,10 +262,7 @@ impl Writer {
             self.sync()?;
         }
         let next = Segment::create(&self.dir, self.segment.index + 1)?;
-        let clone = next
-            .file
-            .try_clone()
-            .map_err(Error::io("clone wal segment", &next.path))?;
+        let clone = next.file.try_clone().map_err(Error::io("clone wal segment", &next.path))?;
         if let Ok(mut current) = self.current.lock() {
             *current = clone;
         }
@@ -341,12 +272,7 @@ impl Writer {
     }
 }
 
-fn interval_sync(
-    current: Arc<Mutex<File>>,
-    every: Duration,
-    stop: std::sync::mpsc::Receiver<()>,
-    metrics: WalMetrics,
-) {
+fn interval_sync(current: Arc<Mutex<File>>, every: Duration, stop: std::sync::mpsc::Receiver<()>, metrics: WalMetrics) {
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
         let file = match current.lock() {
             Ok(file) => file.try_clone(),
@@ -357,8 +283,6 @@ fn interval_sync(
         if let Err(e) = file.sync_data() {
             error!(error = %e, "background wal fsync failed");
         }
-        metrics
-            .fsync_duration
-            .observe(started.elapsed().as_secs_f64());
+        metrics.fsync_duration.observe(started.elapsed().as_secs_f64());
     }
 }
