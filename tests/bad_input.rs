@@ -164,3 +164,18 @@ fn every_bad_request_gets_its_status_and_nothing_accepted_is_lost() {
         .sum();
     assert_eq!(spans, 20 + 1 + 9 + 9 + 20, "good batches, the valid spans of partial ones, nothing else");
 }
+
+#[test]
+fn bodies_up_to_the_default_limit_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start(dir.path(), &[]);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let big = synthetic::logs(&mut Rng::new(5), 20_000, now).encode_to_vec();
+    assert!(big.len() > 4 << 20, "larger than common framework defaults");
+    let reply = post(&lookout, "/v1/logs", "application/x-protobuf", &[], big);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        lookout.metric("lookout_ingest_accepted_items_total", &[("signal", "logs"), ("transport", "http/protobuf")]),
+        20_000.0
+    );
+}

@@ -17,6 +17,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuc
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::rpc_status::RpcStatus;
 use crate::{Error, ExportReply, ExportRequest, Ingester, Result, Transport, tenant_from};
@@ -47,6 +48,7 @@ pub fn router(ingester: Arc<Ingester>, cors: &CorsOptions) -> Router {
         .route("/v1/traces", route(Signal::Traces))
         .route("/v1/logs", route(Signal::Logs))
         .route("/v1/metrics", route(Signal::Metrics))
+        .layer(TraceLayer::new_for_http())
         .with_state(ingester);
     match cors_layer(cors) {
         Some(layer) => router.layer(layer),

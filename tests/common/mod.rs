@@ -31,7 +31,8 @@ impl Lookout {
     /// Starts Lookout on `data_dir` with every listener on a free port, and waits until ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Lookout {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
-            .args(["serve", "--log.format", "json", "--log.level", "info"])
+            .args(["serve", "--log.format", "json"])
+            .env("LOOKOUT_LOG_LEVEL", "info")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http.listen-address", "127.0.0.1:0"])
@@ -125,9 +126,28 @@ impl Lookout {
     }
 
     /// SIGTERM, then waits for the exit.
-    pub fn terminate(mut self) -> ExitStatus {
+    pub fn terminate(self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_sigterm(&self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
+    }
+
+    /// Waits until a log line contains `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.log().iter().any(|l| l.contains(text)) {
+            assert!(Instant::now() < deadline, "no log line with {text:?}; log:\n{}", self.log().join("\n"));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
