@@ -10,7 +10,7 @@ use super::lexer::{Tok, lex};
 /// Parses a TraceQL query.
 pub fn parse(text: &str) -> Result<Query, ParseError> {
     let tokens = lex(text)?;
-    let mut p = Parser { text, tokens, pos: 0 };
+    let mut p = Parser { text, tokens, pos: 0, depth: 0 };
     let query = p.query()?;
     p.expect_end()?;
     Ok(query)
@@ -20,7 +20,12 @@ struct Parser<'a> {
     text: &'a str,
     tokens: Vec<(Tok, usize)>,
     pos: usize,
+    /// Open parentheses and negations, bounded so hostile input cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `!` accepted.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -37,6 +42,14 @@ impl Parser<'_> {
             self.pos += 1;
         }
         tok
+    }
+
+    fn descend(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.error(format!("the query nests deeper than {MAX_DEPTH} levels"));
+        }
+        Ok(())
     }
 
     fn eat(&mut self, tok: &Tok) -> bool {
@@ -143,8 +156,10 @@ impl Parser<'_> {
         match self.peek() {
             Tok::LParen => {
                 self.next();
+                self.descend()?;
                 let inner = self.spanset_or()?;
                 self.expect(Tok::RParen, "')'")?;
+                self.depth -= 1;
                 Ok(inner)
             }
             Tok::LBrace => {
@@ -212,16 +227,20 @@ impl Parser<'_> {
 
     fn field_unary(&mut self) -> Result<FieldExpr, ParseError> {
         if self.eat(&Tok::Not) {
+            self.descend()?;
             let at = self.offset();
             let inner = self.field_unary()?;
+            self.depth -= 1;
             if !is_condition(&inner) {
                 return Err(ParseError::at(self.text, at, "'!' applies to a condition".into()));
             }
             return Ok(FieldExpr::Not(Box::new(inner)));
         }
         if self.eat(&Tok::LParen) {
+            self.descend()?;
             let inner = self.field_or()?;
             self.expect(Tok::RParen, "')'")?;
+            self.depth -= 1;
             return Ok(inner);
         }
         self.field_primary()

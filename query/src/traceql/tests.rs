@@ -201,3 +201,16 @@ fn bad_queries_say_where_and_what() {
         "parse error at line 1, col 3: a spanset filter must be a condition, such as .attr = \"x\" or .attr != nil"
     );
 }
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+    for query in [
+        format!("{{ {}.a = 1{} }}", "(".repeat(100_000), ")".repeat(100_000)),
+        format!("{{ {}.a = 1 }}", "!".repeat(100_000)),
+        format!("{}{{}}{}", "(".repeat(100_000), ")".repeat(100_000)),
+    ] {
+        let err = parse(&query).unwrap_err();
+        assert!(err.message.contains("nests deeper than 64 levels"), "{err}");
+    }
+    assert!(parse(&format!("{{ {}.a = 1{} }}", "(".repeat(60), ")".repeat(60))).is_ok());
+}
