@@ -52,7 +52,7 @@ fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
-    let stats = lookout_storage::WalReader::new(data_dir.join("wal")).replay(false, |record| {
+    let stats = lookout_storage::WalReader::new(data_dir.join("wal")).replay(false, |_, record| {
         if failed.is_none()
             && let Err(e) = serde_json::to_writer(&mut out, &record)
                 .map_err(anyhow::Error::from)

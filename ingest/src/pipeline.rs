@@ -136,8 +136,8 @@ impl Ingester {
         let prepared = tokio::task::spawn_blocking(move || prepare(request, limit))
             .await
             .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
-        if let Some(record) = prepared.record {
-            self.wal.append(record).await.map_err(|e| {
+        if let Some((record, payload)) = prepared.record {
+            self.wal.append(record, payload).await.map_err(|e| {
                 warn!(error = %e, "wal append failed");
                 Error::Unavailable { reason: e.to_string(), retry_after: self.options.retry_after }
             })?;
@@ -159,7 +159,8 @@ fn outcome_label(err: &Error) -> &'static str {
 
 /// The CPU-bound part of a request: decompress, decode, convert, encode the WAL record.
 struct Prepared {
-    record: Option<Vec<u8>>,
+    /// The encoded WAL record and what it holds; `None` when nothing was accepted.
+    record: Option<(Vec<u8>, TenantPayload)>,
     accepted: u64,
     reply: ExportReply,
 }

@@ -26,7 +26,9 @@ struct Fixture {
 fn fixture(options: IngestOptions) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::new();
-    let wal = Arc::new(Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&registry).unwrap()).unwrap());
+    let wal = Arc::new(
+        Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&registry).unwrap(), Box::new(|_, _| {})).unwrap(),
+    );
     let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry).unwrap(), options));
     Fixture { _dir: dir, wal, ingester }
 }

@@ -27,6 +27,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A span block or the span store's checkpoint cannot be read.
+    #[error("span store {path}: {reason}")]
+    CorruptBlock {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Arrow could not write or read a block.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
     /// A record is larger than the WAL accepts.
     #[error("wal record of {size} bytes exceeds the limit of {limit} bytes")]
     RecordTooLarge {

@@ -4,6 +4,8 @@
 //! # Layout
 //! - `model`: tenants, resources, scopes, spans, log records, metrics (what ingest produces
 //!   and the stores consume).
+//! - `traces`: the span store, a head in memory cut into arrow blocks with a trace-id index
+//!   (`storage/docs/traces.md`).
 //! - `wal`: segment files of checksummed records, written by one thread with group commit,
 //!   replayed on start with torn or corrupt tails truncated. Format: `storage/docs/wal.md`.
 //!
@@ -12,8 +14,10 @@
 
 mod error;
 mod model;
+mod traces;
 mod wal;
 
 pub use error::{Error, Result};
 pub use model::*;
-pub use wal::{FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalReader, encode_record};
+pub use traces::{SpanStore, SpanStoreOptions, SpanStoreStats, TraceSpan};
+pub use wal::{Apply, FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalPosition, WalReader, encode_record};

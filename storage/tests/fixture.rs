@@ -58,7 +58,7 @@ fn version_1_segment_still_reads() {
         std::fs::write(&segment, bytes).unwrap();
     }
     let mut read = Vec::new();
-    let stats = WalReader::new(&dir).replay(false, |r| read.push(r)).unwrap();
+    let stats = WalReader::new(&dir).replay(false, |_, r| read.push(r)).unwrap();
     assert!(stats.damaged.is_empty());
     assert_eq!(read, vec![record()]);
 }

@@ -9,11 +9,20 @@ mod reader;
 mod writer;
 
 pub use reader::{ReplayStats, WalReader};
-pub use writer::{FsyncPolicy, Wal, WalMetrics, WalOptions};
+pub use writer::{Apply, FsyncPolicy, Wal, WalMetrics, WalOptions};
 
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result, TenantPayload};
+
+/// Where a record starts: segment index and byte offset. Positions order like the records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct WalPosition {
+    /// Segment index (the file name's number).
+    pub segment: u64,
+    /// Byte offset of the record's frame in the segment.
+    pub offset: u64,
+}
 
 /// First bytes of every segment: magic and format version.
 pub(crate) const MAGIC: &[u8; 6] = b"LKWAL\0";

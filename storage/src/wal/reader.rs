@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
-use super::{FRAME_LEN, HEADER_LEN, MAGIC, list_segments};
+use super::{FRAME_LEN, HEADER_LEN, MAGIC, WalPosition, list_segments};
 use crate::{Error, Result, TenantPayload};
 
 /// Largest record the reader believes; a bigger length field means a corrupt frame.
@@ -44,11 +44,11 @@ impl WalReader {
     /// Hands every good record to `each`, in order. A torn or corrupt record ends its segment;
     /// with `repair` the segment is truncated there (with a warning), so the damage is gone on
     /// the next start, and later segments are still read.
-    pub fn replay(&self, repair: bool, mut each: impl FnMut(TenantPayload)) -> Result<ReplayStats> {
+    pub fn replay(&self, repair: bool, mut each: impl FnMut(WalPosition, TenantPayload)) -> Result<ReplayStats> {
         let mut stats = ReplayStats::default();
-        for (_, path) in list_segments(&self.dir)? {
+        for (index, path) in list_segments(&self.dir)? {
             stats.segments += 1;
-            let damage = read_segment(&path, &mut stats, &mut each)?;
+            let damage = read_segment(index, &path, &mut stats, &mut each)?;
             let Some((offset, reason)) = damage else {
                 continue;
             };
@@ -64,9 +64,10 @@ impl WalReader {
 
 /// Reads one segment; returns where and why it stopped early, if it did.
 fn read_segment(
+    index: u64,
     path: &Path,
     stats: &mut ReplayStats,
-    each: &mut impl FnMut(TenantPayload),
+    each: &mut impl FnMut(WalPosition, TenantPayload),
 ) -> Result<Option<(u64, String)>> {
     let file = File::open(path).map_err(Error::io("open wal segment", path))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -93,10 +94,10 @@ fn read_segment(
             Step::End => return Ok(None),
             Step::Damaged(reason) => return Ok(Some((offset, reason))),
             Step::Record(record, len) => {
+                each(WalPosition { segment: index, offset }, record);
                 offset += len;
                 stats.records += 1;
                 stats.bytes += len;
-                each(record);
             }
         }
     }

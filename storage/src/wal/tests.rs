@@ -5,7 +5,7 @@ use prometheus::Registry;
 
 use super::*;
 use crate::{
-    AnyValue, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup, Tenant, TenantPayload,
+    Apply, AnyValue, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup, Tenant, TenantPayload,
     WalMetrics,
 };
 
@@ -32,22 +32,33 @@ fn record(body: &str) -> TenantPayload {
     TenantPayload { tenant: Tenant::new("t1").unwrap(), payload: Payload::Logs(batch) }
 }
 
-fn write(dir: &Path, bodies: &[&str], fsync: FsyncPolicy) {
+/// Appends one record per body; returns what the apply hook saw.
+fn write(dir: &Path, bodies: &[&str], fsync: FsyncPolicy) -> Vec<(WalPosition, TenantPayload)> {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let metrics = WalMetrics::new(&Registry::new()).unwrap();
-    let wal = Wal::open(dir, WalOptions { fsync, ..WalOptions::default() }, metrics).unwrap();
+    let applied = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&applied);
+    let apply: Apply = Box::new(move |position, record| sink.lock().unwrap().push((position, record)));
+    let wal = Wal::open(dir, WalOptions { fsync, ..WalOptions::default() }, metrics, apply).unwrap();
     rt.block_on(async {
         for body in bodies {
-            wal.append(encode_record(&record(body)).unwrap()).await.unwrap();
+            let record = record(body);
+            wal.append(encode_record(&record).unwrap(), record).await.unwrap();
         }
     });
     wal.close();
+    std::mem::take(&mut *applied.lock().unwrap())
+}
+
+fn replay_with_positions(dir: &Path) -> (Vec<(WalPosition, TenantPayload)>, ReplayStats) {
+    let mut out = Vec::new();
+    let stats = WalReader::new(dir).replay(true, |p, r| out.push((p, r))).unwrap();
+    (out, stats)
 }
 
 fn replay(dir: &Path) -> (Vec<TenantPayload>, ReplayStats) {
-    let mut out = Vec::new();
-    let stats = WalReader::new(dir).replay(true, |r| out.push(r)).unwrap();
-    (out, stats)
+    let (records, stats) = replay_with_positions(dir);
+    (records.into_iter().map(|(_, r)| r).collect(), stats)
 }
 
 #[test]
@@ -59,6 +70,19 @@ fn replays_what_was_appended_across_restarts() {
     assert_eq!(records, vec![record("a"), record("b"), record("c")]);
     assert_eq!(stats.segments, 2);
     assert!(stats.damaged.is_empty());
+}
+
+#[test]
+fn durable_records_are_applied_in_order_at_the_positions_replay_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut applied = write(dir.path(), &["a", "b", "c"], FsyncPolicy::Always);
+    applied.extend(write(dir.path(), &["d"], FsyncPolicy::Never));
+    let (replayed, _) = replay_with_positions(dir.path());
+    assert_eq!(applied, replayed);
+    let positions: Vec<WalPosition> = applied.iter().map(|(p, _)| *p).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(positions[0], WalPosition { segment: 1, offset: HEADER_LEN as u64 });
+    assert_eq!(positions[3].segment, 2);
 }
 
 #[test]
@@ -113,8 +137,10 @@ fn torn_header_and_foreign_file_do_not_stop_replay() {
 fn appends_after_close_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let wal = Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&Registry::new()).unwrap()).unwrap();
+    let wal =
+        Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&Registry::new()).unwrap(), Box::new(|_, _| {}))
+            .unwrap();
     wal.close();
-    let err = rt.block_on(wal.append(encode_record(&record("x")).unwrap())).unwrap_err();
+    let err = rt.block_on(wal.append(encode_record(&record("x")).unwrap(), record("x"))).unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err}");
 }

@@ -9,8 +9,8 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
-use super::{list_segments, segment_header, segment_path};
-use crate::{Error, Result};
+use super::{WalPosition, list_segments, segment_header, segment_path};
+use crate::{Error, Result, TenantPayload};
 
 /// When the WAL calls fsync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,13 @@ impl WalMetrics {
 
 struct Job {
     record: Vec<u8>,
+    payload: TenantPayload,
     done: oneshot::Sender<Result<(), String>>,
 }
+
+/// Receives every record once it is durable, in WAL order, before its appender is answered:
+/// this is how the stores are fed, so that what was acknowledged is also queryable.
+pub type Apply = Box<dyn FnMut(WalPosition, TenantPayload) + Send>;
 
 /// The open write-ahead log. Cheap to share behind an `Arc`.
 pub struct Wal {
@@ -89,8 +94,8 @@ pub struct Wal {
 
 impl Wal {
     /// Opens the WAL in `dir` for appending. Writing starts in a new segment after the existing
-    /// ones, so replay them first ([`crate::WalReader`]).
-    pub fn open(dir: &Path, options: WalOptions, metrics: WalMetrics) -> Result<Wal> {
+    /// ones, so replay them first ([`crate::WalReader`]). `apply` gets each durable record.
+    pub fn open(dir: &Path, options: WalOptions, metrics: WalMetrics, apply: Apply) -> Result<Wal> {
         std::fs::create_dir_all(dir).map_err(Error::io("create wal directory", dir))?;
         let existing = list_segments(dir)?;
         let next = existing.last().map_or(1, |(i, _)| i + 1);
@@ -111,15 +116,15 @@ impl Wal {
                 .map_err(Error::io("spawn wal fsync thread", dir))?;
             (syncer, stop) = (Some(thread), Some(stop_tx));
         }
-        let writer = Writer { dir: dir.to_owned(), segment, options, metrics, current, failed: None, _stop: stop };
+        let writer = Writer { dir: dir.to_owned(), segment, options, metrics, current, apply, failed: None, _stop: stop };
         // The writer is joined first: it drops the stop sender, which ends the fsync thread.
         let threads = std::iter::once(spawn_writer(writer, rx, dir)?).chain(syncer).collect();
         Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads) })
     }
 
-    /// Appends one record made by [`crate::encode_record`]; resolves once it is durable under
-    /// the fsync policy. Waits while the writer's queue is full.
-    pub async fn append(&self, record: Vec<u8>) -> Result<()> {
+    /// Appends `payload`, encoded as `record` by [`crate::encode_record`]; resolves once it is
+    /// durable under the fsync policy and applied. Waits while the writer's queue is full.
+    pub async fn append(&self, record: Vec<u8>, payload: TenantPayload) -> Result<()> {
         let tx = self
             .tx
             .read()
@@ -127,7 +132,7 @@ impl Wal {
             .clone()
             .ok_or_else(|| Error::Unavailable("shutting down".into()))?;
         let (done, wait) = oneshot::channel();
-        tx.send(Job { record, done }).await.map_err(|_| Error::Unavailable("writer stopped".into()))?;
+        tx.send(Job { record, payload, done }).await.map_err(|_| Error::Unavailable("writer stopped".into()))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(Error::Unavailable(reason)),
@@ -193,6 +198,7 @@ struct Writer {
     options: WalOptions,
     metrics: WalMetrics,
     current: Arc<Mutex<File>>,
+    apply: Apply,
     failed: Option<String>,
     /// Dropping this stops the interval fsync thread.
     _stop: Option<std::sync::mpsc::Sender<()>>,
@@ -214,6 +220,7 @@ impl Writer {
                 buf.extend_from_slice(&job.record);
                 group.push(job);
             }
+            let mut position = WalPosition { segment: self.segment.index, offset: self.segment.size };
             let outcome = self.commit(&buf, group.len()).map_err(|e| {
                 error!(error = %e, "wal write failed; refusing further writes");
                 let reason = e.to_string();
@@ -221,6 +228,10 @@ impl Writer {
                 reason
             });
             for job in group.drain(..) {
+                if outcome.is_ok() {
+                    (self.apply)(position, job.payload);
+                }
+                position.offset += job.record.len() as u64;
                 let _ = job.done.send(outcome.clone());
             }
         }

@@ -1,0 +1,339 @@
+//! The span store: a head of recent spans in memory, cut into immutable columnar blocks on
+//! disk, with a trace-id index per block so that a trace by id touches only the blocks that
+//! hold it. Fed in WAL order (live, and by replay after the checkpoint). Format and crash
+//! safety: `storage/docs/traces.md`.
+
+mod block;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use self::block::{BLOCK_VERSION, Block, BlockMeta, sync_dir, write_block, write_synced};
+use crate::{Batch, Error, Resource, Result, Scope, Span, Tenant, TraceId, WalPosition};
+
+/// A span with the resource and scope it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSpan {
+    /// The resource (shared by the spans that came with it).
+    pub resource: Arc<Resource>,
+    /// The instrumentation scope.
+    pub scope: Arc<Scope>,
+    /// The span.
+    pub span: Span,
+}
+
+/// How the span store cuts and keeps blocks.
+#[derive(Debug, Clone)]
+pub struct SpanStoreOptions {
+    /// Cut the head into blocks once it holds this many spans.
+    pub max_head_spans: usize,
+    /// Cut the head once its oldest span arrived this long ago.
+    pub max_head_age: Duration,
+    /// Delete blocks whose spans all ended longer ago than this.
+    pub retention: Duration,
+    /// Rows per arrow record batch inside a block (the unit read for a trace by id).
+    pub batch_rows: usize,
+}
+
+impl Default for SpanStoreOptions {
+    fn default() -> Self {
+        SpanStoreOptions {
+            max_head_spans: 200_000,
+            max_head_age: Duration::from_secs(120),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            batch_rows: 8192,
+        }
+    }
+}
+
+/// Spans of one tenant in the head.
+#[derive(Default)]
+struct TenantHead {
+    spans: Vec<TraceSpan>,
+    traces: HashMap<TraceId, Vec<u32>>,
+}
+
+/// What arrived since the last cut.
+#[derive(Default)]
+struct Head {
+    tenants: HashMap<Tenant, TenantHead>,
+    spans: usize,
+    /// The last WAL record applied.
+    last: Option<WalPosition>,
+    /// When the first span of this head arrived.
+    opened: Option<SystemTime>,
+}
+
+#[derive(Default)]
+struct State {
+    head: Head,
+    /// A head being written out; still read until its blocks are registered.
+    flushing: Option<Arc<Head>>,
+    blocks: Vec<Arc<Block>>,
+}
+
+/// `checkpoint.json`: the last complete cut.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Checkpoint {
+    version: u32,
+    cut: u64,
+    wal_through: WalPosition,
+}
+
+/// The span store. Share it behind an `Arc`.
+pub struct SpanStore {
+    dir: PathBuf,
+    options: SpanStoreOptions,
+    state: RwLock<State>,
+    /// Serializes cuts; holds the last complete checkpoint.
+    cuts: Mutex<Option<Checkpoint>>,
+}
+
+impl SpanStore {
+    /// Opens (or creates) the store in `dir`, loading every block of a complete cut and
+    /// deleting what an interrupted cut left behind.
+    pub fn open(dir: &Path, options: SpanStoreOptions) -> Result<SpanStore> {
+        let blocks_dir = dir.join("blocks");
+        std::fs::create_dir_all(&blocks_dir).map_err(Error::io("create span store directory", &blocks_dir))?;
+        let checkpoint_path = dir.join("checkpoint.json");
+        let checkpoint: Option<Checkpoint> = match std::fs::read(&checkpoint_path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| Error::CorruptBlock {
+                path: checkpoint_path.clone(),
+                reason: e.to_string(),
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("read span store checkpoint", &checkpoint_path)(e)),
+        };
+        let complete_cut = checkpoint.map_or(0, |c| c.cut);
+        let mut blocks = Vec::new();
+        for tenant_dir in read_dir(&blocks_dir)? {
+            for block_dir in read_dir(&tenant_dir)? {
+                let name = block_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let cut: Option<u64> = name.parse().ok();
+                if cut.is_none_or(|c| c > complete_cut) {
+                    warn!(block = %block_dir.display(), "removing a block of an interrupted cut; the wal still holds its spans");
+                    std::fs::remove_dir_all(&block_dir).map_err(Error::io("remove incomplete block", &block_dir))?;
+                    continue;
+                }
+                blocks.push(Arc::new(Block::open(&block_dir)?));
+            }
+        }
+        blocks.sort_by_key(|b| b.meta.cut);
+        info!(blocks = blocks.len(), checkpoint = ?checkpoint.map(|c| c.wal_through), "span store opened");
+        Ok(SpanStore {
+            dir: dir.to_owned(),
+            options,
+            state: RwLock::new(State { blocks, ..State::default() }),
+            cuts: Mutex::new(checkpoint),
+        })
+    }
+
+    /// WAL records at or before this position are already in blocks; replay only later ones.
+    pub fn checkpoint(&self) -> Option<WalPosition> {
+        self.cuts.lock().ok().and_then(|c| c.map(|c| c.wal_through))
+    }
+
+    /// Adds the spans of one WAL record to the head. Records must come in WAL order.
+    pub fn append(&self, position: WalPosition, tenant: &Tenant, batch: Batch<Span>) {
+        let Ok(mut state) = self.state.write() else { return };
+        let head = &mut state.head;
+        head.opened.get_or_insert_with(SystemTime::now);
+        head.last = Some(position);
+        let tenant_head = head.tenants.entry(tenant.clone()).or_default();
+        for group in batch.resources {
+            let resource = Arc::new(group.resource);
+            for scope_group in group.scopes {
+                let scope = Arc::new(scope_group.scope);
+                for span in scope_group.items {
+                    let row = tenant_head.spans.len() as u32;
+                    tenant_head.traces.entry(span.trace_id).or_default().push(row);
+                    tenant_head.spans.push(TraceSpan { resource: Arc::clone(&resource), scope: Arc::clone(&scope), span });
+                    head.spans += 1;
+                }
+            }
+        }
+    }
+
+    /// Every span of trace `id` for `tenant`, from the head and the blocks that hold it,
+    /// ordered by start time. Empty if the trace is unknown.
+    pub fn trace(&self, tenant: &Tenant, id: TraceId) -> Result<Vec<TraceSpan>> {
+        let (mut spans, blocks) = {
+            let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+            let mut spans = Vec::new();
+            for head in std::iter::once(&state.head).chain(state.flushing.as_deref()) {
+                if let Some(t) = head.tenants.get(tenant)
+                    && let Some(rows) = t.traces.get(&id)
+                {
+                    spans.extend(rows.iter().map(|&r| t.spans[r as usize].clone()));
+                }
+            }
+            let blocks: Vec<Arc<Block>> =
+                state.blocks.iter().filter(|b| b.meta.tenant == *tenant && b.contains(&id)).cloned().collect();
+            (spans, blocks)
+        };
+        for block in blocks {
+            spans.extend(block.trace(&id)?);
+        }
+        spans.sort_by_key(|s| (s.span.start_time_unix_nano, s.span.span_id));
+        Ok(spans)
+    }
+
+    /// Cuts the head into blocks if it is over its size or age limit. Returns whether it cut.
+    pub fn cut_if_due(&self, now: SystemTime) -> Result<bool> {
+        let due = {
+            let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+            let old = state.head.opened.is_some_and(|t| now.duration_since(t).unwrap_or_default() >= self.options.max_head_age);
+            state.head.spans > 0 && (state.head.spans >= self.options.max_head_spans || old)
+        };
+        if due {
+            self.cut()?;
+        }
+        Ok(due)
+    }
+
+    /// Writes everything in the head as blocks, one per tenant, then records the checkpoint.
+    /// The head stays readable until its blocks are.
+    pub fn cut(&self) -> Result<()> {
+        let mut checkpoint = self.cuts.lock().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+        let head = {
+            let mut state = self.state.write().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+            if state.head.spans == 0 {
+                return Ok(());
+            }
+            let head = Arc::new(std::mem::take(&mut state.head));
+            state.flushing = Some(Arc::clone(&head));
+            head
+        };
+        let Some(wal_through) = head.last else { return Ok(()) };
+        let cut = checkpoint.map_or(1, |c| c.cut + 1);
+        let written = self.write_cut(&head, cut, wal_through);
+        let mut state = self.state.write().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+        match written {
+            Ok(blocks) => {
+                state.blocks.extend(blocks);
+                state.flushing = None;
+                *checkpoint = Some(Checkpoint { version: BLOCK_VERSION, cut, wal_through });
+                Ok(())
+            }
+            Err(e) => {
+                // Put the spans back in front of the head so nothing becomes unreadable; the
+                // WAL still holds them, and the next cut tries again.
+                state.flushing = None;
+                match Arc::try_unwrap(head) {
+                    Ok(mut restored) => {
+                        merge(&mut restored, std::mem::take(&mut state.head));
+                        state.head = restored;
+                    }
+                    Err(shared) => state.flushing = Some(shared),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn write_cut(&self, head: &Head, cut: u64, wal_through: WalPosition) -> Result<Vec<Arc<Block>>> {
+        let mut blocks = Vec::new();
+        for (tenant, tenant_head) in &head.tenants {
+            let mut rows: Vec<&TraceSpan> = tenant_head.spans.iter().collect();
+            rows.sort_by_key(|s| (s.span.trace_id, s.span.start_time_unix_nano));
+            let meta = BlockMeta {
+                version: BLOCK_VERSION,
+                tenant: tenant.clone(),
+                cut,
+                min_start_unix_nano: rows.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0),
+                max_end_unix_nano: rows.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(0),
+                spans: rows.len() as u64,
+                traces: tenant_head.traces.len() as u64,
+                batches: rows.len().div_ceil(self.options.batch_rows.max(1)) as u32,
+                wal_through,
+            };
+            let dir = self.dir.join("blocks").join(tenant.as_str()).join(format!("{cut:010}"));
+            write_block(&dir, &meta, &rows, self.options.batch_rows)?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+            blocks.push(Arc::new(Block::open(&dir)?));
+        }
+        let checkpoint = Checkpoint { version: BLOCK_VERSION, cut, wal_through };
+        let tmp = self.dir.join("checkpoint.json.tmp");
+        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| Error::CorruptBlock { path: tmp.clone(), reason: e.to_string() })?;
+        write_synced(&tmp, &bytes)?;
+        let path = self.dir.join("checkpoint.json");
+        std::fs::rename(&tmp, &path).map_err(Error::io("rename span store checkpoint", &path))?;
+        sync_dir(&self.dir)?;
+        info!(cut, blocks = blocks.len(), spans = head.spans, "span store cut");
+        Ok(blocks)
+    }
+
+    /// Deletes blocks whose every span ended more than the retention before `now`.
+    /// Returns how many were deleted.
+    pub fn enforce_retention(&self, now: SystemTime) -> Result<usize> {
+        let horizon = now.checked_sub(self.options.retention).unwrap_or(SystemTime::UNIX_EPOCH);
+        let horizon = horizon.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+        let expired: Vec<Arc<Block>> = {
+            let mut state = self.state.write().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+            let (expired, kept) = std::mem::take(&mut state.blocks).into_iter().partition(|b| b.meta.max_end_unix_nano < horizon);
+            state.blocks = kept;
+            expired
+        };
+        for block in &expired {
+            std::fs::remove_dir_all(&block.dir).map_err(Error::io("remove expired block", &block.dir))?;
+            info!(block = %block.dir.display(), "span block past retention removed");
+        }
+        Ok(expired.len())
+    }
+
+    /// Spans in the head, spans in blocks, and the number of blocks.
+    pub fn stats(&self) -> SpanStoreStats {
+        let Ok(state) = self.state.read() else { return SpanStoreStats::default() };
+        SpanStoreStats {
+            head_spans: state.head.spans + state.flushing.as_ref().map_or(0, |h| h.spans),
+            block_spans: state.blocks.iter().map(|b| b.meta.spans).sum(),
+            blocks: state.blocks.len(),
+        }
+    }
+}
+
+/// Counts for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpanStoreStats {
+    /// Spans not yet in a block.
+    pub head_spans: usize,
+    /// Spans in blocks.
+    pub block_spans: u64,
+    /// Blocks on disk.
+    pub blocks: usize,
+}
+
+fn merge(into: &mut Head, newer: Head) {
+    for (tenant, t) in newer.tenants {
+        let target = into.tenants.entry(tenant).or_default();
+        for span in t.spans {
+            let row = target.spans.len() as u32;
+            target.traces.entry(span.span.trace_id).or_default().push(row);
+            target.spans.push(span);
+        }
+    }
+    into.spans += newer.spans;
+    into.last = newer.last.or(into.last);
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(Error::io("read directory", dir))? {
+        let entry = entry.map_err(Error::io("read directory", dir))?;
+        if entry.file_type().map_err(Error::io("read directory", dir))?.is_dir() {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
