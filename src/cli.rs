@@ -87,6 +87,9 @@ pub struct ServeArgs {
     /// Background fsync period with --wal.fsync=interval, e.g. 100ms [default: 100ms].
     #[arg(long = "wal.fsync-interval", env = "LOOKOUT_WAL_FSYNC_INTERVAL", value_parser = humantime::parse_duration)]
     pub wal_fsync_interval: Option<Duration>,
+    /// Delete span blocks older than this, e.g. 7d or 48h [default: 7d].
+    #[arg(long = "traces.retention", env = "LOOKOUT_TRACES_RETENTION", value_parser = humantime::parse_duration)]
+    pub traces_retention: Option<Duration>,
     /// WAL segment size, e.g. 128MiB [default: 128MiB].
     #[arg(long = "wal.segment-size", env = "LOOKOUT_WAL_SEGMENT_SIZE")]
     pub wal_segment_size: Option<ByteSize>,
@@ -111,6 +114,7 @@ impl ServeArgs {
         set(&mut c.wal.fsync, &self.wal_fsync);
         set(&mut c.wal.fsync_interval, &self.wal_fsync_interval);
         set(&mut c.wal.segment_size, &self.wal_segment_size);
+        set(&mut c.traces.retention, &self.traces_retention);
         Ok(c)
     }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub otlp: OtlpConfig,
     /// The write-ahead log.
     pub wal: WalConfig,
+    /// The span store.
+    pub traces: TracesConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -37,6 +39,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             otlp: OtlpConfig::default(),
             wal: WalConfig::default(),
+            traces: TracesConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -153,6 +156,30 @@ impl Default for WalConfig {
             fsync: FsyncMode::Always,
             fsync_interval: Duration::from_millis(100),
             segment_size: ByteSize(128 << 20),
+        }
+    }
+}
+
+/// The span store.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracesConfig {
+    /// Delete span blocks whose spans all ended longer ago than this.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// Cut the in-memory head into a block once it holds this many spans.
+    pub max_block_spans: usize,
+    /// Cut the head into a block once its oldest span arrived this long ago.
+    #[serde(with = "humantime_serde")]
+    pub max_block_age: Duration,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        TracesConfig {
+            retention: Duration::from_secs(7 * 24 * 3600),
+            max_block_spans: 200_000,
+            max_block_age: Duration::from_secs(120),
         }
     }
 }

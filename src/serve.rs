@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use lookout_ingest::{CorsOptions, IngestMetrics, IngestOptions, Ingester, LogsService, MetricsService, TraceService};
-use lookout_storage::{FsyncPolicy, Signal, Wal, WalMetrics, WalOptions, WalReader};
+use lookout_query::TempoState;
+use lookout_storage::{
+    Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, TenantPayload, Wal, WalMetrics, WalOptions,
+    WalPosition, WalReader,
+};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -26,9 +30,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grpc_listener = bind("otlp-grpc", config.otlp.grpc_listen_address).await?;
     let otlp_http_listener = bind("otlp-http", config.otlp.http_listen_address).await?;
 
+    let span_options = SpanStoreOptions {
+        max_head_spans: config.traces.max_block_spans.max(1),
+        max_head_age: config.traces.max_block_age,
+        retention: config.traces.retention,
+        ..SpanStoreOptions::default()
+    };
+    let traces_dir = config.data_dir.join("traces");
+    let spans = Arc::new(
+        tokio::task::spawn_blocking(move || SpanStore::open(&traces_dir, span_options))
+            .await?
+            .context("opening the span store")?,
+    );
     let ready = Arc::new(AtomicBool::new(false));
+    let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
-    let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) });
+    let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) }).merge(
+        lookout_query::tempo_router(TempoState { spans: Arc::clone(&spans), version: env!("CARGO_PKG_VERSION") }),
+    );
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
             .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
@@ -36,7 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let wal_dir = config.data_dir.join("wal");
-    replay(&wal_dir, &registry).await?;
+    replay(&wal_dir, &registry, Arc::clone(&spans)).await?;
     let wal_options = WalOptions {
         fsync: match config.wal.fsync {
             FsyncMode::Always => FsyncPolicy::Always,
@@ -46,8 +65,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         segment_size: config.wal.segment_size.0,
         ..WalOptions::default()
     };
-    let wal =
-        Arc::new(Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?).context("opening the write-ahead log")?);
+    let store = Arc::clone(&spans);
+    let apply: Apply = Box::new(move |position, record| apply_to_stores(&store, position, record));
+    let wal = Arc::new(
+        Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?, apply).context("opening the write-ahead log")?,
+    );
     let ingest_options = IngestOptions {
         max_message_size: usize::try_from(config.otlp.max_message_size.0).unwrap_or(usize::MAX),
         max_inflight_requests: config.otlp.max_inflight_requests.max(1),
@@ -77,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .into_future(),
     );
 
+    let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
     ready.store(true, Ordering::Release);
     info!(data_dir = %config.data_dir.display(), "lookout is ready");
 
@@ -98,6 +121,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(ingester);
     tokio::task::spawn_blocking(move || wal.close()).await?;
+    maintenance_stop.cancel();
+    maintenance.await?;
     admin_stop.cancel();
     admin_task.await??;
     info!("shutdown complete");
@@ -119,9 +144,69 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
     Ok(listener)
 }
 
-/// Replays the WAL into the stores. The signal stores come with their own issues; until then a
-/// replay re-reads and checks every record, repairs a damaged tail, and counts what it found.
-async fn replay(dir: &Path, registry: &Registry) -> anyhow::Result<()> {
+/// Hands a durable WAL record to the store of its signal. Logs and metrics have no store yet
+/// (issues 4 and 6); they stay in the WAL.
+fn apply_to_stores(spans: &SpanStore, position: WalPosition, record: TenantPayload) {
+    if let Payload::Traces(batch) = record.payload {
+        spans.append(position, &record.tenant, batch);
+    }
+}
+
+/// Cuts the span store's head into blocks when due and enforces retention, until stopped.
+async fn maintain_span_store(spans: Arc<SpanStore>, registry: Registry, stop: CancellationToken) {
+    let gauges = ["lookout_traces_head_spans", "lookout_traces_block_spans", "lookout_traces_blocks"].map(|name| {
+        let help = match name {
+            "lookout_traces_head_spans" => "Spans in memory, not yet cut into a block.",
+            "lookout_traces_block_spans" => "Spans in blocks on disk.",
+            _ => "Span blocks on disk.",
+        };
+        let gauge = prometheus::IntGauge::new(name, help).ok();
+        if let Some(g) = &gauge
+            && let Err(e) = registry.register(Box::new(g.clone()))
+        {
+            warn!(error = %e, name, "cannot register span store gauge");
+        }
+        gauge
+    });
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut last_retention: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let store = Arc::clone(&spans);
+        let retention_due = last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        if retention_due {
+            last_retention = Some(std::time::Instant::now());
+        }
+        let outcome = tokio::task::spawn_blocking(move || {
+            let now = std::time::SystemTime::now();
+            store.cut_if_due(now)?;
+            if retention_due {
+                store.enforce_retention(now)?;
+            }
+            Ok::<_, lookout_storage::Error>(store.stats())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(stats)) => {
+                let values = [stats.head_spans as i64, stats.block_spans as i64, stats.blocks as i64];
+                for (gauge, value) in gauges.iter().zip(values) {
+                    if let Some(g) = gauge {
+                        g.set(value);
+                    }
+                }
+            }
+            Ok(Err(e)) => error!(error = %e, "span store maintenance failed; the wal keeps the spans"),
+            Err(e) => error!(error = %e, "span store maintenance task failed"),
+        }
+    }
+}
+
+/// Replays the WAL into the stores: every record is read, checked and counted; trace records
+/// after the span store's checkpoint go into it. A damaged tail is repaired.
+async fn replay(dir: &Path, registry: &Registry, spans: Arc<SpanStore>) -> anyhow::Result<()> {
     let records = IntCounter::new("lookout_wal_replayed_records_total", "WAL records replayed at startup.")?;
     let items = IntCounterVec::new(
         Opts::new(
@@ -143,8 +228,12 @@ async fn replay(dir: &Path, registry: &Registry) -> anyhow::Result<()> {
     let dir = dir.to_owned();
     let counters = items.clone();
     let stats = tokio::task::spawn_blocking(move || {
-        WalReader::new(&dir).replay(true, |record| {
+        let checkpoint = spans.checkpoint();
+        WalReader::new(&dir).replay(true, |position, record| {
             counters.with_label_values(&[record.payload.signal().as_str()]).inc_by(record.payload.item_count() as u64);
+            if checkpoint.is_none_or(|c| position > c) {
+                apply_to_stores(&spans, position, record);
+            }
         })
     })
     .await?

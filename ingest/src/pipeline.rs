@@ -179,7 +179,8 @@ fn prepare(request: ExportRequest, limit: usize) -> Result<Prepared> {
         None
     } else {
         let record = TenantPayload { tenant: request.tenant, payload: converted.payload };
-        Some(encode_record(&record).map_err(|e| Error::Decode(format!("cannot encode wal record: {e}")))?)
+        let bytes = encode_record(&record).map_err(|e| Error::Internal(format!("cannot encode wal record: {e}")))?;
+        Some((bytes, record))
     };
     Ok(Prepared { record, accepted, reply })
 }

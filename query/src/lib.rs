@@ -1,9 +1,11 @@
 //! Lookout's query side: PromQL, LogQL and TraceQL engines and the Prometheus, Loki and Tempo
-//! HTTP APIs, reading the stores through storage's querier traits.
+//! HTTP APIs, reading the stores through storage.
 //!
 //! # Layout
-//! - `traceql`: the TraceQL parser (issue 3). Its evaluator waits for the span store.
-//!
-//! Nothing here answers a query yet, and the binary serves no query API.
+//! - `tempo`: Tempo's HTTP API (echo, build info, trace by id) over the span store.
+//! - `traceql`: the TraceQL parser. Search with it comes next.
 
+pub mod tempo;
 pub mod traceql;
+
+pub use tempo::{TempoState, router as tempo_router};

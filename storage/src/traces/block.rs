@@ -7,8 +7,12 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, UInt8Builder, UInt32Builder, UInt64Builder};
-use arrow_array::{Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, RecordBatch, StringArray, UInt8Array, UInt32Array, UInt64Array};
+use arrow_array::builder::{
+    BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, RecordBatch, StringArray, UInt8Array, UInt32Array, UInt64Array,
+};
 use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_schema::{DataType, Field, Schema};
@@ -120,7 +124,12 @@ pub(crate) fn write_block(dir: &Path, meta: &BlockMeta, spans: &[&TraceSpan], ba
         for (row, span) in chunk.iter().enumerate() {
             match index.last_mut() {
                 Some(last) if last.trace_id == span.span.trace_id && last.batch == batch_no as u32 => last.rows += 1,
-                _ => index.push(IndexEntry { trace_id: span.span.trace_id, batch: batch_no as u32, row: row as u32, rows: 1 }),
+                _ => index.push(IndexEntry {
+                    trace_id: span.span.trace_id,
+                    batch: batch_no as u32,
+                    row: row as u32,
+                    rows: 1,
+                }),
             }
         }
     }

@@ -102,10 +102,10 @@ impl SpanStore {
         std::fs::create_dir_all(&blocks_dir).map_err(Error::io("create span store directory", &blocks_dir))?;
         let checkpoint_path = dir.join("checkpoint.json");
         let checkpoint: Option<Checkpoint> = match std::fs::read(&checkpoint_path) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| Error::CorruptBlock {
-                path: checkpoint_path.clone(),
-                reason: e.to_string(),
-            })?),
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::CorruptBlock { path: checkpoint_path.clone(), reason: e.to_string() })?,
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io("read span store checkpoint", &checkpoint_path)(e)),
         };
@@ -152,7 +152,11 @@ impl SpanStore {
                 for span in scope_group.items {
                     let row = tenant_head.spans.len() as u32;
                     tenant_head.traces.entry(span.trace_id).or_default().push(row);
-                    tenant_head.spans.push(TraceSpan { resource: Arc::clone(&resource), scope: Arc::clone(&scope), span });
+                    tenant_head.spans.push(TraceSpan {
+                        resource: Arc::clone(&resource),
+                        scope: Arc::clone(&scope),
+                        span,
+                    });
                     head.spans += 1;
                 }
             }
@@ -187,7 +191,10 @@ impl SpanStore {
     pub fn cut_if_due(&self, now: SystemTime) -> Result<bool> {
         let due = {
             let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
-            let old = state.head.opened.is_some_and(|t| now.duration_since(t).unwrap_or_default() >= self.options.max_head_age);
+            let old = state
+                .head
+                .opened
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= self.options.max_head_age);
             state.head.spans > 0 && (state.head.spans >= self.options.max_head_spans || old)
         };
         if due {
@@ -261,7 +268,8 @@ impl SpanStore {
         }
         let checkpoint = Checkpoint { version: BLOCK_VERSION, cut, wal_through };
         let tmp = self.dir.join("checkpoint.json.tmp");
-        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| Error::CorruptBlock { path: tmp.clone(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec(&checkpoint)
+            .map_err(|e| Error::CorruptBlock { path: tmp.clone(), reason: e.to_string() })?;
         write_synced(&tmp, &bytes)?;
         let path = self.dir.join("checkpoint.json");
         std::fs::rename(&tmp, &path).map_err(Error::io("rename span store checkpoint", &path))?;
@@ -277,7 +285,8 @@ impl SpanStore {
         let horizon = horizon.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
         let expired: Vec<Arc<Block>> = {
             let mut state = self.state.write().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
-            let (expired, kept) = std::mem::take(&mut state.blocks).into_iter().partition(|b| b.meta.max_end_unix_nano < horizon);
+            let (expired, kept) =
+                std::mem::take(&mut state.blocks).into_iter().partition(|b| b.meta.max_end_unix_nano < horizon);
             state.blocks = kept;
             expired
         };

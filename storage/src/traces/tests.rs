@@ -16,11 +16,26 @@ fn span(trace: u8, id: u8, start: u64) -> Span {
         end_time_unix_nano: start + 1_000,
         attributes: vec![KeyValue { key: "n".into(), value: AnyValue::Int(id as i64) }],
         dropped_attributes_count: 0,
-        events: vec![SpanEvent { time_unix_nano: start + 1, name: "e".into(), attributes: vec![], dropped_attributes_count: 0 }],
+        events: vec![SpanEvent {
+            time_unix_nano: start + 1,
+            name: "e".into(),
+            attributes: vec![],
+            dropped_attributes_count: 0,
+        }],
         dropped_events_count: 2,
-        links: vec![SpanLink { trace_id: TraceId([9; 16]), span_id: SpanId([9; 8]), trace_state: String::new(), attributes: vec![], dropped_attributes_count: 0, flags: 0 }],
+        links: vec![SpanLink {
+            trace_id: TraceId([9; 16]),
+            span_id: SpanId([9; 8]),
+            trace_state: String::new(),
+            attributes: vec![],
+            dropped_attributes_count: 0,
+            flags: 0,
+        }],
         dropped_links_count: 0,
-        status: Status { code: if id % 2 == 0 { StatusCode::Error } else { StatusCode::Unset }, message: String::new() },
+        status: Status {
+            code: if id.is_multiple_of(2) { StatusCode::Error } else { StatusCode::Unset },
+            message: String::new(),
+        },
     }
 }
 
@@ -29,7 +44,9 @@ fn batch(service: &str, spans: Vec<Span>) -> Batch<Span> {
         attributes: vec![KeyValue { key: "service.name".into(), value: AnyValue::String(service.into()) }],
         ..Resource::default()
     };
-    Batch { resources: vec![ResourceGroup { resource, scopes: vec![ScopeGroup { scope: Scope::default(), items: spans }] }] }
+    Batch {
+        resources: vec![ResourceGroup { resource, scopes: vec![ScopeGroup { scope: Scope::default(), items: spans }] }],
+    }
 }
 
 fn pos(offset: u64) -> WalPosition {
@@ -133,7 +150,9 @@ fn retention_deletes_whole_blocks_past_the_horizon() {
     let a = tenant("a");
     let day = 24 * 3600 * 1_000_000_000u64;
     let now = SystemTime::UNIX_EPOCH + Duration::from_nanos(100 * day);
-    let store = SpanStore::open(dir.path(), SpanStoreOptions { retention: Duration::from_secs(7 * 24 * 3600), ..options() }).unwrap();
+    let store =
+        SpanStore::open(dir.path(), SpanStoreOptions { retention: Duration::from_secs(7 * 24 * 3600), ..options() })
+            .unwrap();
     store.append(pos(8), &a, batch("s", vec![span(1, 1, 90 * day)]));
     store.cut().unwrap();
     store.append(pos(9), &a, batch("s", vec![span(2, 1, 95 * day)]));
@@ -149,7 +168,11 @@ fn retention_deletes_whole_blocks_past_the_horizon() {
 fn the_head_is_cut_when_full_or_old() {
     let dir = tempfile::tempdir().unwrap();
     let a = tenant("a");
-    let store = SpanStore::open(dir.path(), SpanStoreOptions { max_head_spans: 3, max_head_age: Duration::from_secs(60), ..options() }).unwrap();
+    let store = SpanStore::open(
+        dir.path(),
+        SpanStoreOptions { max_head_spans: 3, max_head_age: Duration::from_secs(60), ..options() },
+    )
+    .unwrap();
     let now = SystemTime::now();
     assert!(!store.cut_if_due(now).unwrap(), "nothing to cut");
     store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2)]));

@@ -5,8 +5,8 @@ use prometheus::Registry;
 
 use super::*;
 use crate::{
-    Apply, AnyValue, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup, Tenant, TenantPayload,
-    WalMetrics,
+    AnyValue, Apply, Batch, KeyValue, LogRecord, Payload, Resource, ResourceGroup, Scope, ScopeGroup, Tenant,
+    TenantPayload, WalMetrics,
 };
 
 fn record(body: &str) -> TenantPayload {

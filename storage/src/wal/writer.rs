@@ -116,7 +116,8 @@ impl Wal {
                 .map_err(Error::io("spawn wal fsync thread", dir))?;
             (syncer, stop) = (Some(thread), Some(stop_tx));
         }
-        let writer = Writer { dir: dir.to_owned(), segment, options, metrics, current, apply, failed: None, _stop: stop };
+        let writer =
+            Writer { dir: dir.to_owned(), segment, options, metrics, current, apply, failed: None, _stop: stop };
         // The writer is joined first: it drops the stop sender, which ends the fsync thread.
         let threads = std::iter::once(spawn_writer(writer, rx, dir)?).chain(syncer).collect();
         Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads) })

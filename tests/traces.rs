@@ -1,0 +1,133 @@
+//! Traces end to end: the OpenTelemetry Python SDK sends a multi-service trace; Tempo's
+//! trace-by-id API gives back every span with its attributes, events, links and status, in
+//! JSON and protobuf, from memory and from blocks, and the same after `kill -9`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Lookout, PATIENCE, http_client, python};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
+use prost::Message;
+
+fn send_trace(lookout: &Lookout) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_trace.py");
+    let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Spans of a Tempo JSON trace keyed by name: (service, parent name, the span itself).
+fn spans_by_name(batches: &serde_json::Value) -> HashMap<String, (String, Option<String>, serde_json::Value)> {
+    let mut by_id = HashMap::new();
+    let mut spans = Vec::new();
+    for batch in batches.as_array().unwrap() {
+        let service = batch["resource"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == "service.name")
+            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned())
+            .unwrap();
+        for scope in batch["scopeSpans"].as_array().unwrap() {
+            for span in scope["spans"].as_array().unwrap() {
+                by_id.insert(span["spanId"].as_str().unwrap().to_owned(), span["name"].as_str().unwrap().to_owned());
+                spans.push((service.clone(), span.clone()));
+            }
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(service, span)| {
+            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).map(|p| by_id[p].clone());
+            (span["name"].as_str().unwrap().to_owned(), (service, parent, span))
+        })
+        .collect()
+}
+
+fn check_trace(lookout: &Lookout, sent: &serde_json::Value) {
+    let id = sent["trace_id"].as_str().unwrap();
+    let client = http_client();
+    let reply = client.get(format!("http://{}/api/traces/{id}", lookout.http)).send().unwrap();
+    assert_eq!(reply.status(), 200);
+    let body: serde_json::Value = reply.json().unwrap();
+    let spans = spans_by_name(&body["batches"]);
+    let expected = sent["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), expected.len(), "every span, nothing twice: {body}");
+    for e in expected {
+        let (service, parent, _) = &spans[e["name"].as_str().unwrap()];
+        assert_eq!(service, e["service"].as_str().unwrap());
+        assert_eq!(parent.as_deref(), e["parent"].as_str());
+    }
+    let root = &spans["GET /checkout"].2;
+    assert_eq!(root["kind"], 2);
+    assert_eq!(root["status"], serde_json::json!({"code": 2, "message": "payment failed"}));
+    assert_eq!(root["links"][0]["attributes"][0]["key"], "reason");
+    assert_eq!(root["links"][0]["traceId"].as_str().unwrap().len(), 32);
+    let create = &spans["create order"].2;
+    let attributes: HashMap<&str, &serde_json::Value> =
+        create["attributes"].as_array().unwrap().iter().map(|a| (a["key"].as_str().unwrap(), &a["value"])).collect();
+    assert_eq!(attributes["order.items"], &serde_json::json!({"intValue": "3"}));
+    assert_eq!(attributes["order.tags"]["arrayValue"]["values"][1]["stringValue"], "priority");
+    assert_eq!(create["events"][0]["name"], "validated");
+    let charge = &spans["charge card"].2;
+    assert_eq!(charge["kind"], 5);
+    assert_eq!(charge["events"][0]["name"], "exception", "recorded exceptions are events");
+    assert_eq!(charge["attributes"][0]["value"]["doubleValue"], 99.5);
+
+    let proto = client
+        .get(format!("http://{}/api/traces/{id}", lookout.http))
+        .header("Accept", "application/protobuf")
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let trace = TracesData::decode(proto).unwrap();
+    let count: usize = trace.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    assert_eq!(count, expected.len());
+
+    let v2: serde_json::Value =
+        client.get(format!("http://{}/api/v2/traces/{id}", lookout.http)).send().unwrap().json().unwrap();
+    assert_eq!(spans_by_name(&v2["trace"]["resourceSpans"]).len(), expected.len());
+}
+
+fn wait_for(lookout: &Lookout, series: &str, at_least: f64) {
+    let deadline = Instant::now() + PATIENCE;
+    while lookout.metric(series, &[]) < at_least {
+        assert!(Instant::now() < deadline, "{series} never reached {at_least}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_multi_service_trace_comes_back_whole_from_memory_blocks_and_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lookout.yaml");
+    std::fs::write(&config, "traces:\n  max_block_spans: 3\n").unwrap();
+    let data = dir.path().join("data");
+    let args = ["--config.file", config.to_str().unwrap()];
+
+    let lookout = Lookout::start(&data, &args);
+    let first = send_trace(&lookout);
+    // Five spans in the trace plus the linked one: over the limit of 3, so the head is cut.
+    wait_for(&lookout, "lookout_traces_blocks", 1.0);
+    check_trace(&lookout, &first);
+    let second = send_trace(&lookout);
+    check_trace(&lookout, &second);
+    lookout.kill9();
+
+    let lookout = Lookout::start(&data, &args);
+    check_trace(&lookout, &first);
+    check_trace(&lookout, &second);
+    let missing = http_client()
+        .get(format!("http://{}/api/traces/0123456789abcdef0123456789abcdef", lookout.http))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(http_client().get(format!("http://{}/api/traces/xyz", lookout.http)).send().unwrap().status(), 400);
+    assert_eq!(lookout.terminate().code(), Some(0));
+}
