@@ -1,9 +1,11 @@
 //! TraceQL: the query language of Tempo, parsed into [`ast::Query`].
 
 pub mod ast;
+mod eval;
 mod lexer;
 mod parser;
 
+pub use eval::{Compiled, Spanset, Trace, Val, attribute_values, compile, describe, evaluate, render};
 pub use parser::parse;
 
 /// A query that does not parse, with where and what.
@@ -31,3 +33,6 @@ impl ParseError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod eval_tests;
