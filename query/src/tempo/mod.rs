@@ -2,6 +2,7 @@
 //! source works unchanged.
 
 mod otlp;
+mod search;
 
 use std::sync::Arc;
 
@@ -24,13 +25,18 @@ pub struct TempoState {
     pub version: &'static str,
 }
 
-/// `GET /api/echo`, `/api/status/buildinfo`, `/api/traces/<id>` and `/api/v2/traces/<id>`.
+/// Tempo's query API: echo, build info, trace by id (v1, v2), search, tags and tag values.
 pub fn router(state: TempoState) -> Router {
     Router::new()
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
+        .route("/api/search", get(search::search))
+        .route("/api/search/tags", get(search::tags_v1))
+        .route("/api/v2/search/tags", get(search::tags_v2))
+        .route("/api/search/tag/{tag}/values", get(search::tag_values_v1))
+        .route("/api/v2/search/tag/{tag}/values", get(search::tag_values_v2))
         .with_state(state)
 }
 

@@ -139,3 +139,114 @@ async fn echo_and_buildinfo() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["version"], "1.2.3");
 }
+
+fn second_trace(store: &SpanStore) {
+    let mut root = span(9, None);
+    root.trace_id = TraceId([0x0c; 16]);
+    root.name = "GET /health".into();
+    root.start_time_unix_nano = 5_000;
+    root.end_time_unix_nano = 5_100;
+    root.status = Status { code: SpanStatus::Unset, message: String::new() };
+    root.kind = SpanKind::Server;
+    let resource = Resource {
+        attributes: vec![KeyValue { key: "service.name".into(), value: AnyValue::String("health".into()) }],
+        ..Resource::default()
+    };
+    let batch = Batch {
+        resources: vec![ResourceGroup {
+            resource,
+            scopes: vec![ScopeGroup { scope: Scope::default(), items: vec![root] }],
+        }],
+    };
+    store.append(WalPosition { segment: 1, offset: 1 }, &Tenant::default(), batch);
+}
+
+async fn get_json(store: &Arc<SpanStore>, uri: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = get(store, uri, &[]).await;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&body).into_owned())),
+    )
+}
+
+#[tokio::test]
+async fn search_answers_in_tempos_shape_newest_first() {
+    let (_dir, store) = store();
+    second_trace(&store);
+    let (status, body) = get_json(&store, "/api/search?q=%7B%7D").await;
+    assert_eq!(status, StatusCode::OK);
+    let traces = body["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 2);
+    assert_eq!(traces[0]["traceID"], "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c", "newest first, leading zeros trimmed");
+    assert_eq!(traces[0]["rootServiceName"], "health");
+    assert_eq!(traces[0]["rootTraceName"], "GET /health");
+    assert_eq!(traces[0]["startTimeUnixNano"], "5000");
+    assert_eq!(body["metrics"]["inspectedTraces"], 2);
+
+    let (_, body) = get_json(&store, "/api/search?q=%7B%20status%20%3D%20error%20%7D&spss=2").await;
+    let traces = body["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0]["traceID"], ID);
+    assert_eq!(traces[0]["rootServiceName"], "gateway");
+    let set = &traces[0]["spanSets"][0];
+    assert_eq!(set["matched"], 3);
+    assert_eq!(set["spans"].as_array().unwrap().len(), 2, "spss caps the spans shown");
+    assert_eq!(set["spans"][0]["spanID"], "0101010101010101");
+    assert_eq!(set["spans"][0]["durationNanos"], "999");
+    assert_eq!(set["spans"][0]["attributes"][0]["key"], "service.name");
+    assert_eq!(traces[0]["spanSet"], *set);
+
+    let (_, body) = get_json(&store, "/api/search?tags=service.name%3Dhealth").await;
+    assert_eq!(body["traces"].as_array().unwrap().len(), 1);
+    let (_, body) = get_json(&store, "/api/search?limit=1").await;
+    assert_eq!(body["traces"].as_array().unwrap().len(), 1);
+    let (_, body) = get_json(&store, "/api/search?minDuration=500ns").await;
+    assert_eq!(body["traces"][0]["traceID"], ID, "only the ~1µs trace lasts 500ns or more");
+    let (_, body) = get_json(&store, "/api/search?start=100&end=200").await;
+    assert!(body["traces"].as_array().unwrap().is_empty(), "nothing in that time range");
+}
+
+#[tokio::test]
+async fn bad_searches_are_400_with_the_reason() {
+    let (_dir, store) = store();
+    let (status, body) = get_json(&store, "/api/search?q=%7B%20.a%20%7D").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.as_str().unwrap().contains("parse error at line 1, col 3"), "{body}");
+    let (status, body) = get_json(&store, "/api/search?q=%7B%7D%20%7C%20rate()").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.as_str().unwrap().contains("/api/metrics/query_range"));
+    let (status, _) = get_json(&store, "/api/search?minDuration=fast").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get_json(&store, "/api/search?start=10&end=5").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get_json(&store, "/api/search?limit=many").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn tags_and_tag_values_v1_and_v2() {
+    let (_dir, store) = store();
+    second_trace(&store);
+    let (_, body) = get_json(&store, "/api/search/tags").await;
+    assert_eq!(body["tagNames"], serde_json::json!(["http.status_code", "service.name"]));
+    let (_, body) = get_json(&store, "/api/search/tags?scope=resource").await;
+    assert_eq!(body["tagNames"], serde_json::json!(["service.name"]));
+    let (_, body) = get_json(&store, "/api/v2/search/tags").await;
+    let scopes = body["scopes"].as_array().unwrap();
+    assert_eq!(scopes[0], serde_json::json!({"name": "resource", "tags": ["service.name"]}));
+    assert_eq!(scopes[1], serde_json::json!({"name": "span", "tags": ["http.status_code"]}));
+    assert!(scopes[2]["tags"].as_array().unwrap().contains(&serde_json::json!("rootServiceName")));
+    let (status, _) = get_json(&store, "/api/v2/search/tags?scope=galaxy").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, body) = get_json(&store, "/api/search/tag/service.name/values").await;
+    assert_eq!(body["tagValues"], serde_json::json!(["gateway", "health", "orders"]));
+    let (_, body) = get_json(&store, "/api/v2/search/tag/resource.service.name/values").await;
+    assert_eq!(body["tagValues"][0], serde_json::json!({"type": "string", "value": "gateway"}));
+    let (_, body) = get_json(&store, "/api/v2/search/tag/span.http.status_code/values").await;
+    assert_eq!(body["tagValues"], serde_json::json!([{"type": "int", "value": "503"}]));
+    let (_, body) = get_json(&store, "/api/v2/search/tag/name/values?q=%7B%20status%20%3D%20error%20%7D").await;
+    assert_eq!(body["tagValues"].as_array().unwrap().len(), 3, "op-1, op-2, op-3 only");
+    let (status, _) = get_json(&store, "/api/v2/search/tag/%7B/values").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -113,13 +113,16 @@ impl<'a> Trace<'a> {
     }
 }
 
+/// `by(...)` labels and their values.
+type Labels = Vec<(String, String)>;
+
 /// Matched spans of one spanset, with the values that grouped it (`by`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanset {
     /// Indexes into the trace's spans, in order.
     pub spans: Vec<usize>,
     /// `by(...)` labels and their values, rendered as text.
-    pub by: Vec<(String, String)>,
+    pub by: Labels,
 }
 
 /// The spansets a trace yields; empty when the trace does not match.
@@ -143,9 +146,9 @@ pub fn evaluate(compiled: &Compiled, trace: &Trace) -> Vec<Spanset> {
             Stage::By(fields) => {
                 let mut split: Vec<Spanset> = Vec::new();
                 for set in sets {
-                    let mut groups: Vec<(Vec<(String, String)>, Vec<usize>)> = Vec::new();
+                    let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
                     for &i in &set.spans {
-                        let key: Vec<(String, String)> = fields
+                        let key: Labels = fields
                             .iter()
                             .map(|f| {
                                 (

@@ -298,6 +298,25 @@ impl Block {
     }
 }
 
+impl Block {
+    /// Every span in the block, batch by batch.
+    pub(crate) fn scan(&self, each: &mut dyn FnMut(TraceSpan)) -> Result<(), Error> {
+        let path = self.dir.join("spans.arrow");
+        let file = File::open(&path).map_err(Error::io("open block file", &path))?;
+        for batch in FileReader::try_new_buffered(file, None)? {
+            let batch = batch?;
+            let rows = Rows::new(&batch, &path)?;
+            let mut previous: Option<TraceSpan> = None;
+            for row in 0..batch.num_rows() {
+                let span = rows.span(row, previous.as_ref())?;
+                previous = Some(span.clone());
+                each(span);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Typed access to one record batch's columns.
 struct Rows<'a> {
     path: &'a Path,

@@ -187,6 +187,44 @@ impl SpanStore {
         Ok(spans)
     }
 
+    /// Every trace of `tenant` with a span in `[start, end]` (nanoseconds), whole: all of its
+    /// spans from the head and from the blocks that overlap the range.
+    pub fn traces_between(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<Vec<TraceSpan>>> {
+        let mut by_trace: HashMap<TraceId, Vec<TraceSpan>> = HashMap::new();
+        let mut hit: std::collections::HashSet<TraceId> = std::collections::HashSet::new();
+        let mut take = |span: TraceSpan| {
+            if span.span.start_time_unix_nano <= end && span.span.end_time_unix_nano >= start {
+                hit.insert(span.span.trace_id);
+            }
+            by_trace.entry(span.span.trace_id).or_default().push(span);
+        };
+        let blocks: Vec<Arc<Block>> = {
+            let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
+            for head in std::iter::once(&state.head).chain(state.flushing.as_deref()) {
+                if let Some(t) = head.tenants.get(tenant) {
+                    t.spans.iter().cloned().for_each(&mut take);
+                }
+            }
+            state
+                .blocks
+                .iter()
+                .filter(|b| {
+                    b.meta.tenant == *tenant && b.meta.min_start_unix_nano <= end && b.meta.max_end_unix_nano >= start
+                })
+                .cloned()
+                .collect()
+        };
+        for block in blocks {
+            block.scan(&mut take)?;
+        }
+        let mut traces: Vec<Vec<TraceSpan>> =
+            by_trace.into_iter().filter(|(id, _)| hit.contains(id)).map(|(_, spans)| spans).collect();
+        for spans in &mut traces {
+            spans.sort_by_key(|s| (s.span.start_time_unix_nano, s.span.span_id));
+        }
+        Ok(traces)
+    }
+
     /// Cuts the head into blocks if it is over its size or age limit. Returns whether it cut.
     pub fn cut_if_due(&self, now: SystemTime) -> Result<bool> {
         let due = {

@@ -1,0 +1,396 @@
+//! `/api/search` and the tag APIs: TraceQL (or Tempo's older `tags`) over the span store.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lookout_storage::{AnyValue, KeyValue, SpanStore, TraceSpan};
+use serde::Deserialize;
+
+use super::{ApiError, TempoState, error, json, tenant};
+use crate::traceql::{self, Compiled, Trace, Val, ast};
+
+/// Query parameters of `/api/search`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SearchParams {
+    q: Option<String>,
+    tags: Option<String>,
+    #[serde(rename = "minDuration")]
+    min_duration: Option<String>,
+    #[serde(rename = "maxDuration")]
+    max_duration: Option<String>,
+    limit: Option<usize>,
+    spss: Option<usize>,
+    start: Option<u64>,
+    end: Option<u64>,
+}
+
+/// Root service name Tempo reports for a trace whose root span has not arrived.
+const NO_ROOT: &str = "<root span not yet received>";
+
+fn go_duration(text: &str, what: &str) -> Result<u64, ApiError> {
+    let invalid =
+        || error(StatusCode::BAD_REQUEST, format!("invalid {what} {text:?}: use a duration such as 100ms or 1.5s"));
+    let query = traceql::parse(&format!("{{ duration > {text} }}")).map_err(|_| invalid())?;
+    match query.stages.first() {
+        Some(ast::Stage::Spanset(ast::SpansetExpr::Filter(ast::FieldExpr::Binary { rhs, .. }))) => match rhs.as_ref() {
+            ast::FieldExpr::Static(ast::Static::Duration(d)) if *d >= 0 => Ok(*d as u64),
+            _ => Err(invalid()),
+        },
+        _ => Err(invalid()),
+    }
+}
+
+/// Tempo's `tags` parameter (logfmt `key=value ...`) as a TraceQL filter.
+fn tags_query(tags: &str) -> Result<String, ApiError> {
+    let mut conditions = Vec::new();
+    for pair in tags.split_whitespace() {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("invalid tags: {pair:?} is not key=value")))?;
+        let value = value.trim_matches('"').replace('\\', "\\\\").replace('"', "\\\"");
+        conditions.push(format!(".{key} = \"{value}\""));
+    }
+    Ok(format!("{{ {} }}", conditions.join(" && ")))
+}
+
+fn compile(text: &str) -> Result<Compiled, ApiError> {
+    let query = traceql::parse(text).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if query.metrics.is_some() {
+        return Err(error(StatusCode::BAD_REQUEST, "metrics queries are answered by /api/metrics/query_range"));
+    }
+    traceql::compile(query).map_err(|e| error(StatusCode::BAD_REQUEST, e))
+}
+
+/// `[start, end]` in nanoseconds from Tempo's unix-second parameters (everything by default).
+fn range(start: Option<u64>, end: Option<u64>) -> Result<(u64, u64), ApiError> {
+    let start = start.unwrap_or(0).saturating_mul(1_000_000_000);
+    let end = end.map_or(u64::MAX, |e| e.saturating_mul(1_000_000_000).saturating_add(999_999_999));
+    if start > end {
+        return Err(error(StatusCode::BAD_REQUEST, "start must not be after end"));
+    }
+    Ok((start, end))
+}
+
+async fn load(
+    store: &Arc<SpanStore>,
+    headers: &HeaderMap,
+    start: u64,
+    end: u64,
+) -> Result<Vec<Vec<TraceSpan>>, ApiError> {
+    let tenant = tenant(headers)?;
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || store.traces_between(&tenant, start, end))
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading spans failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "reading spans failed")
+        })
+}
+
+/// Trace ids in search results: hex without leading zeros, as Tempo writes them.
+fn short_id(id: &lookout_storage::TraceId) -> String {
+    let hex = id.to_hex();
+    let trimmed = hex.trim_start_matches('0');
+    if trimmed.is_empty() { "0".into() } else { trimmed.to_owned() }
+}
+
+fn otlp_value(v: &AnyValue) -> serde_json::Value {
+    match v {
+        AnyValue::String(s) => serde_json::json!({ "stringValue": s }),
+        AnyValue::Int(i) => serde_json::json!({ "intValue": i.to_string() }),
+        AnyValue::Double(d) => serde_json::json!({ "doubleValue": d }),
+        AnyValue::Bool(b) => serde_json::json!({ "boolValue": b }),
+        AnyValue::Array(items) => {
+            serde_json::json!({ "arrayValue": { "values": items.iter().map(otlp_value).collect::<Vec<_>>() } })
+        }
+        AnyValue::Bytes(b) => serde_json::json!({ "bytesValue": hex::encode(b) }),
+        AnyValue::Map(_) | AnyValue::Empty => serde_json::json!({}),
+    }
+}
+
+fn selected_attributes(compiled: &Compiled, trace: &Trace, i: usize) -> Vec<serde_json::Value> {
+    let span = &trace.spans[i];
+    let mut out = Vec::new();
+    if let Some(service) = span.resource.service_name() {
+        out.push(serde_json::json!({ "key": "service.name", "value": { "stringValue": service } }));
+    }
+    for stage in &compiled.query.stages {
+        let ast::Stage::Select(attributes) = stage else { continue };
+        for attribute in attributes {
+            let ast::Attribute::Named { name, .. } = attribute else { continue };
+            let found: Option<&KeyValue> =
+                span.span.attributes.iter().chain(&span.resource.attributes).find(|kv| kv.key == *name);
+            if let Some(kv) = found {
+                out.push(serde_json::json!({ "key": name, "value": otlp_value(&kv.value) }));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) async fn search(
+    State(state): State<TempoState>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<SearchParams>,
+) -> Response {
+    match run_search(&state, &headers, p).await {
+        Ok(body) => json(body),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_search(state: &TempoState, headers: &HeaderMap, p: SearchParams) -> Result<serde_json::Value, ApiError> {
+    let text = match (&p.q, &p.tags) {
+        (Some(q), _) if !q.trim().is_empty() => q.clone(),
+        (_, Some(tags)) if !tags.trim().is_empty() => tags_query(tags)?,
+        _ => "{}".into(),
+    };
+    let compiled = compile(&text)?;
+    let min = p.min_duration.as_deref().map(|d| go_duration(d, "minDuration")).transpose()?;
+    let max = p.max_duration.as_deref().map(|d| go_duration(d, "maxDuration")).transpose()?;
+    let (limit, spss) = (p.limit.unwrap_or(20).max(1), p.spss.unwrap_or(3).max(1));
+    let (start, end) = range(p.start, p.end)?;
+    let traces = load(&state.spans, headers, start, end).await?;
+    let inspected = traces.len();
+    let mut results = Vec::new();
+    for spans in &traces {
+        let trace = Trace::new(spans);
+        if min.is_some_and(|m| trace.duration() < m) || max.is_some_and(|m| trace.duration() > m) {
+            continue;
+        }
+        let sets = traceql::evaluate(&compiled, &trace);
+        if sets.is_empty() {
+            continue;
+        }
+        let span_sets: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|set| {
+                let spans: Vec<serde_json::Value> = set
+                    .spans
+                    .iter()
+                    .take(spss)
+                    .map(|&i| {
+                        let s = &trace.spans[i].span;
+                        serde_json::json!({
+                            "spanID": s.span_id.to_hex(),
+                            "name": s.name,
+                            "startTimeUnixNano": s.start_time_unix_nano.to_string(),
+                            "durationNanos": s.duration_nanos().to_string(),
+                            "attributes": selected_attributes(&compiled, &trace, i),
+                        })
+                    })
+                    .collect();
+                let by: Vec<serde_json::Value> = set
+                    .by
+                    .iter()
+                    .map(|(k, v)| serde_json::json!({ "key": format!("by({k})"), "value": { "stringValue": v } }))
+                    .collect();
+                let mut set_json = serde_json::json!({ "spans": spans, "matched": set.spans.len() });
+                if !by.is_empty() {
+                    set_json["attributes"] = serde_json::Value::Array(by);
+                }
+                set_json
+            })
+            .collect();
+        let root = trace.root();
+        let mut result = serde_json::json!({
+            "traceID": short_id(&spans[0].span.trace_id),
+            "rootServiceName": root.and_then(|r| r.resource.service_name()).unwrap_or(NO_ROOT),
+            "startTimeUnixNano": trace.start().to_string(),
+            "durationMs": trace.duration() / 1_000_000,
+            "spanSet": span_sets[0],
+            "spanSets": span_sets,
+        });
+        if let Some(root) = root {
+            result["rootTraceName"] = serde_json::Value::String(root.span.name.clone());
+        }
+        results.push((trace.start(), result));
+    }
+    results.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let traces: Vec<serde_json::Value> = results.into_iter().take(limit).map(|(_, r)| r).collect();
+    Ok(serde_json::json!({
+        "traces": traces,
+        "metrics": { "inspectedTraces": inspected, "inspectedBytes": "0", "completedJobs": 1, "totalJobs": 1 },
+    }))
+}
+
+/// Query parameters of the tag APIs.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TagParams {
+    scope: Option<String>,
+    q: Option<String>,
+    start: Option<u64>,
+    end: Option<u64>,
+}
+
+/// Intrinsics that Tempo lists as tags.
+const INTRINSICS: [&str; 10] = [
+    "duration",
+    "event:name",
+    "kind",
+    "name",
+    "rootName",
+    "rootServiceName",
+    "status",
+    "statusMessage",
+    "traceDuration",
+    "trace:id",
+];
+
+async fn tag_names(
+    state: &TempoState,
+    headers: &HeaderMap,
+    p: &TagParams,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), ApiError> {
+    let (start, end) = range(p.start, p.end)?;
+    let traces = load(&state.spans, headers, start, end).await?;
+    let (mut span_tags, mut resource_tags) = (BTreeSet::new(), BTreeSet::new());
+    for spans in &traces {
+        for s in spans {
+            span_tags.extend(s.span.attributes.iter().map(|kv| kv.key.clone()));
+            resource_tags.extend(s.resource.attributes.iter().map(|kv| kv.key.clone()));
+        }
+    }
+    Ok((span_tags, resource_tags))
+}
+
+fn scope_filter(scope: Option<&str>) -> Result<&str, ApiError> {
+    match scope.unwrap_or("all") {
+        s @ ("all" | "span" | "resource" | "intrinsic" | "") => Ok(if s.is_empty() { "all" } else { s }),
+        other => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid scope {other:?}: use span, resource, intrinsic or all"),
+        )),
+    }
+}
+
+pub(crate) async fn tags_v1(
+    State(state): State<TempoState>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<TagParams>,
+) -> Response {
+    let result = async {
+        let scope = scope_filter(p.scope.as_deref())?;
+        let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
+        let mut names = BTreeSet::new();
+        if matches!(scope, "all" | "span") {
+            names.extend(span_tags);
+        }
+        if matches!(scope, "all" | "resource") {
+            names.extend(resource_tags);
+        }
+        if scope == "intrinsic" {
+            names.extend(INTRINSICS.iter().map(|s| s.to_string()));
+        }
+        Ok::<_, ApiError>(serde_json::json!({ "tagNames": names }))
+    }
+    .await;
+    result.map_or_else(IntoResponse::into_response, json)
+}
+
+pub(crate) async fn tags_v2(
+    State(state): State<TempoState>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<TagParams>,
+) -> Response {
+    let result = async {
+        let scope = scope_filter(p.scope.as_deref())?;
+        let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
+        let mut scopes = Vec::new();
+        if matches!(scope, "all" | "resource") {
+            scopes.push(serde_json::json!({ "name": "resource", "tags": resource_tags }));
+        }
+        if matches!(scope, "all" | "span") {
+            scopes.push(serde_json::json!({ "name": "span", "tags": span_tags }));
+        }
+        if matches!(scope, "all" | "intrinsic") {
+            scopes.push(serde_json::json!({ "name": "intrinsic", "tags": INTRINSICS }));
+        }
+        Ok::<_, ApiError>(serde_json::json!({ "scopes": scopes }))
+    }
+    .await;
+    result.map_or_else(IntoResponse::into_response, json)
+}
+
+/// The values one attribute or intrinsic takes, with their TraceQL types.
+async fn tag_values(
+    state: &TempoState,
+    headers: &HeaderMap,
+    attribute: ast::Attribute,
+    p: &TagParams,
+) -> Result<BTreeSet<(String, String)>, ApiError> {
+    let filter = compile(p.q.as_deref().filter(|q| !q.trim().is_empty()).unwrap_or("{}"))?;
+    let (start, end) = range(p.start, p.end)?;
+    let traces = load(&state.spans, headers, start, end).await?;
+    let mut values = BTreeSet::new();
+    for spans in &traces {
+        let trace = Trace::new(spans);
+        for set in traceql::evaluate(&filter, &trace) {
+            for i in set.spans {
+                for v in traceql::attribute_values(&attribute, &trace, i) {
+                    let kind = match v {
+                        Val::Str(_) | Val::Owned(_) => "string",
+                        Val::Int(_) => "int",
+                        Val::Float(_) => "float",
+                        Val::Bool(_) => "bool",
+                        Val::Duration(_) => "duration",
+                        Val::Status(_) => "keyword",
+                        Val::Kind(_) => "keyword",
+                    };
+                    values.insert((kind.to_owned(), traceql::render(&v)));
+                }
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// A tag as the v2 API names it (`resource.service.name`, `.http.url`, `name`) as an attribute.
+fn parse_tag(tag: &str) -> Result<ast::Attribute, ApiError> {
+    let bad = |detail: String| error(StatusCode::BAD_REQUEST, format!("invalid tag {tag:?}: {detail}"));
+    let query = traceql::parse(&format!("{{ {tag} != nil }}")).map_err(|e| bad(e.message))?;
+    match query.stages.first() {
+        Some(ast::Stage::Spanset(ast::SpansetExpr::Filter(ast::FieldExpr::Binary { lhs, .. }))) => match lhs.as_ref() {
+            ast::FieldExpr::Attribute(a) => Ok(a.clone()),
+            _ => Err(bad("not an attribute".into())),
+        },
+        _ => Err(bad("not an attribute".into())),
+    }
+}
+
+pub(crate) async fn tag_values_v1(
+    State(state): State<TempoState>,
+    headers: HeaderMap,
+    Path(tag): Path<String>,
+    QueryParams(p): QueryParams<TagParams>,
+) -> Response {
+    let attribute = ast::Attribute::Named { scope: ast::AttributeScope::Unscoped, name: tag };
+    match tag_values(&state, &headers, attribute, &p).await {
+        Ok(values) => {
+            let values: BTreeSet<String> = values.into_iter().map(|(_, v)| v).collect();
+            json(serde_json::json!({ "tagValues": values }))
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(crate) async fn tag_values_v2(
+    State(state): State<TempoState>,
+    headers: HeaderMap,
+    Path(tag): Path<String>,
+    QueryParams(p): QueryParams<TagParams>,
+) -> Response {
+    let result = async {
+        let attribute = parse_tag(&tag)?;
+        let values = tag_values(&state, &headers, attribute, &p).await?;
+        let values: Vec<serde_json::Value> =
+            values.into_iter().map(|(kind, value)| serde_json::json!({ "type": kind, "value": value })).collect();
+        Ok::<_, ApiError>(serde_json::json!({ "tagValues": values }))
+    }
+    .await;
+    result.map_or_else(IntoResponse::into_response, json)
+}
