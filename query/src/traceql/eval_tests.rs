@@ -27,6 +27,7 @@ struct S {
     attributes: Vec<(&'static str, AnyValue)>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn s(
     trace: u8,
     id: u8,
