@@ -42,6 +42,17 @@ pub struct LoadgenArgs {
     /// Pid of the server, to report its peak resident memory (VmHWM) at the end.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Send exactly this many freshly generated batches (the seed's first N) instead of
+    /// cycling through `--distinct-batches` for `--duration`: every trace is then distinct.
+    #[arg(long)]
+    fresh_batches: Option<usize>,
+    /// Instead of sending, fetch this many traces of the same synthetic data (same seed and
+    /// batches, so sent earlier) by id from the Tempo API at `--query-url`, and report latency.
+    #[arg(long)]
+    trace_by_id: Option<usize>,
+    /// Base URL of Lookout's query API for `--trace-by-id`.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    query_url: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,6 +86,12 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .map(Bytes::from)
             .collect(),
     );
+    if let Some(count) = args.trace_by_id {
+        return trace_by_id(&args, count, now).await;
+    }
+    if let Some(total) = args.fresh_batches {
+        return send_fresh(&args, total, now).await;
+    }
     let request_bytes = batches.iter().map(|b| b.len()).sum::<usize>() / batches.len();
     let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
@@ -142,5 +159,113 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             println!("server_{}", line.split_whitespace().collect::<Vec<_>>().join("="));
         }
     }
+    Ok(())
+}
+
+/// One synthetic batch of the chosen signal, encoded.
+fn batch(signal: LoadSignal, rng: &mut Rng, size: usize, now: u64) -> Bytes {
+    Bytes::from(match signal {
+        LoadSignal::Traces => synthetic::traces(rng, size, now).encode_to_vec(),
+        LoadSignal::Logs => synthetic::logs(rng, size, now).encode_to_vec(),
+        LoadSignal::Metrics => synthetic::metrics(rng, size, now).encode_to_vec(),
+    })
+}
+
+/// Sends the seed's first `total` batches, generated on the fly, with `concurrency` senders.
+async fn send_fresh(args: &LoadgenArgs, total: usize, now: u64) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(args.concurrency.max(1) * 2);
+    let (signal, size, seed) = (args.signal, args.batch_size, args.seed);
+    let generator = tokio::task::spawn_blocking(move || {
+        let mut rng = Rng::new(seed);
+        for _ in 0..total {
+            if tx.blocking_send(batch(signal, &mut rng, size, now)).is_err() {
+                break;
+            }
+        }
+    });
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let started = Instant::now();
+    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let channel = Channel::from_shared(args.endpoint.clone())?
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", args.endpoint))?;
+        let (rx, sent, failed, path) = (Arc::clone(&rx), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
+        workers.push(tokio::spawn(async move {
+            let mut client = tonic::client::Grpc::new(channel);
+            loop {
+                let Some(body) = rx.lock().await.recv().await else { break };
+                let outcome = match client.ready().await {
+                    Ok(()) => client
+                        .unary(tonic::Request::new(body), PathAndQuery::from_static(path), RawCodec)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+                };
+                match outcome {
+                    Ok(()) => sent.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    generator.await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = sent.load(Ordering::Relaxed);
+    println!(
+        "fresh_batches={total} requests_ok={ok} requests_failed={} duration_s={elapsed:.1}",
+        failed.load(Ordering::Relaxed)
+    );
+    println!("items_per_s={:.0} (generation on the client included)", ok as f64 * args.batch_size as f64 / elapsed);
+    Ok(())
+}
+
+/// Fetches `count` traces by id, cycling through the trace ids of the synthetic batches, one
+/// request at a time, and prints latency percentiles.
+async fn trace_by_id(args: &LoadgenArgs, count: usize, now: u64) -> anyhow::Result<()> {
+    use http_body_util::BodyExt;
+    let mut rng = Rng::new(args.seed);
+    let mut ids = Vec::new();
+    for _ in 0..args.fresh_batches.unwrap_or(args.distinct_batches).max(1) {
+        let request = synthetic::traces(&mut rng, args.batch_size, now);
+        for span in request.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            if span.parent_span_id.is_empty() {
+                ids.push(hex::encode(&span.trace_id));
+            }
+        }
+    }
+    anyhow::ensure!(!ids.is_empty(), "the synthetic data has no traces");
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<Bytes>>();
+    let mut latencies = Vec::with_capacity(count);
+    let (mut found, mut spans) = (0usize, 0usize);
+    for i in 0..count {
+        // Spread the picks over the whole id list.
+        let id = &ids[(i * 7919 + i * i) % ids.len()];
+        let uri: hyper::Uri = format!("{}/api/traces/{id}", args.query_url).parse()?;
+        let t = Instant::now();
+        let response = client.get(uri).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        latencies.push(t.elapsed());
+        if status == 200 {
+            found += 1;
+            spans += serde_json::from_slice::<serde_json::Value>(&body)?["batches"].as_array().map_or(0, |b| {
+                b.iter()
+                    .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+                    .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+                    .sum()
+            });
+        }
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    println!("trace_by_id requests={count} found={found} spans={spans}");
+    println!("latency_p50_ms={:.2} latency_p99_ms={:.2} latency_max_ms={:.2}", pct(0.5), pct(0.99), pct(1.0));
     Ok(())
 }

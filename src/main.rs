@@ -13,6 +13,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, WalCommand};
+
+/// mimalloc instead of the system allocator: decoding, converting and storing telemetry
+/// allocates millions of small strings a second, and glibc's malloc spent a fifth of the CPU
+/// of an ingest benchmark (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::config::LogFormat;
 
 fn main() -> anyhow::Result<()> {

@@ -147,8 +147,10 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
 /// Hands a durable WAL record to the store of its signal. Logs and metrics have no store yet
 /// (issues 4 and 6); they stay in the WAL.
 fn apply_to_stores(spans: &SpanStore, position: WalPosition, record: TenantPayload) {
-    if let Payload::Traces(batch) = record.payload {
-        spans.append(position, &record.tenant, batch);
+    if let Payload::Traces(batch) = record.payload
+        && let Err(e) = spans.append(position, &record.tenant, batch)
+    {
+        error!(error = %e, "cutting the span store's head failed; the wal keeps the spans");
     }
 }
 
@@ -174,6 +176,7 @@ async fn maintain_span_store(spans: Arc<SpanStore>, registry: Registry, stop: Ca
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
+            _ = spans.head_full() => {}
         }
         let store = Arc::clone(&spans);
         let retention_due = last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));

@@ -74,21 +74,106 @@ fn range(start: Option<u64>, end: Option<u64>) -> Result<(u64, u64), ApiError> {
     Ok((start, end))
 }
 
-async fn load(
+/// Most traces a search looks at in full, so that a broad query over a large store stays
+/// bounded in time and memory; like Tempo, a search returns the first matches it finds.
+const MAX_CANDIDATES: usize = 5_000;
+
+/// Whether a span can be part of a match, judged from the span alone: true when any leaf
+/// filter of the first stage holds for it. Queries that reach trace-level intrinsics keep every
+/// span. Exact for span-level filters, never a false negative.
+fn prefilter(compiled: &Compiled) -> Option<Compiled> {
+    let Some(ast::Stage::Spanset(first)) = compiled.query.stages.first() else { return None };
+    let mut leaves = Vec::new();
+    collect_leaves(first, &mut leaves);
+    let trace_level = leaves.iter().any(uses_trace_intrinsic);
+    if trace_level || leaves.is_empty() {
+        return None;
+    }
+    let any = leaves.into_iter().reduce(|a, b| ast::FieldExpr::Binary {
+        op: ast::FieldOp::Or,
+        lhs: Box::new(a),
+        rhs: Box::new(b),
+    })?;
+    let query = ast::Query { stages: vec![ast::Stage::Spanset(ast::SpansetExpr::Filter(any))], metrics: None };
+    traceql::compile(query).ok()
+}
+
+fn collect_leaves(expr: &ast::SpansetExpr, out: &mut Vec<ast::FieldExpr>) {
+    match expr {
+        ast::SpansetExpr::Filter(f) => out.push(f.clone()),
+        ast::SpansetExpr::Binary { lhs, rhs, .. } => {
+            collect_leaves(lhs, out);
+            collect_leaves(rhs, out);
+        }
+    }
+}
+
+fn uses_trace_intrinsic(expr: &ast::FieldExpr) -> bool {
+    use ast::Intrinsic::{RootName, RootServiceName, TraceDuration};
+    match expr {
+        ast::FieldExpr::Attribute(ast::Attribute::Intrinsic(RootName | RootServiceName | TraceDuration)) => true,
+        ast::FieldExpr::Binary { lhs, rhs, .. } => uses_trace_intrinsic(lhs) || uses_trace_intrinsic(rhs),
+        ast::FieldExpr::Not(inner) => uses_trace_intrinsic(inner),
+        _ => false,
+    }
+}
+
+/// Runs `work` on the store off the reactor.
+async fn blocking<T: Send + 'static>(
     store: &Arc<SpanStore>,
-    headers: &HeaderMap,
-    start: u64,
-    end: u64,
-) -> Result<Vec<Vec<TraceSpan>>, ApiError> {
-    let tenant = tenant(headers)?;
+    work: impl FnOnce(&SpanStore) -> lookout_storage::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || store.traces_between(&tenant, start, end))
+    tokio::task::spawn_blocking(move || work(&store))
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| {
             tracing::error!(error = %e, "reading spans failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "reading spans failed")
         })
+}
+
+/// Whole traces that may match `compiled`, newest data first, at most `MAX_CANDIDATES`,
+/// evaluated until `wanted` of them match. Returns the matches and how many were inspected.
+async fn matching_traces(
+    store: &Arc<SpanStore>,
+    tenant: lookout_storage::Tenant,
+    compiled: &Compiled,
+    (start, end): (u64, u64),
+    wanted: usize,
+    keep: impl Fn(&Trace) -> bool + Send + Sync + 'static,
+) -> Result<(Vec<Vec<TraceSpan>>, usize), ApiError> {
+    let filter = prefilter(compiled);
+    let (compiled, filter) = (compiled.clone(), filter);
+    blocking(store, move |store| {
+        let mut seen = std::collections::HashSet::new();
+        let mut candidates = Vec::new();
+        store.scan(&tenant, start, end, &mut |span| {
+            let passes = filter.as_ref().is_none_or(|f| {
+                let one = std::slice::from_ref(span);
+                !traceql::evaluate(f, &Trace::new(one)).is_empty()
+            });
+            if passes && seen.insert(span.span.trace_id) {
+                candidates.push(span.span.trace_id);
+            }
+            candidates.len() < MAX_CANDIDATES
+        })?;
+        let mut found = Vec::new();
+        let mut inspected = 0;
+        for id in candidates {
+            inspected += 1;
+            let spans = store.trace(&tenant, id)?;
+            let trace = Trace::new(&spans);
+            if keep(&trace) && !traceql::evaluate(&compiled, &trace).is_empty() {
+                found.push(spans);
+                if found.len() >= wanted {
+                    break;
+                }
+            }
+        }
+        Ok((found, inspected))
+    })
+    .await
 }
 
 /// Trace ids in search results: hex without leading zeros, as Tempo writes them.
@@ -153,15 +238,12 @@ async fn run_search(state: &TempoState, headers: &HeaderMap, p: SearchParams) ->
     let min = p.min_duration.as_deref().map(|d| go_duration(d, "minDuration")).transpose()?;
     let max = p.max_duration.as_deref().map(|d| go_duration(d, "maxDuration")).transpose()?;
     let (limit, spss) = (p.limit.unwrap_or(20).max(1), p.spss.unwrap_or(3).max(1));
-    let (start, end) = range(p.start, p.end)?;
-    let traces = load(&state.spans, headers, start, end).await?;
-    let inspected = traces.len();
+    let window = range(p.start, p.end)?;
+    let keep = move |t: &Trace| !(min.is_some_and(|m| t.duration() < m) || max.is_some_and(|m| t.duration() > m));
+    let (traces, inspected) = matching_traces(&state.spans, tenant(headers)?, &compiled, window, limit, keep).await?;
     let mut results = Vec::new();
     for spans in &traces {
         let trace = Trace::new(spans);
-        if min.is_some_and(|m| trace.duration() < m) || max.is_some_and(|m| trace.duration() > m) {
-            continue;
-        }
         let sets = traceql::evaluate(&compiled, &trace);
         if sets.is_empty() {
             continue;
@@ -227,6 +309,9 @@ pub(crate) struct TagParams {
     end: Option<u64>,
 }
 
+/// Most distinct tag names or values one answer lists.
+const MAX_TAGS: usize = 10_000;
+
 /// Intrinsics that Tempo lists as tags.
 const INTRINSICS: [&str; 10] = [
     "duration",
@@ -247,15 +332,25 @@ async fn tag_names(
     p: &TagParams,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), ApiError> {
     let (start, end) = range(p.start, p.end)?;
-    let traces = load(&state.spans, headers, start, end).await?;
-    let (mut span_tags, mut resource_tags) = (BTreeSet::new(), BTreeSet::new());
-    for spans in &traces {
-        for s in spans {
-            span_tags.extend(s.span.attributes.iter().map(|kv| kv.key.clone()));
-            resource_tags.extend(s.resource.attributes.iter().map(|kv| kv.key.clone()));
-        }
-    }
-    Ok((span_tags, resource_tags))
+    let tenant = tenant(headers)?;
+    blocking(&state.spans, move |store| {
+        let (mut span_tags, mut resource_tags) = (BTreeSet::new(), BTreeSet::new());
+        store.scan(&tenant, start, end, &mut |s| {
+            for kv in &s.span.attributes {
+                if !span_tags.contains(&kv.key) {
+                    span_tags.insert(kv.key.clone());
+                }
+            }
+            for kv in &s.resource.attributes {
+                if !resource_tags.contains(&kv.key) {
+                    resource_tags.insert(kv.key.clone());
+                }
+            }
+            span_tags.len() + resource_tags.len() < MAX_TAGS
+        })?;
+        Ok((span_tags, resource_tags))
+    })
+    .await
 }
 
 fn scope_filter(scope: Option<&str>) -> Result<&str, ApiError> {
@@ -316,6 +411,19 @@ pub(crate) async fn tags_v2(
     result.map_or_else(IntoResponse::into_response, json)
 }
 
+/// A value with its type as the v2 tag-values API names it.
+fn typed(v: &Val) -> (String, String) {
+    let kind = match v {
+        Val::Str(_) | Val::Owned(_) => "string",
+        Val::Int(_) => "int",
+        Val::Float(_) => "float",
+        Val::Bool(_) => "bool",
+        Val::Duration(_) => "duration",
+        Val::Status(_) | Val::Kind(_) => "keyword",
+    };
+    (kind.to_owned(), traceql::render(v))
+}
+
 /// The values one attribute or intrinsic takes, with their TraceQL types.
 async fn tag_values(
     state: &TempoState,
@@ -323,26 +431,40 @@ async fn tag_values(
     attribute: ast::Attribute,
     p: &TagParams,
 ) -> Result<BTreeSet<(String, String)>, ApiError> {
-    let filter = compile(p.q.as_deref().filter(|q| !q.trim().is_empty()).unwrap_or("{}"))?;
-    let (start, end) = range(p.start, p.end)?;
-    let traces = load(&state.spans, headers, start, end).await?;
+    let q = p.q.as_deref().filter(|q| !q.trim().is_empty() && q.trim() != "{}");
+    let window = range(p.start, p.end)?;
+    let tenant = tenant(headers)?;
+    let trace_level = matches!(
+        attribute,
+        ast::Attribute::Intrinsic(
+            ast::Intrinsic::RootName | ast::Intrinsic::RootServiceName | ast::Intrinsic::TraceDuration
+        )
+    );
     let mut values = BTreeSet::new();
+    if q.is_none() && !trace_level {
+        // A span-level field with no query: every span in the window, streamed.
+        let attribute = attribute.clone();
+        return blocking(&state.spans, move |store| {
+            let mut values = BTreeSet::new();
+            store.scan(&tenant, window.0, window.1, &mut |span| {
+                let one = std::slice::from_ref(span);
+                let trace = Trace::new(one);
+                for v in traceql::attribute_values(&attribute, &trace, 0) {
+                    values.insert(typed(&v));
+                }
+                values.len() < MAX_TAGS
+            })?;
+            Ok(values)
+        })
+        .await;
+    }
+    let filter = compile(q.unwrap_or("{}"))?;
+    let (traces, _) = matching_traces(&state.spans, tenant, &filter, window, MAX_CANDIDATES, |_| true).await?;
     for spans in &traces {
         let trace = Trace::new(spans);
         for set in traceql::evaluate(&filter, &trace) {
             for i in set.spans {
-                for v in traceql::attribute_values(&attribute, &trace, i) {
-                    let kind = match v {
-                        Val::Str(_) | Val::Owned(_) => "string",
-                        Val::Int(_) => "int",
-                        Val::Float(_) => "float",
-                        Val::Bool(_) => "bool",
-                        Val::Duration(_) => "duration",
-                        Val::Status(_) => "keyword",
-                        Val::Kind(_) => "keyword",
-                    };
-                    values.insert((kind.to_owned(), traceql::render(&v)));
-                }
+                values.extend(traceql::attribute_values(&attribute, &trace, i).iter().map(typed));
             }
         }
     }

@@ -49,7 +49,7 @@ fn store() -> (tempfile::TempDir, Arc<SpanStore>) {
             },
         ],
     };
-    store.append(WalPosition::default(), &Tenant::default(), batch);
+    store.append(WalPosition::default(), &Tenant::default(), batch).unwrap();
     (dir, store)
 }
 
@@ -158,7 +158,7 @@ fn second_trace(store: &SpanStore) {
             scopes: vec![ScopeGroup { scope: Scope::default(), items: vec![root] }],
         }],
     };
-    store.append(WalPosition { segment: 1, offset: 1 }, &Tenant::default(), batch);
+    store.append(WalPosition { segment: 1, offset: 1 }, &Tenant::default(), batch).unwrap();
 }
 
 async fn get_json(store: &Arc<SpanStore>, uri: &str) -> (StatusCode, serde_json::Value) {

@@ -163,13 +163,34 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("sync directory", dir))
 }
 
+/// The postcard encoding of the last few shared values, by pointer.
+#[derive(Default)]
+struct EncodeCache {
+    entries: Vec<(usize, Vec<u8>)>,
+}
+
+fn encoded<'c, T: Serialize>(cache: &'c mut EncodeCache, value: &Arc<T>) -> Result<&'c [u8], Error> {
+    let key = Arc::as_ptr(value) as usize;
+    let at = match cache.entries.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            if cache.entries.len() >= 64 {
+                cache.entries.remove(0);
+            }
+            cache.entries.push((key, postcard::to_stdvec(value.as_ref())?));
+            cache.entries.len() - 1
+        }
+    };
+    Ok(&cache.entries[at].1)
+}
+
 fn record_batch(schema: &Arc<Schema>, spans: &[&TraceSpan]) -> Result<RecordBatch, Error> {
     let n = spans.len();
     let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
     let mut span_id = FixedSizeBinaryBuilder::with_capacity(n, 8);
     let mut parent = FixedSizeBinaryBuilder::with_capacity(n, 8);
-    let (mut trace_state, mut service, mut name, mut status_message) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let text = || StringBuilder::with_capacity(n, n * 16);
+    let (mut trace_state, mut service, mut name, mut status_message) = (text(), text(), text(), text());
     let (mut kind, mut status) = (UInt8Builder::with_capacity(n), UInt8Builder::with_capacity(n));
     let (mut start, mut end, mut duration) =
         (UInt64Builder::with_capacity(n), UInt64Builder::with_capacity(n), UInt64Builder::with_capacity(n));
@@ -179,8 +200,11 @@ fn record_batch(schema: &Arc<Schema>, spans: &[&TraceSpan]) -> Result<RecordBatc
         UInt32Builder::with_capacity(n),
         UInt32Builder::with_capacity(n),
     );
+    let blob = |bytes_per_row: usize| BinaryBuilder::with_capacity(n, n * bytes_per_row);
     let (mut attributes, mut events, mut links, mut resource, mut scope) =
-        (BinaryBuilder::new(), BinaryBuilder::new(), BinaryBuilder::new(), BinaryBuilder::new(), BinaryBuilder::new());
+        (blob(256), blob(16), blob(16), blob(128), blob(32));
+    // Spans of one export share their resource and scope: encode each once.
+    let (mut resource_cache, mut scope_cache) = (EncodeCache::default(), EncodeCache::default());
     for ts in spans {
         let s = &ts.span;
         trace_id.append_value(s.trace_id.0)?;
@@ -205,8 +229,8 @@ fn record_batch(schema: &Arc<Schema>, spans: &[&TraceSpan]) -> Result<RecordBatc
         dropped_events.append_value(s.dropped_events_count);
         links.append_value(postcard::to_stdvec(&s.links)?);
         dropped_links.append_value(s.dropped_links_count);
-        resource.append_value(postcard::to_stdvec(ts.resource.as_ref())?);
-        scope.append_value(postcard::to_stdvec(ts.scope.as_ref())?);
+        resource.append_value(encoded(&mut resource_cache, &ts.resource)?);
+        scope.append_value(encoded(&mut scope_cache, &ts.scope)?);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(trace_id.finish()),
@@ -299,8 +323,9 @@ impl Block {
 }
 
 impl Block {
-    /// Every span in the block, batch by batch.
-    pub(crate) fn scan(&self, each: &mut dyn FnMut(TraceSpan)) -> Result<(), Error> {
+    /// Every span in the block, batch by batch, until `each` returns false.
+    /// Returns whether the whole block was read.
+    pub(crate) fn scan(&self, each: &mut dyn FnMut(&TraceSpan) -> bool) -> Result<bool, Error> {
         let path = self.dir.join("spans.arrow");
         let file = File::open(&path).map_err(Error::io("open block file", &path))?;
         for batch in FileReader::try_new_buffered(file, None)? {
@@ -309,11 +334,13 @@ impl Block {
             let mut previous: Option<TraceSpan> = None;
             for row in 0..batch.num_rows() {
                 let span = rows.span(row, previous.as_ref())?;
-                previous = Some(span.clone());
-                each(span);
+                if !each(&span) {
+                    return Ok(false);
+                }
+                previous = Some(span);
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -92,6 +92,8 @@ pub struct SpanStore {
     state: RwLock<State>,
     /// Serializes cuts; holds the last complete checkpoint.
     cuts: Mutex<Option<Checkpoint>>,
+    /// Woken when the head reaches its size limit.
+    full: tokio::sync::Notify,
 }
 
 impl SpanStore {
@@ -130,6 +132,7 @@ impl SpanStore {
             options,
             state: RwLock::new(State { blocks, ..State::default() }),
             cuts: Mutex::new(checkpoint),
+            full: tokio::sync::Notify::new(),
         })
     }
 
@@ -139,8 +142,29 @@ impl SpanStore {
     }
 
     /// Adds the spans of one WAL record to the head. Records must come in WAL order.
-    pub fn append(&self, position: WalPosition, tenant: &Tenant, batch: Batch<Span>) {
-        let Ok(mut state) = self.state.write() else { return };
+    ///
+    /// When the head reaches its size limit, whoever waits in [`SpanStore::head_full`] is woken
+    /// to cut it; when it reaches twice the limit because cuts fall behind, this call cuts it
+    /// itself, so that a caller feeding faster than blocks are written is slowed down instead
+    /// of memory growing without bound.
+    pub fn append(&self, position: WalPosition, tenant: &Tenant, batch: Batch<Span>) -> Result<()> {
+        let spans = self.append_to_head(position, tenant, batch);
+        if spans >= self.options.max_head_spans {
+            self.full.notify_one();
+        }
+        if spans >= self.options.max_head_spans.saturating_mul(2) {
+            self.cut()?;
+        }
+        Ok(())
+    }
+
+    /// Resolves once the head has reached its size limit.
+    pub async fn head_full(&self) {
+        self.full.notified().await
+    }
+
+    fn append_to_head(&self, position: WalPosition, tenant: &Tenant, batch: Batch<Span>) -> usize {
+        let Ok(mut state) = self.state.write() else { return 0 };
         let head = &mut state.head;
         head.opened.get_or_insert_with(SystemTime::now);
         head.last = Some(position);
@@ -161,6 +185,7 @@ impl SpanStore {
                 }
             }
         }
+        head.spans
     }
 
     /// Every span of trace `id` for `tenant`, from the head and the blocks that hold it,
@@ -187,27 +212,25 @@ impl SpanStore {
         Ok(spans)
     }
 
-    /// Every trace of `tenant` with a span in `[start, end]` (nanoseconds), whole: all of its
-    /// spans from the head and from the blocks that overlap the range.
-    pub fn traces_between(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<Vec<TraceSpan>>> {
-        let mut by_trace: HashMap<TraceId, Vec<TraceSpan>> = HashMap::new();
-        let mut hit: std::collections::HashSet<TraceId> = std::collections::HashSet::new();
-        let mut take = |span: TraceSpan| {
-            if span.span.start_time_unix_nano <= end && span.span.end_time_unix_nano >= start {
-                hit.insert(span.span.trace_id);
-            }
-            by_trace.entry(span.span.trace_id).or_default().push(span);
-        };
+    /// Streams the spans of `tenant` that overlap `[start, end]` (nanoseconds), newest data
+    /// first (the head, then blocks from the latest cut back), one record batch in memory at a
+    /// time, until `each` returns false.
+    pub fn scan(&self, tenant: &Tenant, start: u64, end: u64, each: &mut dyn FnMut(&TraceSpan) -> bool) -> Result<()> {
+        let in_range = |s: &TraceSpan| s.span.start_time_unix_nano <= end && s.span.end_time_unix_nano >= start;
         let blocks: Vec<Arc<Block>> = {
             let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
             for head in std::iter::once(&state.head).chain(state.flushing.as_deref()) {
-                if let Some(t) = head.tenants.get(tenant) {
-                    t.spans.iter().cloned().for_each(&mut take);
+                let Some(t) = head.tenants.get(tenant) else { continue };
+                for span in t.spans.iter().rev().filter(|s| in_range(s)) {
+                    if !each(span) {
+                        return Ok(());
+                    }
                 }
             }
             state
                 .blocks
                 .iter()
+                .rev()
                 .filter(|b| {
                     b.meta.tenant == *tenant && b.meta.min_start_unix_nano <= end && b.meta.max_end_unix_nano >= start
                 })
@@ -215,14 +238,12 @@ impl SpanStore {
                 .collect()
         };
         for block in blocks {
-            block.scan(&mut take)?;
+            let finished = block.scan(&mut |span| !in_range(span) || each(span))?;
+            if !finished {
+                break;
+            }
         }
-        let mut traces: Vec<Vec<TraceSpan>> =
-            by_trace.into_iter().filter(|(id, _)| hit.contains(id)).map(|(_, spans)| spans).collect();
-        for spans in &mut traces {
-            spans.sort_by_key(|s| (s.span.start_time_unix_nano, s.span.span_id));
-        }
-        Ok(traces)
+        Ok(())
     }
 
     /// Cuts the head into blocks if it is over its size or age limit. Returns whether it cut.

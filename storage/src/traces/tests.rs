@@ -70,8 +70,8 @@ fn a_trace_reads_the_same_from_the_head_and_from_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let store = SpanStore::open(dir.path(), options()).unwrap();
     let a = tenant("a");
-    store.append(pos(8), &a, batch("checkout", (1..=7).map(|i| span(1, i, 100 + u64::from(i))).collect()));
-    store.append(pos(9), &a, batch("cart", vec![span(2, 1, 50), span(1, 8, 99)]));
+    store.append(pos(8), &a, batch("checkout", (1..=7).map(|i| span(1, i, 100 + u64::from(i))).collect())).unwrap();
+    store.append(pos(9), &a, batch("cart", vec![span(2, 1, 50), span(1, 8, 99)])).unwrap();
     let before = store.trace(&a, TraceId([1; 16])).unwrap();
     assert_eq!(before.len(), 8);
     assert_eq!(names(&before)[0], "op-8", "ordered by start time");
@@ -90,8 +90,8 @@ fn a_trace_reads_the_same_from_the_head_and_from_blocks() {
 fn tenants_do_not_see_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let store = SpanStore::open(dir.path(), options()).unwrap();
-    store.append(pos(8), &tenant("a"), batch("s", vec![span(1, 1, 1)]));
-    store.append(pos(9), &tenant("b"), batch("s", vec![span(1, 2, 2)]));
+    store.append(pos(8), &tenant("a"), batch("s", vec![span(1, 1, 1)])).unwrap();
+    store.append(pos(9), &tenant("b"), batch("s", vec![span(1, 2, 2)])).unwrap();
     for cut in [false, true] {
         if cut {
             store.cut().unwrap();
@@ -110,13 +110,13 @@ fn blocks_and_checkpoint_survive_a_reopen_and_a_trace_spans_head_and_blocks() {
     {
         let store = SpanStore::open(dir.path(), options()).unwrap();
         assert_eq!(store.checkpoint(), None);
-        store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2)]));
+        store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2)])).unwrap();
         store.cut().unwrap();
         assert_eq!(store.checkpoint(), Some(pos(8)));
     }
     let store = SpanStore::open(dir.path(), options()).unwrap();
     assert_eq!(store.checkpoint(), Some(pos(8)));
-    store.append(pos(20), &a, batch("s", vec![span(1, 3, 3)]));
+    store.append(pos(20), &a, batch("s", vec![span(1, 3, 3)])).unwrap();
     assert_eq!(names(&store.trace(&a, TraceId([1; 16])).unwrap()), ["op-1", "op-2", "op-3"]);
     store.cut().unwrap();
     assert_eq!(store.checkpoint(), Some(pos(20)));
@@ -129,9 +129,9 @@ fn blocks_of_an_interrupted_cut_are_removed_on_open() {
     let a = tenant("a");
     {
         let store = SpanStore::open(dir.path(), options()).unwrap();
-        store.append(pos(8), &a, batch("s", vec![span(1, 1, 1)]));
+        store.append(pos(8), &a, batch("s", vec![span(1, 1, 1)])).unwrap();
         store.cut().unwrap();
-        store.append(pos(9), &a, batch("s", vec![span(2, 1, 1)]));
+        store.append(pos(9), &a, batch("s", vec![span(2, 1, 1)])).unwrap();
         store.cut().unwrap();
     }
     // As if the process died after writing the second cut's block but before its checkpoint.
@@ -153,9 +153,9 @@ fn retention_deletes_whole_blocks_past_the_horizon() {
     let store =
         SpanStore::open(dir.path(), SpanStoreOptions { retention: Duration::from_secs(7 * 24 * 3600), ..options() })
             .unwrap();
-    store.append(pos(8), &a, batch("s", vec![span(1, 1, 90 * day)]));
+    store.append(pos(8), &a, batch("s", vec![span(1, 1, 90 * day)])).unwrap();
     store.cut().unwrap();
-    store.append(pos(9), &a, batch("s", vec![span(2, 1, 95 * day)]));
+    store.append(pos(9), &a, batch("s", vec![span(2, 1, 95 * day)])).unwrap();
     store.cut().unwrap();
     assert_eq!(store.enforce_retention(now).unwrap(), 1);
     assert!(store.trace(&a, TraceId([1; 16])).unwrap().is_empty());
@@ -175,10 +175,10 @@ fn the_head_is_cut_when_full_or_old() {
     .unwrap();
     let now = SystemTime::now();
     assert!(!store.cut_if_due(now).unwrap(), "nothing to cut");
-    store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2)]));
+    store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2)])).unwrap();
     assert!(!store.cut_if_due(now).unwrap());
     assert!(store.cut_if_due(now + Duration::from_secs(61)).unwrap(), "old enough");
-    store.append(pos(9), &a, batch("s", vec![span(2, 1, 1), span(2, 2, 2), span(2, 3, 3)]));
+    store.append(pos(9), &a, batch("s", vec![span(2, 1, 1), span(2, 2, 2), span(2, 3, 3)])).unwrap();
     assert!(store.cut_if_due(now).unwrap(), "full");
     assert_eq!(store.stats(), SpanStoreStats { head_spans: 0, block_spans: 5, blocks: 2 });
 }
@@ -188,10 +188,22 @@ fn a_damaged_block_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let a = tenant("a");
     let store = SpanStore::open(dir.path(), options()).unwrap();
-    store.append(pos(8), &a, batch("s", vec![span(1, 1, 1)]));
+    store.append(pos(8), &a, batch("s", vec![span(1, 1, 1)])).unwrap();
     store.cut().unwrap();
     std::fs::write(dir.path().join("blocks/a/0000000001/spans.arrow"), b"not arrow").unwrap();
     assert!(store.trace(&a, TraceId([1; 16])).is_err());
     std::fs::write(dir.path().join("blocks/a/0000000001/index.bin"), b"short").unwrap();
     assert!(matches!(SpanStore::open(dir.path(), options()), Err(Error::CorruptBlock { .. })));
+}
+
+#[test]
+fn a_head_twice_over_its_limit_is_cut_by_the_appender_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tenant("a");
+    let store = SpanStore::open(dir.path(), SpanStoreOptions { max_head_spans: 2, ..options() }).unwrap();
+    store.append(pos(8), &a, batch("s", vec![span(1, 1, 1), span(1, 2, 2), span(1, 3, 3)])).unwrap();
+    assert_eq!(store.stats().blocks, 0, "over the limit: a cut is requested, not forced");
+    store.append(pos(9), &a, batch("s", vec![span(2, 1, 1)])).unwrap();
+    assert_eq!(store.stats(), SpanStoreStats { head_spans: 0, block_spans: 4, blocks: 1 });
+    assert_eq!(store.checkpoint(), Some(pos(9)));
 }
