@@ -1,6 +1,7 @@
 //! Tempo's HTTP API over the span store, shaped as Tempo answers so that Grafana's Tempo data
 //! source works unchanged.
 
+mod metrics;
 mod otlp;
 mod search;
 
@@ -25,7 +26,8 @@ pub struct TempoState {
     pub version: &'static str,
 }
 
-/// Tempo's query API: echo, build info, trace by id (v1, v2), search, tags and tag values.
+/// Tempo's query API: echo, build info, trace by id (v1, v2), search, tags, tag values and
+/// TraceQL metrics.
 pub fn router(state: TempoState) -> Router {
     Router::new()
         .route("/api/echo", get(|| async { "echo" }))
@@ -33,6 +35,8 @@ pub fn router(state: TempoState) -> Router {
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
         .route("/api/search", get(search::search))
+        .route("/api/metrics/query_range", get(metrics::query_range))
+        .route("/api/metrics/query", get(metrics::query_instant))
         .route("/api/search/tags", get(search::tags_v1))
         .route("/api/v2/search/tags", get(search::tags_v2))
         .route("/api/search/tag/{tag}/values", get(search::tag_values_v1))

@@ -76,12 +76,12 @@ fn range(start: Option<u64>, end: Option<u64>) -> Result<(u64, u64), ApiError> {
 
 /// Most traces a search looks at in full, so that a broad query over a large store stays
 /// bounded in time and memory; like Tempo, a search returns the first matches it finds.
-const MAX_CANDIDATES: usize = 5_000;
+pub(crate) const MAX_CANDIDATES: usize = 5_000;
 
 /// Whether a span can be part of a match, judged from the span alone: true when any leaf
 /// filter of the first stage holds for it. Queries that reach trace-level intrinsics keep every
 /// span. Exact for span-level filters, never a false negative.
-fn prefilter(compiled: &Compiled) -> Option<Compiled> {
+pub(crate) fn prefilter(compiled: &Compiled) -> Option<Compiled> {
     let Some(ast::Stage::Spanset(first)) = compiled.query.stages.first() else { return None };
     let mut leaves = Vec::new();
     collect_leaves(first, &mut leaves);
@@ -119,7 +119,7 @@ fn uses_trace_intrinsic(expr: &ast::FieldExpr) -> bool {
 }
 
 /// Runs `work` on the store off the reactor.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     store: &Arc<SpanStore>,
     work: impl FnOnce(&SpanStore) -> lookout_storage::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -135,7 +135,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Whole traces that may match `compiled`, newest data first, at most `MAX_CANDIDATES`,
 /// evaluated until `wanted` of them match. Returns the matches and how many were inspected.
-async fn matching_traces(
+pub(crate) async fn matching_traces(
     store: &Arc<SpanStore>,
     tenant: lookout_storage::Tenant,
     compiled: &Compiled,
@@ -409,6 +409,16 @@ pub(crate) async fn tags_v2(
     }
     .await;
     result.map_or_else(IntoResponse::into_response, json)
+}
+
+/// A value as an OTLP/JSON `AnyValue`, for series labels.
+pub(crate) fn typed_json(v: &Val) -> serde_json::Value {
+    match v {
+        Val::Int(i) => serde_json::json!({ "intValue": i.to_string() }),
+        Val::Float(f) => serde_json::json!({ "doubleValue": f }),
+        Val::Bool(b) => serde_json::json!({ "boolValue": b }),
+        other => serde_json::json!({ "stringValue": traceql::render(other) }),
+    }
 }
 
 /// A value with its type as the v2 tag-values API names it.

@@ -250,3 +250,56 @@ async fn tags_and_tag_values_v1_and_v2() {
     let (status, _) = get_json(&store, "/api/v2/search/tag/%7B/values").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn traceql_metrics_count_rate_and_quantiles_per_step() {
+    let (_dir, store) = store();
+    second_trace(&store);
+    // Spans start at 1,001..1,003 ns (trace ab) and 5,000 ns (trace 0c): one 1 µs step each.
+    let q = "%7B%7D%20%7C%20count_over_time()%20by%20(resource.service.name)";
+    let (status, body) =
+        get_json(&store, &format!("/api/metrics/query_range?q={q}&start=0.000001&end=0.000006&step=1us")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let series = body["series"].as_array().unwrap();
+    let by_service: std::collections::HashMap<&str, &serde_json::Value> =
+        series.iter().map(|s| (s["labels"][0]["value"]["stringValue"].as_str().unwrap(), s)).collect();
+    assert_eq!(by_service["gateway"]["samples"], serde_json::json!([{"timestampMs": "0", "value": 1.0}]));
+    assert_eq!(by_service["orders"]["samples"][0]["value"], 2.0);
+    assert_eq!(by_service["health"]["samples"][0]["value"], 1.0);
+    assert_eq!(by_service["orders"]["promLabels"], "{resource.service.name=\"orders\"}");
+
+    let q = "%7B%20status%20%3D%20error%20%7D%20%7C%20rate()";
+    let (_, body) =
+        get_json(&store, &format!("/api/metrics/query_range?q={q}&start=0.000001&end=0.000006&step=1us")).await;
+    assert_eq!(
+        body["series"][0]["labels"][0],
+        serde_json::json!({"key": "__name__", "value": {"stringValue": "rate"}})
+    );
+    assert_eq!(body["series"][0]["samples"][0]["value"], 3_000_000.0, "3 spans in 1 µs");
+
+    let q = "%7B%7D%20%7C%20quantile_over_time(duration%2C%20.5)";
+    let (_, body) = get_json(&store, &format!("/api/metrics/query?q={q}&start=0.000001&end=0.000006")).await;
+    let series = body["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0]["labels"][1], serde_json::json!({"key": "p", "value": {"doubleValue": 0.5}}));
+    assert!(
+        (series[0]["value"].as_f64().unwrap() - 997.5e-9).abs() < 1e-12,
+        "median of 100, 997, 998 and 999 ns: {body}"
+    );
+}
+
+#[tokio::test]
+async fn bad_metrics_queries_are_400() {
+    let (_dir, store) = store();
+    for uri in [
+        "/api/metrics/query_range",
+        "/api/metrics/query_range?q=%7B%7D",
+        "/api/metrics/query_range?q=%7B%7D%20%7C%20rate()&start=10&end=5",
+        "/api/metrics/query_range?q=%7B%7D%20%7C%20rate()&step=soon",
+        "/api/metrics/query_range?q=%7B%7D%20%7C%20rate()&start=0&end=100000&step=1s",
+        "/api/metrics/query?q=%7B%20.a%20%7D%20%7C%20rate()",
+    ] {
+        let (status, body) = get_json(&store, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+    }
+}
