@@ -19,5 +19,5 @@ mod wal;
 
 pub use error::{Error, Result};
 pub use model::*;
-pub use traces::{SpanStore, SpanStoreOptions, SpanStoreStats, TraceSpan};
+pub use traces::{RowFilter, SpanColumns, SpanStore, SpanStoreOptions, SpanStoreStats, TraceSpan};
 pub use wal::{Apply, FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalPosition, WalReader, encode_record};

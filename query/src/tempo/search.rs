@@ -98,6 +98,16 @@ pub(crate) fn prefilter(compiled: &Compiled) -> Option<Compiled> {
     traceql::compile(query).ok()
 }
 
+/// Whether a row's plain columns leave it a candidate for a prefilter made by [`prefilter`].
+pub(crate) fn passes_columns(prefilter: &Compiled, columns: &dyn lookout_storage::SpanColumns, row: usize) -> bool {
+    match prefilter.query.stages.first() {
+        Some(ast::Stage::Spanset(ast::SpansetExpr::Filter(expr))) => {
+            traceql::column_verdict(prefilter, expr, columns, row) != Some(false)
+        }
+        _ => true,
+    }
+}
+
 fn collect_leaves(expr: &ast::SpansetExpr, out: &mut Vec<ast::FieldExpr>) {
     match expr {
         ast::SpansetExpr::Filter(f) => out.push(f.clone()),
@@ -148,7 +158,10 @@ pub(crate) async fn matching_traces(
     blocking(store, move |store| {
         let mut seen = std::collections::HashSet::new();
         let mut candidates = Vec::new();
-        store.scan(&tenant, start, end, &mut |span| {
+        let columns = |cols: &dyn lookout_storage::SpanColumns, row: usize| {
+            filter.as_ref().is_none_or(|f| passes_columns(f, cols, row))
+        };
+        store.scan_filtered(&tenant, start, end, &columns, &mut |span| {
             let passes = filter.as_ref().is_none_or(|f| {
                 let one = std::slice::from_ref(span);
                 !traceql::evaluate(f, &Trace::new(one)).is_empty()

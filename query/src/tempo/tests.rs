@@ -303,3 +303,45 @@ async fn bad_metrics_queries_are_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
     }
 }
+
+#[tokio::test]
+async fn search_finds_the_same_in_blocks_as_in_the_head() {
+    let (_dir, store) = store();
+    second_trace(&store);
+    let queries = [
+        "{ status = error }",
+        r#"{ resource.service.name = "health" }"#,
+        r#"{ resource.service.name != "health" }"#,
+        "{ duration > 500ns }",
+        r#"{ name = "op-2" && .http.status_code = 503 }"#,
+        "{ kind = client }",
+        "{ kind = server || status = error }",
+        r#"{ statusMessage = "boom" }"#,
+        r#"{ name =~ "op-.*" }"#,
+        "{ !(status = error) }",
+        r#"{ name = "nothing" }"#,
+        "{ .http.status_code = nil }",
+    ];
+    let ids = |body: serde_json::Value| -> Vec<String> {
+        body["traces"].as_array().unwrap().iter().map(|t| t["traceID"].as_str().unwrap().to_owned()).collect()
+    };
+    let mut before = Vec::new();
+    for q in queries {
+        let (status, body) = get_json(&store, &format!("/api/search?q={}", urlencode(q))).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        before.push(ids(body));
+    }
+    assert_eq!(before.iter().filter(|ids| !ids.is_empty()).count(), 10, "{before:?}");
+    store.cut().unwrap();
+    assert_eq!(store.stats().head_spans, 0);
+    for (q, expected) in queries.iter().zip(before) {
+        let (_, body) = get_json(&store, &format!("/api/search?q={}", urlencode(q))).await;
+        assert_eq!(ids(body), expected, "{q}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use lookout_storage::{AnyValue, SpanKind, StatusCode, TraceSpan};
+use lookout_storage::{AnyValue, SpanColumns, SpanKind, StatusCode, TraceSpan};
 use regex::Regex;
 
 use super::ast::*;
@@ -361,18 +361,22 @@ pub fn attribute_values<'a>(attribute: &Attribute, trace: &Trace<'a>, i: usize) 
 fn values<'a>(c: &'a Compiled, expr: &'a FieldExpr, trace: &Trace<'a>, i: usize) -> Vec<Val<'a>> {
     match expr {
         FieldExpr::Attribute(a) => attribute_values(a, trace, i),
-        FieldExpr::Static(s) => match s {
-            Static::String(text) => vec![Val::Str(text)],
-            Static::Int(n) => vec![Val::Int(*n)],
-            Static::Float(f) => vec![Val::Float(*f)],
-            Static::Duration(d) => vec![Val::Duration(*d)],
-            Static::Bool(b) => vec![Val::Bool(*b)],
-            Static::Status(s) => vec![Val::Status(*s)],
-            Static::Kind(k) => vec![Val::Kind(*k)],
-            Static::Nil => vec![],
-        },
+        FieldExpr::Static(s) => static_value(s).into_iter().collect(),
         other => vec![Val::Bool(condition(c, other, trace, i))],
     }
+}
+
+fn static_value(s: &Static) -> Option<Val<'_>> {
+    Some(match s {
+        Static::String(text) => Val::Str(text),
+        Static::Int(n) => Val::Int(*n),
+        Static::Float(f) => Val::Float(*f),
+        Static::Duration(d) => Val::Duration(*d),
+        Static::Bool(b) => Val::Bool(*b),
+        Static::Status(s) => Val::Status(*s),
+        Static::Kind(k) => Val::Kind(*k),
+        Static::Nil => return None,
+    })
 }
 
 fn condition(c: &Compiled, expr: &FieldExpr, trace: &Trace, i: usize) -> bool {
@@ -463,4 +467,62 @@ fn scalar(c: &Compiled, filter: &ScalarFilter, trace: &Trace, spans: &[usize]) -
         _ => return false,
     };
     ordered(aggregate, filter.op, target)
+}
+
+/// A plain column's value for `attribute`: `None` when the attribute is not one of the columns,
+/// `Some(None)` when the span has no value for it.
+fn column_value<'c>(attribute: &Attribute, columns: &'c dyn SpanColumns, row: usize) -> Option<Option<Val<'c>>> {
+    Some(match attribute {
+        Attribute::Intrinsic(Intrinsic::Name) => Some(Val::Str(columns.name(row))),
+        Attribute::Intrinsic(Intrinsic::Status) => Some(Val::Status(status(columns.status(row)))),
+        Attribute::Intrinsic(Intrinsic::StatusMessage) => Some(Val::Str(columns.status_message(row))),
+        Attribute::Intrinsic(Intrinsic::Duration) => Some(Val::Duration(columns.duration(row) as i64)),
+        Attribute::Intrinsic(Intrinsic::Kind) => Some(Val::Kind(kind(columns.kind(row)))),
+        Attribute::Named { scope: AttributeScope::Resource, name } if name == "service.name" => {
+            columns.service_name(row).map(Val::Str)
+        }
+        _ => return None,
+    })
+}
+
+/// One side of a comparison from the columns; `None` when the columns cannot tell.
+fn column_side<'e>(e: &'e FieldExpr, columns: &'e dyn SpanColumns, row: usize) -> Option<Option<Val<'e>>> {
+    match e {
+        FieldExpr::Attribute(a) => column_value(a, columns, row),
+        FieldExpr::Static(Static::Nil) => None,
+        FieldExpr::Static(s) => Some(static_value(s)),
+        _ => None,
+    }
+}
+
+/// What a span's plain columns say about a filter: `Some(verdict)` when they decide it,
+/// `None` when the rest of the span is needed. Never wrong when it answers.
+pub fn column_verdict(c: &Compiled, expr: &FieldExpr, columns: &dyn SpanColumns, row: usize) -> Option<bool> {
+    match expr {
+        FieldExpr::Static(Static::Bool(b)) => Some(*b),
+        FieldExpr::Static(_) | FieldExpr::Attribute(_) => None,
+        FieldExpr::Not(inner) => column_verdict(c, inner, columns, row).map(|v| !v),
+        FieldExpr::Binary { op: FieldOp::And, lhs, rhs } => {
+            match (column_verdict(c, lhs, columns, row), column_verdict(c, rhs, columns, row)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            }
+        }
+        FieldExpr::Binary { op: FieldOp::Or, lhs, rhs } => {
+            match (column_verdict(c, lhs, columns, row), column_verdict(c, rhs, columns, row)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            }
+        }
+        FieldExpr::Binary { op: FieldOp::Compare(op), lhs, rhs } => {
+            let l = column_side(lhs, columns, row)?;
+            let r = column_side(rhs, columns, row)?;
+            match (l, r) {
+                (Some(a), Some(b)) => Some(compare(c, &a, *op, &b)),
+                _ => Some(false),
+            }
+        }
+    }
 }

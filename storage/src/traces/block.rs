@@ -323,16 +323,37 @@ impl Block {
 }
 
 impl Block {
-    /// Every span in the block, batch by batch, until `each` returns false.
-    /// Returns whether the whole block was read.
-    pub(crate) fn scan(&self, each: &mut dyn FnMut(&TraceSpan) -> bool) -> Result<bool, Error> {
+    /// The spans of the block that `filter` keeps, batch by batch, until `each` returns false.
+    /// Each batch is first read with only the filter's columns; a batch with no kept row is
+    /// never decoded whole. Returns whether the whole block was read.
+    pub(crate) fn scan(
+        &self,
+        filter: super::RowFilter,
+        each: &mut dyn FnMut(&TraceSpan) -> bool,
+    ) -> Result<bool, Error> {
         let path = self.dir.join("spans.arrow");
+        let schema = schema();
+        let projection: Vec<usize> = ["service_name", "name", "kind", "duration_nano", "status_code", "status_message"]
+            .iter()
+            .map(|name| schema.index_of(name))
+            .collect::<Result<_, _>>()?;
         let file = File::open(&path).map_err(Error::io("open block file", &path))?;
-        for batch in FileReader::try_new_buffered(file, None)? {
-            let batch = batch?;
+        let mut columns_reader = FileReader::try_new_buffered(file, Some(projection))?;
+        let file = File::open(&path).map_err(Error::io("open block file", &path))?;
+        let mut full_reader = FileReader::try_new_buffered(file, None)?;
+        for index in 0..columns_reader.num_batches() {
+            columns_reader.set_index(index)?;
+            let columns = columns_reader.next().ok_or_else(|| corrupt(&path, "missing record batch"))??;
+            let columns = Columns::new(&columns, &path)?;
+            let keep: Vec<usize> = (0..columns.len()).filter(|&row| filter(&columns, row)).collect();
+            if keep.is_empty() {
+                continue;
+            }
+            full_reader.set_index(index)?;
+            let batch = full_reader.next().ok_or_else(|| corrupt(&path, "missing record batch"))??;
             let rows = Rows::new(&batch, &path)?;
             let mut previous: Option<TraceSpan> = None;
-            for row in 0..batch.num_rows() {
+            for row in keep {
                 let span = rows.span(row, previous.as_ref())?;
                 if !each(&span) {
                     return Ok(false);
@@ -341,6 +362,54 @@ impl Block {
             }
         }
         Ok(true)
+    }
+}
+
+/// The plain columns of one record batch, for [`super::SpanColumns`].
+struct Columns<'a> {
+    service_name: &'a StringArray,
+    name: &'a StringArray,
+    kind: &'a UInt8Array,
+    duration: &'a UInt64Array,
+    status: &'a UInt8Array,
+    status_message: &'a StringArray,
+}
+
+impl<'a> Columns<'a> {
+    fn new(batch: &'a RecordBatch, path: &Path) -> Result<Columns<'a>, Error> {
+        Ok(Columns {
+            service_name: column(batch, "service_name", path)?,
+            name: column(batch, "name", path)?,
+            kind: column(batch, "kind", path)?,
+            duration: column(batch, "duration_nano", path)?,
+            status: column(batch, "status_code", path)?,
+            status_message: column(batch, "status_message", path)?,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.name.len()
+    }
+}
+
+impl super::SpanColumns for Columns<'_> {
+    fn service_name(&self, row: usize) -> Option<&str> {
+        (!self.service_name.is_null(row)).then(|| self.service_name.value(row))
+    }
+    fn name(&self, row: usize) -> &str {
+        self.name.value(row)
+    }
+    fn kind(&self, row: usize) -> SpanKind {
+        SpanKind::from_otlp(i32::from(self.kind.value(row)))
+    }
+    fn duration(&self, row: usize) -> u64 {
+        self.duration.value(row)
+    }
+    fn status(&self, row: usize) -> StatusCode {
+        StatusCode::from_otlp(i32::from(self.status.value(row)))
+    }
+    fn status_message(&self, row: usize) -> &str {
+        self.status_message.value(row)
     }
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use self::block::{BLOCK_VERSION, Block, BlockMeta, sync_dir, write_block, write_synced};
-use crate::{Batch, Error, Resource, Result, Scope, Span, Tenant, TraceId, WalPosition};
+use crate::{Batch, Error, Resource, Result, Scope, Span, SpanKind, StatusCode, Tenant, TraceId, WalPosition};
 
 /// A span with the resource and scope it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,50 @@ pub struct TraceSpan {
     /// The span.
     pub span: Span,
 }
+
+/// The few span fields kept as plain columns, readable without decoding a whole span: what a
+/// search looks at first to skip rows that cannot match.
+pub trait SpanColumns {
+    /// The resource's `service.name`.
+    fn service_name(&self, row: usize) -> Option<&str>;
+    /// Span name.
+    fn name(&self, row: usize) -> &str;
+    /// Span kind.
+    fn kind(&self, row: usize) -> SpanKind;
+    /// Duration in nanoseconds.
+    fn duration(&self, row: usize) -> u64;
+    /// Status code.
+    fn status(&self, row: usize) -> StatusCode;
+    /// Status message.
+    fn status_message(&self, row: usize) -> &str;
+}
+
+/// The head's spans seen through [`SpanColumns`].
+struct HeadColumns<'a>(&'a [TraceSpan]);
+
+impl SpanColumns for HeadColumns<'_> {
+    fn service_name(&self, row: usize) -> Option<&str> {
+        self.0[row].resource.service_name()
+    }
+    fn name(&self, row: usize) -> &str {
+        &self.0[row].span.name
+    }
+    fn kind(&self, row: usize) -> SpanKind {
+        self.0[row].span.kind
+    }
+    fn duration(&self, row: usize) -> u64 {
+        self.0[row].span.duration_nanos()
+    }
+    fn status(&self, row: usize) -> StatusCode {
+        self.0[row].span.status.code
+    }
+    fn status_message(&self, row: usize) -> &str {
+        &self.0[row].span.status.message
+    }
+}
+
+/// Picks rows from their columns alone; rows it rejects are never decoded.
+pub type RowFilter<'a> = &'a dyn Fn(&dyn SpanColumns, usize) -> bool;
 
 /// How the span store cuts and keeps blocks.
 #[derive(Debug, Clone)]
@@ -216,13 +260,27 @@ impl SpanStore {
     /// first (the head, then blocks from the latest cut back), one record batch in memory at a
     /// time, until `each` returns false.
     pub fn scan(&self, tenant: &Tenant, start: u64, end: u64, each: &mut dyn FnMut(&TraceSpan) -> bool) -> Result<()> {
+        self.scan_filtered(tenant, start, end, &|_, _| true, each)
+    }
+
+    /// [`SpanStore::scan`] that first asks `filter` about each row from its plain columns, and
+    /// decodes and hands on only the rows it keeps.
+    pub fn scan_filtered(
+        &self,
+        tenant: &Tenant,
+        start: u64,
+        end: u64,
+        filter: RowFilter,
+        each: &mut dyn FnMut(&TraceSpan) -> bool,
+    ) -> Result<()> {
         let in_range = |s: &TraceSpan| s.span.start_time_unix_nano <= end && s.span.end_time_unix_nano >= start;
         let blocks: Vec<Arc<Block>> = {
             let state = self.state.read().map_err(|_| Error::Unavailable("span store lock poisoned".into()))?;
             for head in std::iter::once(&state.head).chain(state.flushing.as_deref()) {
                 let Some(t) = head.tenants.get(tenant) else { continue };
-                for span in t.spans.iter().rev().filter(|s| in_range(s)) {
-                    if !each(span) {
+                let columns = HeadColumns(&t.spans);
+                for (row, span) in t.spans.iter().enumerate().rev() {
+                    if in_range(span) && filter(&columns, row) && !each(span) {
                         return Ok(());
                     }
                 }
@@ -238,7 +296,7 @@ impl SpanStore {
                 .collect()
         };
         for block in blocks {
-            let finished = block.scan(&mut |span| !in_range(span) || each(span))?;
+            let finished = block.scan(filter, &mut |span| !in_range(span) || each(span))?;
             if !finished {
                 break;
             }
