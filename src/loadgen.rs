@@ -72,45 +72,70 @@ impl LoadSignal {
     }
 }
 
-/// Runs the load and prints the summary.
+/// Where the senders take their requests from.
+#[derive(Clone)]
+enum Source {
+    /// Pre-encoded batches, cycled until the deadline.
+    Cycle(Arc<Vec<Bytes>>, Instant),
+    /// Batches generated while sending, until the generator stops.
+    Fresh(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Bytes>>>),
+}
+
+impl Source {
+    async fn next(&self, i: &mut usize) -> Option<Bytes> {
+        match self {
+            Source::Cycle(batches, deadline) => {
+                *i += 1;
+                (Instant::now() < *deadline).then(|| batches[*i % batches.len()].clone())
+            }
+            Source::Fresh(rx) => rx.lock().await.recv().await,
+        }
+    }
+}
+
+/// Runs the load (or the trace-by-id queries) and prints the summary.
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
-    let mut rng = Rng::new(args.seed);
-    let batches: Arc<Vec<Bytes>> = Arc::new(
-        (0..args.distinct_batches.max(1))
-            .map(|_| match args.signal {
-                LoadSignal::Traces => synthetic::traces(&mut rng, args.batch_size, now).encode_to_vec(),
-                LoadSignal::Logs => synthetic::logs(&mut rng, args.batch_size, now).encode_to_vec(),
-                LoadSignal::Metrics => synthetic::metrics(&mut rng, args.batch_size, now).encode_to_vec(),
-            })
-            .map(Bytes::from)
-            .collect(),
-    );
     if let Some(count) = args.trace_by_id {
         return trace_by_id(&args, count, now).await;
     }
-    if let Some(total) = args.fresh_batches {
-        return send_fresh(&args, total, now).await;
-    }
-    let request_bytes = batches.iter().map(|b| b.len()).sum::<usize>() / batches.len();
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (signal, size, seed) = (args.signal, args.batch_size, args.seed);
+    let (source, generator) = match args.fresh_batches {
+        Some(total) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(args.concurrency.max(1) * 2);
+            let generator = tokio::task::spawn_blocking(move || {
+                let mut rng = Rng::new(seed);
+                for _ in 0..total {
+                    if tx.blocking_send(batch(signal, &mut rng, size, now)).is_err() {
+                        break;
+                    }
+                }
+            });
+            (Source::Fresh(Arc::new(tokio::sync::Mutex::new(rx))), Some(generator))
+        }
+        None => {
+            let mut rng = Rng::new(seed);
+            let batches = (0..args.distinct_batches.max(1)).map(|_| batch(signal, &mut rng, size, now)).collect();
+            (Source::Cycle(Arc::new(batches), Instant::now() + args.duration), None)
+        }
+    };
+    let (sent, failed, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
-    let deadline = started + args.duration;
     let mut workers = Vec::new();
     for worker in 0..args.concurrency.max(1) {
         let channel = Channel::from_shared(args.endpoint.clone())?
             .connect()
             .await
             .with_context(|| format!("connecting to {}", args.endpoint))?;
-        let (batches, sent, failed, path) =
-            (Arc::clone(&batches), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
+        let (source, sent, failed, bytes) =
+            (source.clone(), Arc::clone(&sent), Arc::clone(&failed), Arc::clone(&bytes));
+        let path = args.signal.path();
         workers.push(tokio::spawn(async move {
             let mut client = tonic::client::Grpc::new(channel);
             let mut latencies = Vec::new();
             let mut i = worker;
-            while Instant::now() < deadline {
-                let body = batches[i % batches.len()].clone();
-                i += 1;
+            while let Some(body) = source.next(&mut i).await {
+                let len = body.len() as u64;
                 let t = Instant::now();
                 let outcome = match client.ready().await {
                     Ok(()) => client
@@ -121,16 +146,25 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 };
                 latencies.push(t.elapsed());
                 match outcome {
-                    Ok(()) => sent.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
-                };
+                    Ok(()) => {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        bytes.fetch_add(len, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
             latencies
         }));
     }
+    drop(source);
     let mut latencies = Vec::new();
     for w in workers {
         latencies.extend(w.await?);
+    }
+    if let Some(generator) = generator {
+        generator.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
@@ -141,15 +175,21 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     let ok = sent.load(Ordering::Relaxed);
+    let sent_bytes = bytes.load(Ordering::Relaxed);
     println!(
         "signal={:?} batch_size={} concurrency={} duration_s={elapsed:.1}",
         args.signal, args.batch_size, args.concurrency
     );
-    println!("requests_ok={ok} requests_failed={} request_bytes={request_bytes}", failed.load(Ordering::Relaxed));
     println!(
-        "items_per_s={:.0} mb_per_s={:.1}",
+        "requests_ok={ok} requests_failed={} request_bytes={}",
+        failed.load(Ordering::Relaxed),
+        sent_bytes.checked_div(ok).unwrap_or(0)
+    );
+    println!(
+        "items_per_s={:.0} mb_per_s={:.1}{}",
         ok as f64 * args.batch_size as f64 / elapsed,
-        ok as f64 * request_bytes as f64 / elapsed / 1e6
+        sent_bytes as f64 / elapsed / 1e6,
+        if args.fresh_batches.is_some() { " (generation on the client included)" } else { "" }
     );
     println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
     if let Some(pid) = args.server_pid {
@@ -169,60 +209,6 @@ fn batch(signal: LoadSignal, rng: &mut Rng, size: usize, now: u64) -> Bytes {
         LoadSignal::Logs => synthetic::logs(rng, size, now).encode_to_vec(),
         LoadSignal::Metrics => synthetic::metrics(rng, size, now).encode_to_vec(),
     })
-}
-
-/// Sends the seed's first `total` batches, generated on the fly, with `concurrency` senders.
-async fn send_fresh(args: &LoadgenArgs, total: usize, now: u64) -> anyhow::Result<()> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(args.concurrency.max(1) * 2);
-    let (signal, size, seed) = (args.signal, args.batch_size, args.seed);
-    let generator = tokio::task::spawn_blocking(move || {
-        let mut rng = Rng::new(seed);
-        for _ in 0..total {
-            if tx.blocking_send(batch(signal, &mut rng, size, now)).is_err() {
-                break;
-            }
-        }
-    });
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let started = Instant::now();
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut workers = Vec::new();
-    for _ in 0..args.concurrency.max(1) {
-        let channel = Channel::from_shared(args.endpoint.clone())?
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {}", args.endpoint))?;
-        let (rx, sent, failed, path) = (Arc::clone(&rx), Arc::clone(&sent), Arc::clone(&failed), args.signal.path());
-        workers.push(tokio::spawn(async move {
-            let mut client = tonic::client::Grpc::new(channel);
-            loop {
-                let Some(body) = rx.lock().await.recv().await else { break };
-                let outcome = match client.ready().await {
-                    Ok(()) => client
-                        .unary(tonic::Request::new(body), PathAndQuery::from_static(path), RawCodec)
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(tonic::Status::unavailable(e.to_string())),
-                };
-                match outcome {
-                    Ok(()) => sent.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
-    for w in workers {
-        w.await?;
-    }
-    generator.await?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let ok = sent.load(Ordering::Relaxed);
-    println!(
-        "fresh_batches={total} requests_ok={ok} requests_failed={} duration_s={elapsed:.1}",
-        failed.load(Ordering::Relaxed)
-    );
-    println!("items_per_s={:.0} (generation on the client included)", ok as f64 * args.batch_size as f64 / elapsed);
-    Ok(())
 }
 
 /// Fetches `count` traces by id, cycling through the trace ids of the synthetic batches, one

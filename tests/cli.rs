@@ -67,3 +67,59 @@ fn environment_variables_configure_serve() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("invalid value 'sometimes'") && stderr.contains("--wal.fsync"), "{stderr}");
 }
+
+#[test]
+fn loadgen_sends_and_finds_what_it_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start(dir.path(), &[]);
+    let endpoint = format!("http://{}", lookout.grpc);
+    let sent = lookout_cmd(&[
+        "loadgen",
+        "--endpoint",
+        &endpoint,
+        "--fresh-batches",
+        "3",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "2",
+    ]);
+    assert!(sent.contains("requests_ok=3 requests_failed=0"), "{sent}");
+    assert_eq!(
+        lookout.metric("lookout_ingest_accepted_items_total", &[("signal", "traces"), ("transport", "grpc")]),
+        30.0
+    );
+    let query_url = format!("http://{}", lookout.http);
+    let found = lookout_cmd(&[
+        "loadgen",
+        "--trace-by-id",
+        "5",
+        "--fresh-batches",
+        "3",
+        "--batch-size",
+        "10",
+        "--query-url",
+        &query_url,
+    ]);
+    assert!(found.contains("trace_by_id requests=5 found=5"), "{found}");
+    let cycled = lookout_cmd(&[
+        "loadgen",
+        "--endpoint",
+        &endpoint,
+        "--signal",
+        "logs",
+        "--duration",
+        "200ms",
+        "--distinct-batches",
+        "2",
+        "--batch-size",
+        "5",
+    ]);
+    assert!(cycled.contains("requests_failed=0"), "{cycled}");
+}
+
+fn lookout_cmd(args: &[&str]) -> String {
+    let out = lookout(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
