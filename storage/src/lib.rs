@@ -19,5 +19,8 @@ mod wal;
 
 pub use error::{Error, Result};
 pub use model::*;
-pub use traces::{RowFilter, SpanColumns, SpanStore, SpanStoreOptions, SpanStoreStats, TraceSpan};
+pub use traces::{
+    AttributeValues, Everything, KeyValues, SpanColumns, SpanFilter, SpanStore, SpanStoreOptions, SpanStoreStats,
+    TraceSpan,
+};
 pub use wal::{Apply, FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalPosition, WalReader, encode_record};

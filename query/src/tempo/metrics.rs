@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use lookout_storage::TraceSpan;
 use serde::Deserialize;
 
-use super::search::{MAX_CANDIDATES, blocking, matching_traces, passes_columns, prefilter, typed_json};
+use super::search::{Candidates, MAX_CANDIDATES, blocking, matching_traces, prefilter, typed_json};
 use super::{ApiError, TempoState, error, json, tenant};
 use crate::traceql::{self, Compiled, Trace, ast};
 
@@ -93,10 +93,8 @@ async fn matched_spans(
         let filter = prefilter(&compiled);
         return blocking(&state.spans, move |store| {
             let mut out = Vec::new();
-            let columns = |cols: &dyn lookout_storage::SpanColumns, row: usize| {
-                filter.as_ref().is_none_or(|f| passes_columns(f, cols, row))
-            };
-            store.scan_filtered(&tenant, window.0, window.1, &columns, &mut |span: &TraceSpan| {
+            let candidates = Candidates(filter.clone());
+            store.scan_filtered(&tenant, window.0, window.1, &candidates, &mut |span: &TraceSpan| {
                 if span.span.start_time_unix_nano >= window.0 && span.span.start_time_unix_nano <= window.1 {
                     let one = std::slice::from_ref(span);
                     let trace = Trace::new(one);

@@ -98,13 +98,27 @@ pub(crate) fn prefilter(compiled: &Compiled) -> Option<Compiled> {
     traceql::compile(query).ok()
 }
 
-/// Whether a row's plain columns leave it a candidate for a prefilter made by [`prefilter`].
-pub(crate) fn passes_columns(prefilter: &Compiled, columns: &dyn lookout_storage::SpanColumns, row: usize) -> bool {
-    match prefilter.query.stages.first() {
-        Some(ast::Stage::Spanset(ast::SpansetExpr::Filter(expr))) => {
-            traceql::column_verdict(prefilter, expr, columns, row) != Some(false)
+/// What a scan for a query's candidates may skip: blocks whose attribute values rule the
+/// prefilter out, rows whose plain columns do.
+pub(crate) struct Candidates(pub(crate) Option<Compiled>);
+
+impl Candidates {
+    fn expr(&self) -> Option<(&Compiled, &ast::FieldExpr)> {
+        let compiled = self.0.as_ref()?;
+        match compiled.query.stages.first() {
+            Some(ast::Stage::Spanset(ast::SpansetExpr::Filter(expr))) => Some((compiled, expr)),
+            _ => None,
         }
-        _ => true,
+    }
+}
+
+impl lookout_storage::SpanFilter for Candidates {
+    fn block(&self, values: &lookout_storage::AttributeValues) -> bool {
+        self.expr().is_none_or(|(c, expr)| traceql::block_may_match(c, expr, values))
+    }
+
+    fn row(&self, columns: &dyn lookout_storage::SpanColumns, row: usize) -> bool {
+        self.expr().is_none_or(|(c, expr)| traceql::column_verdict(c, expr, columns, row) != Some(false))
     }
 }
 
@@ -158,10 +172,8 @@ pub(crate) async fn matching_traces(
     blocking(store, move |store| {
         let mut seen = std::collections::HashSet::new();
         let mut candidates = Vec::new();
-        let columns = |cols: &dyn lookout_storage::SpanColumns, row: usize| {
-            filter.as_ref().is_none_or(|f| passes_columns(f, cols, row))
-        };
-        store.scan_filtered(&tenant, start, end, &columns, &mut |span| {
+        let skip = Candidates(filter.clone());
+        store.scan_filtered(&tenant, start, end, &skip, &mut |span| {
             let passes = filter.as_ref().is_none_or(|f| {
                 let one = std::slice::from_ref(span);
                 !traceql::evaluate(f, &Trace::new(one)).is_empty()

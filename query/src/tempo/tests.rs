@@ -321,6 +321,12 @@ async fn search_finds_the_same_in_blocks_as_in_the_head() {
         "{ !(status = error) }",
         r#"{ name = "nothing" }"#,
         "{ .http.status_code = nil }",
+        r#"{ .service.name = "health" }"#,
+        r#"{ resource.service.name =~ "heal.*|gate.*" }"#,
+        r#"{ resource.service.name = "nobody" }"#,
+        r#"{ span.nothing = "x" }"#,
+        "{ span.nothing != nil }",
+        r#"{ .http.status_code = 503 && resource.service.name != "x" }"#,
     ];
     let ids = |body: serde_json::Value| -> Vec<String> {
         body["traces"].as_array().unwrap().iter().map(|t| t["traceID"].as_str().unwrap().to_owned()).collect()
@@ -331,7 +337,7 @@ async fn search_finds_the_same_in_blocks_as_in_the_head() {
         assert_eq!(status, StatusCode::OK, "{q}");
         before.push(ids(body));
     }
-    assert_eq!(before.iter().filter(|ids| !ids.is_empty()).count(), 10, "{before:?}");
+    assert_eq!(before.iter().filter(|ids| !ids.is_empty()).count(), 13, "{before:?}");
     store.cut().unwrap();
     assert_eq!(store.stats().head_spans, 0);
     for (q, expected) in queries.iter().zip(before) {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use lookout_storage::{AnyValue, SpanColumns, SpanKind, StatusCode, TraceSpan};
+use lookout_storage::{AnyValue, AttributeValues, KeyValues, SpanColumns, SpanKind, StatusCode, TraceSpan};
 use regex::Regex;
 
 use super::ast::*;
@@ -524,5 +524,67 @@ pub fn column_verdict(c: &Compiled, expr: &FieldExpr, columns: &dyn SpanColumns,
                 _ => Some(false),
             }
         }
+    }
+}
+
+/// Whether a block whose attribute values are `values` may hold a span for which `expr` holds.
+/// False only when the values prove no span can match.
+pub fn block_may_match(c: &Compiled, expr: &FieldExpr, values: &AttributeValues) -> bool {
+    match expr {
+        FieldExpr::Static(Static::Bool(b)) => *b,
+        FieldExpr::Binary { op: FieldOp::And, lhs, rhs } => {
+            block_may_match(c, lhs, values) && block_may_match(c, rhs, values)
+        }
+        FieldExpr::Binary { op: FieldOp::Or, lhs, rhs } => {
+            block_may_match(c, lhs, values) || block_may_match(c, rhs, values)
+        }
+        FieldExpr::Binary { op: FieldOp::Compare(op), lhs, rhs } => match (lhs.as_ref(), rhs.as_ref()) {
+            (FieldExpr::Attribute(a), FieldExpr::Static(s)) | (FieldExpr::Static(s), FieldExpr::Attribute(a)) => {
+                comparison_may_match(c, a, *op, s, values)
+            }
+            _ => true,
+        },
+        FieldExpr::Static(_) | FieldExpr::Attribute(_) | FieldExpr::Not(_) => true,
+    }
+}
+
+fn comparison_may_match(
+    c: &Compiled,
+    attribute: &Attribute,
+    op: CompareOp,
+    value: &Static,
+    values: &AttributeValues,
+) -> bool {
+    let Attribute::Named { scope, name } = attribute else { return true };
+    let scopes: &[bool] = match scope {
+        AttributeScope::Span => &[false],
+        AttributeScope::Resource => &[true],
+        AttributeScope::Unscoped => &[false, true],
+        _ => return true,
+    };
+    let keys: Vec<KeyValues> = scopes.iter().map(|&resource| values.key(resource, name)).collect();
+    if matches!(value, Static::Nil) {
+        // `= nil` holds for spans without the key, which any block may have.
+        return op != CompareOp::Ne || keys.iter().any(|k| *k != KeyValues::Absent);
+    }
+    if keys.iter().all(|k| *k == KeyValues::Absent) {
+        return false;
+    }
+    if keys.contains(&KeyValues::Unlisted) {
+        return true;
+    }
+    let listed = keys.iter().filter_map(|k| match k {
+        KeyValues::Values(set) => Some(*set),
+        _ => None,
+    });
+    match (op, value) {
+        (CompareOp::Eq, Static::String(v)) => listed.into_iter().any(|set| set.contains(v)),
+        (CompareOp::Regex, Static::String(pattern)) => {
+            let Some(re) = c.regexes.get(pattern) else { return true };
+            listed.into_iter().any(|set| set.iter().any(|v| re.is_match(v)))
+        }
+        // Listed values are all strings: comparing with a number, a bool … never holds.
+        (CompareOp::Eq, _) => false,
+        _ => true,
     }
 }

@@ -5,7 +5,10 @@ mod eval;
 mod lexer;
 mod parser;
 
-pub use eval::{Compiled, Spanset, Trace, Val, attribute_values, column_verdict, compile, describe, evaluate, render};
+pub use eval::{
+    Compiled, Spanset, Trace, Val, attribute_values, block_may_match, column_verdict, compile, describe, evaluate,
+    render,
+};
 pub use parser::parse;
 
 /// A query that does not parse, with where and what.

@@ -57,6 +57,8 @@ pub(crate) struct Block {
     pub dir: PathBuf,
     pub meta: BlockMeta,
     index: Vec<IndexEntry>,
+    /// `attributes.json`, when the block has one.
+    pub values: Option<super::AttributeValues>,
 }
 
 fn schema() -> Schema {
@@ -148,6 +150,9 @@ pub(crate) fn write_block(dir: &Path, meta: &BlockMeta, spans: &[&TraceSpan], ba
         bytes.extend_from_slice(&e.rows.to_le_bytes());
     }
     write_synced(&index_path, &bytes)?;
+    let values = super::AttributeValues::collect(spans);
+    let values_json = serde_json::to_vec(&values).map_err(|e| corrupt(dir, e.to_string()))?;
+    write_synced(&dir.join("attributes.json"), &values_json)?;
     let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| corrupt(dir, e.to_string()))?;
     write_synced(&dir.join("meta.json"), &meta_json)?;
     sync_dir(dir)
@@ -290,7 +295,13 @@ impl Block {
                 Ok(IndexEntry { trace_id, batch: u32_at(e, 16), row: u32_at(e, 20), rows: u32_at(e, 24) })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Block { dir: dir.to_owned(), meta, index })
+        let values_path = dir.join("attributes.json");
+        let values = match std::fs::read(&values_path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| corrupt(&values_path, e.to_string()))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("read block attributes", &values_path)(e)),
+        };
+        Ok(Block { dir: dir.to_owned(), meta, index, values })
     }
 
     /// Whether the block holds spans of `id`, from the in-memory index alone.
@@ -328,7 +339,7 @@ impl Block {
     /// never decoded whole. Returns whether the whole block was read.
     pub(crate) fn scan(
         &self,
-        filter: super::RowFilter,
+        filter: &dyn super::SpanFilter,
         each: &mut dyn FnMut(&TraceSpan) -> bool,
     ) -> Result<bool, Error> {
         let path = self.dir.join("spans.arrow");
@@ -345,7 +356,7 @@ impl Block {
             columns_reader.set_index(index)?;
             let columns = columns_reader.next().ok_or_else(|| corrupt(&path, "missing record batch"))??;
             let columns = Columns::new(&columns, &path)?;
-            let keep: Vec<usize> = (0..columns.len()).filter(|&row| filter(&columns, row)).collect();
+            let keep: Vec<usize> = (0..columns.len()).filter(|&row| filter.row(&columns, row)).collect();
             if keep.is_empty() {
                 continue;
             }

@@ -68,8 +68,84 @@ impl SpanColumns for HeadColumns<'_> {
     }
 }
 
-/// Picks rows from their columns alone; rows it rejects are never decoded.
-pub type RowFilter<'a> = &'a dyn Fn(&dyn SpanColumns, usize) -> bool;
+/// Decides, before anything is decoded, which blocks and rows a scan needs. Both answers may
+/// be "maybe" (true); false must be certain.
+pub trait SpanFilter {
+    /// Whether a block with these string attribute values may hold a wanted span.
+    fn block(&self, _values: &AttributeValues) -> bool {
+        true
+    }
+    /// Whether a row may be wanted, judged from its plain columns.
+    fn row(&self, _columns: &dyn SpanColumns, _row: usize) -> bool {
+        true
+    }
+}
+
+/// A filter that keeps everything.
+pub struct Everything;
+
+impl SpanFilter for Everything {}
+
+/// The string values each attribute key takes in a block, per scope, so that a search for a
+/// value the block does not have skips it. A key with too many values, or with values that are
+/// not strings, is listed without them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributeValues {
+    /// Span attributes.
+    pub span: HashMap<String, Option<std::collections::BTreeSet<String>>>,
+    /// Resource attributes.
+    pub resource: HashMap<String, Option<std::collections::BTreeSet<String>>>,
+}
+
+/// What a block knows about one attribute key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyValues<'a> {
+    /// No span in the block has the key.
+    Absent,
+    /// Every value the key takes in the block.
+    Values(&'a std::collections::BTreeSet<String>),
+    /// The key is there, its values are not listed.
+    Unlisted,
+}
+
+impl AttributeValues {
+    /// Most values listed for one key.
+    pub const MAX_VALUES: usize = 1024;
+
+    /// What the block knows about `key` in span (`resource == false`) or resource attributes.
+    pub fn key(&self, resource: bool, key: &str) -> KeyValues<'_> {
+        let map = if resource { &self.resource } else { &self.span };
+        match map.get(key) {
+            None => KeyValues::Absent,
+            Some(None) => KeyValues::Unlisted,
+            Some(Some(values)) => KeyValues::Values(values),
+        }
+    }
+
+    fn add(map: &mut HashMap<String, Option<std::collections::BTreeSet<String>>>, kv: &crate::KeyValue) {
+        let entry = map.entry(kv.key.clone()).or_insert_with(|| Some(Default::default()));
+        let Some(values) = entry else { return };
+        match &kv.value {
+            crate::AnyValue::String(v) if values.len() < Self::MAX_VALUES || values.contains(v) => {
+                values.insert(v.clone());
+            }
+            _ => *entry = None,
+        }
+    }
+
+    pub(crate) fn collect(spans: &[&TraceSpan]) -> AttributeValues {
+        let mut out = AttributeValues::default();
+        let mut last_resource: Option<*const Resource> = None;
+        for ts in spans {
+            ts.span.attributes.iter().for_each(|kv| Self::add(&mut out.span, kv));
+            if last_resource != Some(Arc::as_ptr(&ts.resource)) {
+                last_resource = Some(Arc::as_ptr(&ts.resource));
+                ts.resource.attributes.iter().for_each(|kv| Self::add(&mut out.resource, kv));
+            }
+        }
+        out
+    }
+}
 
 /// How the span store cuts and keeps blocks.
 #[derive(Debug, Clone)]
@@ -260,7 +336,7 @@ impl SpanStore {
     /// first (the head, then blocks from the latest cut back), one record batch in memory at a
     /// time, until `each` returns false.
     pub fn scan(&self, tenant: &Tenant, start: u64, end: u64, each: &mut dyn FnMut(&TraceSpan) -> bool) -> Result<()> {
-        self.scan_filtered(tenant, start, end, &|_, _| true, each)
+        self.scan_filtered(tenant, start, end, &Everything, each)
     }
 
     /// [`SpanStore::scan`] that first asks `filter` about each row from its plain columns, and
@@ -270,7 +346,7 @@ impl SpanStore {
         tenant: &Tenant,
         start: u64,
         end: u64,
-        filter: RowFilter,
+        filter: &dyn SpanFilter,
         each: &mut dyn FnMut(&TraceSpan) -> bool,
     ) -> Result<()> {
         let in_range = |s: &TraceSpan| s.span.start_time_unix_nano <= end && s.span.end_time_unix_nano >= start;
@@ -280,7 +356,7 @@ impl SpanStore {
                 let Some(t) = head.tenants.get(tenant) else { continue };
                 let columns = HeadColumns(&t.spans);
                 for (row, span) in t.spans.iter().enumerate().rev() {
-                    if in_range(span) && filter(&columns, row) && !each(span) {
+                    if in_range(span) && filter.row(&columns, row) && !each(span) {
                         return Ok(());
                     }
                 }
@@ -296,6 +372,9 @@ impl SpanStore {
                 .collect()
         };
         for block in blocks {
+            if block.values.as_ref().is_some_and(|values| !filter.block(values)) {
+                continue;
+            }
             let finished = block.scan(filter, &mut |span| !in_range(span) || each(span))?;
             if !finished {
                 break;

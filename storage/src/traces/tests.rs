@@ -1,7 +1,10 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::{AnyValue, KeyValue, ResourceGroup, ScopeGroup, SpanEvent, SpanId, SpanKind, SpanLink, Status, StatusCode};
+use crate::{
+    AnyValue, AttributeValues, KeyValue, KeyValues, ResourceGroup, ScopeGroup, SpanEvent, SpanId, SpanKind, SpanLink,
+    Status, StatusCode,
+};
 
 fn span(trace: u8, id: u8, start: u64) -> Span {
     Span {
@@ -206,4 +209,42 @@ fn a_head_twice_over_its_limit_is_cut_by_the_appender_itself() {
     store.append(pos(9), &a, batch("s", vec![span(2, 1, 1)])).unwrap();
     assert_eq!(store.stats(), SpanStoreStats { head_spans: 0, block_spans: 4, blocks: 1 });
     assert_eq!(store.checkpoint(), Some(pos(9)));
+}
+
+#[test]
+fn blocks_list_the_string_values_of_their_attributes() {
+    let mut spans: Vec<Span> = (1..=3).map(|i| span(1, i, 1)).collect();
+    spans[0].attributes.push(KeyValue { key: "http.route".into(), value: AnyValue::String("/a".into()) });
+    spans[1].attributes.push(KeyValue { key: "http.route".into(), value: AnyValue::String("/b".into()) });
+    let dir = tempfile::tempdir().unwrap();
+    let store = SpanStore::open(dir.path(), options()).unwrap();
+    store.append(pos(8), &tenant("a"), batch("checkout", spans)).unwrap();
+    store.cut().unwrap();
+    let text = std::fs::read_to_string(dir.path().join("blocks/a/0000000001/attributes.json")).unwrap();
+    let values: AttributeValues = serde_json::from_str(&text).unwrap();
+    let routes: Vec<&str> = match values.key(false, "http.route") {
+        KeyValues::Values(set) => set.iter().map(String::as_str).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(routes, ["/a", "/b"]);
+    assert_eq!(values.key(false, "n"), KeyValues::Unlisted, "integer values are not listed");
+    assert_eq!(values.key(false, "missing"), KeyValues::Absent);
+    assert!(matches!(values.key(true, "service.name"), KeyValues::Values(set) if set.contains("checkout")));
+}
+
+#[test]
+fn a_key_with_too_many_values_is_listed_without_them() {
+    let spans: Vec<Span> = (0..=AttributeValues::MAX_VALUES)
+        .map(|i| {
+            let mut s = span(1, 1, i as u64);
+            s.attributes = vec![KeyValue { key: "user".into(), value: AnyValue::String(format!("u{i}")) }];
+            s
+        })
+        .collect();
+    let rows: Vec<TraceSpan> = spans
+        .into_iter()
+        .map(|span| TraceSpan { resource: Arc::new(Resource::default()), scope: Arc::new(Scope::default()), span })
+        .collect();
+    let refs: Vec<&TraceSpan> = rows.iter().collect();
+    assert_eq!(AttributeValues::collect(&refs).key(false, "user"), KeyValues::Unlisted);
 }
