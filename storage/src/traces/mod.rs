@@ -6,6 +6,7 @@
 mod block;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
@@ -122,28 +123,35 @@ impl AttributeValues {
         }
     }
 
-    fn add(map: &mut HashMap<String, Option<std::collections::BTreeSet<String>>>, kv: &crate::KeyValue) {
-        let entry = map.entry(kv.key.clone()).or_insert_with(|| Some(Default::default()));
-        let Some(values) = entry else { return };
-        match &kv.value {
-            crate::AnyValue::String(v) if values.len() < Self::MAX_VALUES || values.contains(v) => {
-                values.insert(v.clone());
-            }
-            _ => *entry = None,
-        }
-    }
-
     pub(crate) fn collect(spans: &[&TraceSpan]) -> AttributeValues {
-        let mut out = AttributeValues::default();
+        // Borrowed while collecting, in a map with a cheap hash: this runs for every attribute
+        // of every span at each cut.
+        type Seen<'s> = HashMap<&'s str, Option<std::collections::BTreeSet<&'s str>>, BuildHasherDefault<Fnv>>;
+        fn add<'s>(seen: &mut Seen<'s>, kv: &'s crate::KeyValue) {
+            let entry = seen.entry(kv.key.as_str()).or_insert_with(|| Some(Default::default()));
+            let Some(values) = entry else { return };
+            match &kv.value {
+                crate::AnyValue::String(v) if values.len() < AttributeValues::MAX_VALUES || values.contains(v.as_str()) => {
+                    values.insert(v);
+                }
+                _ => *entry = None,
+            }
+        }
+        let (mut span, mut resource) = (Seen::default(), Seen::default());
         let mut last_resource: Option<*const Resource> = None;
         for ts in spans {
-            ts.span.attributes.iter().for_each(|kv| Self::add(&mut out.span, kv));
+            ts.span.attributes.iter().for_each(|kv| add(&mut span, kv));
             if last_resource != Some(Arc::as_ptr(&ts.resource)) {
                 last_resource = Some(Arc::as_ptr(&ts.resource));
-                ts.resource.attributes.iter().for_each(|kv| Self::add(&mut out.resource, kv));
+                ts.resource.attributes.iter().for_each(|kv| add(&mut resource, kv));
             }
         }
-        out
+        let own = |seen: Seen| {
+            seen.into_iter()
+                .map(|(k, v)| (k.to_owned(), v.map(|set| set.into_iter().map(str::to_owned).collect())))
+                .collect()
+        };
+        AttributeValues { span: own(span), resource: own(resource) }
     }
 }
 
@@ -501,6 +509,26 @@ impl SpanStore {
             block_spans: state.blocks.iter().map(|b| b.meta.spans).sum(),
             blocks: state.blocks.len(),
         }
+    }
+}
+
+/// FNV-1a: a fast hash for short keys that come from our own data, not from an attacker's
+/// choice of collisions worth worrying about (a block's keys are bounded by its spans).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
     }
 }
 
