@@ -131,7 +131,9 @@ impl AttributeValues {
             let entry = seen.entry(kv.key.as_str()).or_insert_with(|| Some(Default::default()));
             let Some(values) = entry else { return };
             match &kv.value {
-                crate::AnyValue::String(v) if values.len() < AttributeValues::MAX_VALUES || values.contains(v.as_str()) => {
+                crate::AnyValue::String(v)
+                    if values.len() < AttributeValues::MAX_VALUES || values.contains(v.as_str()) =>
+                {
                     values.insert(v);
                 }
                 _ => *entry = None,
