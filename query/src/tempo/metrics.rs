@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use lookout_storage::TraceSpan;
 use serde::Deserialize;
 
 use super::search::{Candidates, MAX_CANDIDATES, blocking, matching_traces, prefilter, typed_json};
-use super::{ApiError, TempoState, error, json, tenant};
+use super::{ApiError, Json, Reply, TempoState, error, tenant};
 use crate::traceql::{self, Compiled, Trace, ast};
 
 /// Query parameters of the metrics endpoints.
@@ -249,56 +248,45 @@ pub(crate) async fn query_range(
     State(state): State<TempoState>,
     headers: HeaderMap,
     QueryParams(p): QueryParams<MetricsParams>,
-) -> Response {
-    let result = async {
-        let plan = plan(&p, now())?;
-        let step = match p.step.as_deref() {
-            Some(s) => step(s)?,
-            None => ((plan.end - plan.start) / 100).max(1_000_000_000),
-        };
-        if (plan.end - plan.start) / step > MAX_POINTS {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("more than {MAX_POINTS} points per series: raise step"),
-            ));
-        }
-        let start = plan.start / step * step;
-        let spans = matched_spans(&state, &headers, plan.compiled, (start, plan.end)).await?;
-        let series: Vec<serde_json::Value> = series(&plan.function, spans, start, step)
-            .into_values()
-            .map(|(labels, values)| {
-                let (labels, prom) = label_json(&labels);
-                let samples: Vec<serde_json::Value> = values
-                    .into_iter()
-                    .map(|(t, v)| serde_json::json!({ "timestampMs": (t / 1_000_000).to_string(), "value": v }))
-                    .collect();
-                serde_json::json!({ "labels": labels, "samples": samples, "promLabels": prom })
-            })
-            .collect();
-        Ok::<_, ApiError>(serde_json::json!({ "series": series, "metrics": { "completedJobs": 1, "totalJobs": 1 } }))
+) -> Reply {
+    let plan = plan(&p, now())?;
+    let step = match p.step.as_deref() {
+        Some(s) => step(s)?,
+        None => ((plan.end - plan.start) / 100).max(1_000_000_000),
+    };
+    if (plan.end - plan.start) / step > MAX_POINTS {
+        return Err(error(StatusCode::BAD_REQUEST, format!("more than {MAX_POINTS} points per series: raise step")));
     }
-    .await;
-    result.map_or_else(IntoResponse::into_response, json)
+    let start = plan.start / step * step;
+    let spans = matched_spans(&state, &headers, plan.compiled, (start, plan.end)).await?;
+    let series: Vec<serde_json::Value> = series(&plan.function, spans, start, step)
+        .into_values()
+        .map(|(labels, values)| {
+            let (labels, prom) = label_json(&labels);
+            let samples: Vec<serde_json::Value> = values
+                .into_iter()
+                .map(|(t, v)| serde_json::json!({ "timestampMs": (t / 1_000_000).to_string(), "value": v }))
+                .collect();
+            serde_json::json!({ "labels": labels, "samples": samples, "promLabels": prom })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "series": series, "metrics": { "completedJobs": 1, "totalJobs": 1 } })))
 }
 
 pub(crate) async fn query_instant(
     State(state): State<TempoState>,
     headers: HeaderMap,
     QueryParams(p): QueryParams<MetricsParams>,
-) -> Response {
-    let result = async {
-        let plan = plan(&p, now())?;
-        let step = plan.end - plan.start + 1;
-        let spans = matched_spans(&state, &headers, plan.compiled, (plan.start, plan.end)).await?;
-        let series: Vec<serde_json::Value> = series(&plan.function, spans, plan.start, step)
-            .into_values()
-            .map(|(labels, values)| {
-                let (labels, prom) = label_json(&labels);
-                serde_json::json!({ "labels": labels, "value": values.values().next().copied().unwrap_or(0.0), "promLabels": prom })
-            })
-            .collect();
-        Ok::<_, ApiError>(serde_json::json!({ "series": series, "metrics": { "completedJobs": 1, "totalJobs": 1 } }))
-    }
-    .await;
-    result.map_or_else(IntoResponse::into_response, json)
+) -> Reply {
+    let plan = plan(&p, now())?;
+    let step = plan.end - plan.start + 1;
+    let spans = matched_spans(&state, &headers, plan.compiled, (plan.start, plan.end)).await?;
+    let series: Vec<serde_json::Value> = series(&plan.function, spans, plan.start, step)
+        .into_values()
+        .map(|(labels, values)| {
+            let (labels, prom) = label_json(&labels);
+            serde_json::json!({ "labels": labels, "value": values.values().next().copied().unwrap_or(0.0), "promLabels": prom })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "series": series, "metrics": { "completedJobs": 1, "totalJobs": 1 } })))
 }

@@ -58,7 +58,7 @@ async fn buildinfo(State(state): State<TempoState>) -> Response {
 
 /// An error as Tempo gives it: a status and a plain-text message.
 #[derive(Debug)]
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
 }
@@ -120,6 +120,18 @@ async fn find(state: &TempoState, headers: &HeaderMap, id: &str) -> Result<Vec<R
 fn protobuf(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
 }
+
+/// A JSON answer; with [`ApiError`] it makes the `Reply` of the search, tag and metrics handlers.
+pub(crate) struct Json(pub(crate) serde_json::Value);
+
+impl IntoResponse for Json {
+    fn into_response(self) -> Response {
+        json(self.0)
+    }
+}
+
+/// What a JSON handler returns.
+pub(crate) type Reply = Result<Json, ApiError>;
 
 fn json(body: serde_json::Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()

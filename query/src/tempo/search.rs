@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use lookout_storage::{AnyValue, KeyValue, SpanStore, TraceSpan};
 use serde::Deserialize;
 
-use super::{ApiError, TempoState, error, json, tenant};
+use super::{ApiError, Json, Reply, TempoState, error, json, tenant};
 use crate::traceql::{self, Compiled, Trace, Val, ast};
 
 /// Query parameters of `/api/search`.
@@ -246,11 +246,8 @@ pub(crate) async fn search(
     State(state): State<TempoState>,
     headers: HeaderMap,
     QueryParams(p): QueryParams<SearchParams>,
-) -> Response {
-    match run_search(&state, &headers, p).await {
-        Ok(body) => json(body),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    Ok(Json(run_search(&state, &headers, p).await?))
 }
 
 async fn run_search(state: &TempoState, headers: &HeaderMap, p: SearchParams) -> Result<serde_json::Value, ApiError> {
@@ -392,48 +389,40 @@ pub(crate) async fn tags_v1(
     State(state): State<TempoState>,
     headers: HeaderMap,
     QueryParams(p): QueryParams<TagParams>,
-) -> Response {
-    let result = async {
-        let scope = scope_filter(p.scope.as_deref())?;
-        let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
-        let mut names = BTreeSet::new();
-        if matches!(scope, "all" | "span") {
-            names.extend(span_tags);
-        }
-        if matches!(scope, "all" | "resource") {
-            names.extend(resource_tags);
-        }
-        if scope == "intrinsic" {
-            names.extend(INTRINSICS.iter().map(|s| s.to_string()));
-        }
-        Ok::<_, ApiError>(serde_json::json!({ "tagNames": names }))
+) -> Reply {
+    let scope = scope_filter(p.scope.as_deref())?;
+    let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
+    let mut names = BTreeSet::new();
+    if matches!(scope, "all" | "span") {
+        names.extend(span_tags);
     }
-    .await;
-    result.map_or_else(IntoResponse::into_response, json)
+    if matches!(scope, "all" | "resource") {
+        names.extend(resource_tags);
+    }
+    if scope == "intrinsic" {
+        names.extend(INTRINSICS.iter().map(|s| s.to_string()));
+    }
+    Ok(Json(serde_json::json!({ "tagNames": names })))
 }
 
 pub(crate) async fn tags_v2(
     State(state): State<TempoState>,
     headers: HeaderMap,
     QueryParams(p): QueryParams<TagParams>,
-) -> Response {
-    let result = async {
-        let scope = scope_filter(p.scope.as_deref())?;
-        let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
-        let mut scopes = Vec::new();
-        if matches!(scope, "all" | "resource") {
-            scopes.push(serde_json::json!({ "name": "resource", "tags": resource_tags }));
-        }
-        if matches!(scope, "all" | "span") {
-            scopes.push(serde_json::json!({ "name": "span", "tags": span_tags }));
-        }
-        if matches!(scope, "all" | "intrinsic") {
-            scopes.push(serde_json::json!({ "name": "intrinsic", "tags": INTRINSICS }));
-        }
-        Ok::<_, ApiError>(serde_json::json!({ "scopes": scopes }))
+) -> Reply {
+    let scope = scope_filter(p.scope.as_deref())?;
+    let (span_tags, resource_tags) = tag_names(&state, &headers, &p).await?;
+    let mut scopes = Vec::new();
+    if matches!(scope, "all" | "resource") {
+        scopes.push(serde_json::json!({ "name": "resource", "tags": resource_tags }));
     }
-    .await;
-    result.map_or_else(IntoResponse::into_response, json)
+    if matches!(scope, "all" | "span") {
+        scopes.push(serde_json::json!({ "name": "span", "tags": span_tags }));
+    }
+    if matches!(scope, "all" | "intrinsic") {
+        scopes.push(serde_json::json!({ "name": "intrinsic", "tags": INTRINSICS }));
+    }
+    Ok(Json(serde_json::json!({ "scopes": scopes })))
 }
 
 /// A value as an OTLP/JSON `AnyValue`, for series labels.
@@ -540,14 +529,10 @@ pub(crate) async fn tag_values_v2(
     headers: HeaderMap,
     Path(tag): Path<String>,
     QueryParams(p): QueryParams<TagParams>,
-) -> Response {
-    let result = async {
-        let attribute = parse_tag(&tag)?;
-        let values = tag_values(&state, &headers, attribute, &p).await?;
-        let values: Vec<serde_json::Value> =
-            values.into_iter().map(|(kind, value)| serde_json::json!({ "type": kind, "value": value })).collect();
-        Ok::<_, ApiError>(serde_json::json!({ "tagValues": values }))
-    }
-    .await;
-    result.map_or_else(IntoResponse::into_response, json)
+) -> Reply {
+    let attribute = parse_tag(&tag)?;
+    let values = tag_values(&state, &headers, attribute, &p).await?;
+    let values: Vec<serde_json::Value> =
+        values.into_iter().map(|(kind, value)| serde_json::json!({ "type": kind, "value": value })).collect();
+    Ok(Json(serde_json::json!({ "tagValues": values })))
 }
