@@ -184,33 +184,11 @@ pub enum Static {
     Kind(Kind),
 }
 
-/// Span status literals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// `unset`.
-    Unset,
-    /// `ok`.
-    Ok,
-    /// `error`.
-    Error,
-}
+/// Span status literals (`ok`, `error`, `unset`) are the data model's status codes.
+pub use lookout_storage::StatusCode as Status;
 
-/// Span kind literals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `unspecified`.
-    Unspecified,
-    /// `internal`.
-    Internal,
-    /// `server`.
-    Server,
-    /// `client`.
-    Client,
-    /// `producer`.
-    Producer,
-    /// `consumer`.
-    Consumer,
-}
+/// Span kind literals (`server`, `client` …) are the data model's span kinds.
+pub use lookout_storage::SpanKind as Kind;
 
 /// A field of a span: an intrinsic or a named attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use lookout_storage::{AnyValue, AttributeValues, KeyValues, SpanColumns, SpanKind, StatusCode, TraceSpan};
+use lookout_storage::{AnyValue, AttributeValues, KeyValues, SpanColumns, TraceSpan};
 use regex::Regex;
 
 use super::ast::*;
@@ -296,25 +296,6 @@ fn lookup<'a>(attributes: &'a [lookout_storage::KeyValue], name: &str, out: &mut
     }
 }
 
-fn status(code: StatusCode) -> Status {
-    match code {
-        StatusCode::Unset => Status::Unset,
-        StatusCode::Ok => Status::Ok,
-        StatusCode::Error => Status::Error,
-    }
-}
-
-fn kind(k: SpanKind) -> Kind {
-    match k {
-        SpanKind::Unspecified => Kind::Unspecified,
-        SpanKind::Internal => Kind::Internal,
-        SpanKind::Server => Kind::Server,
-        SpanKind::Client => Kind::Client,
-        SpanKind::Producer => Kind::Producer,
-        SpanKind::Consumer => Kind::Consumer,
-    }
-}
-
 /// Every value of an attribute or intrinsic on span `i` of `trace`.
 pub fn attribute_values<'a>(attribute: &Attribute, trace: &Trace<'a>, i: usize) -> Vec<Val<'a>> {
     let ts = &trace.spans[i];
@@ -336,10 +317,10 @@ pub fn attribute_values<'a>(attribute: &Attribute, trace: &Trace<'a>, i: usize) 
         },
         Attribute::Intrinsic(intrinsic) => match intrinsic {
             Intrinsic::Name => out.push(Val::Str(&span.name)),
-            Intrinsic::Status => out.push(Val::Status(status(span.status.code))),
+            Intrinsic::Status => out.push(Val::Status(span.status.code)),
             Intrinsic::StatusMessage => out.push(Val::Str(&span.status.message)),
             Intrinsic::Duration => out.push(Val::Duration(span.duration_nanos() as i64)),
-            Intrinsic::Kind => out.push(Val::Kind(kind(span.kind))),
+            Intrinsic::Kind => out.push(Val::Kind(span.kind)),
             Intrinsic::SpanId => out.push(Val::Owned(span.span_id.to_hex())),
             Intrinsic::ParentId => out.extend(span.parent_span_id.map(|p| Val::Owned(p.to_hex()))),
             Intrinsic::TraceId => out.push(Val::Owned(span.trace_id.to_hex())),
@@ -474,10 +455,10 @@ fn scalar(c: &Compiled, filter: &ScalarFilter, trace: &Trace, spans: &[usize]) -
 fn column_value<'c>(attribute: &Attribute, columns: &'c dyn SpanColumns, row: usize) -> Option<Option<Val<'c>>> {
     Some(match attribute {
         Attribute::Intrinsic(Intrinsic::Name) => Some(Val::Str(columns.name(row))),
-        Attribute::Intrinsic(Intrinsic::Status) => Some(Val::Status(status(columns.status(row)))),
+        Attribute::Intrinsic(Intrinsic::Status) => Some(Val::Status(columns.status(row))),
         Attribute::Intrinsic(Intrinsic::StatusMessage) => Some(Val::Str(columns.status_message(row))),
         Attribute::Intrinsic(Intrinsic::Duration) => Some(Val::Duration(columns.duration(row) as i64)),
-        Attribute::Intrinsic(Intrinsic::Kind) => Some(Val::Kind(kind(columns.kind(row)))),
+        Attribute::Intrinsic(Intrinsic::Kind) => Some(Val::Kind(columns.kind(row))),
         Attribute::Named { scope: AttributeScope::Resource, name } if name == "service.name" => {
             columns.service_name(row).map(Val::Str)
         }
