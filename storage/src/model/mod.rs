@@ -8,6 +8,7 @@
 mod common;
 mod log;
 mod metric;
+mod sample;
 mod trace;
 
 pub use common::{
@@ -17,6 +18,10 @@ pub use log::LogRecord;
 pub use metric::{
     Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number, NumberPoint,
     SummaryPoint, Temporality, ValueAtQuantile,
+};
+pub use sample::{
+    Label, Labels, METRIC_NAME, MetricMetadata, MetricType, RefExemplar, RefSample, STALE_NAN_BITS, Sample,
+    SampleBatch, SampleExemplar, SampleValue, SeriesDef, SeriesRef, SeriesSamples, is_stale_nan, stale_nan,
 };
 pub use trace::{Span, SpanEvent, SpanKind, SpanLink, Status, StatusCode};
 
@@ -56,8 +61,11 @@ pub enum Payload {
     Traces(Batch<Span>),
     /// Log records grouped by resource and scope.
     Logs(Batch<LogRecord>),
-    /// Metrics grouped by resource and scope.
+    /// Metrics grouped by resource and scope, as OTLP sent them (written by version 1 of the
+    /// WAL; now translated to [`Payload::Samples`] before the WAL).
     Metrics(Batch<Metric>),
+    /// Prometheus-shaped samples for the metrics store.
+    Samples(SampleBatch),
 }
 
 impl Payload {
@@ -66,7 +74,7 @@ impl Payload {
         match self {
             Payload::Traces(_) => Signal::Traces,
             Payload::Logs(_) => Signal::Logs,
-            Payload::Metrics(_) => Signal::Metrics,
+            Payload::Metrics(_) | Payload::Samples(_) => Signal::Metrics,
         }
     }
 
@@ -76,6 +84,7 @@ impl Payload {
             Payload::Traces(b) => b.items().count(),
             Payload::Logs(b) => b.items().count(),
             Payload::Metrics(b) => b.items().map(Metric::point_count).sum(),
+            Payload::Samples(b) => b.samples.len(),
         }
     }
 }
