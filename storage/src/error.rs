@@ -35,6 +35,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A metrics block, the head snapshot or the metrics checkpoint cannot be read.
+    #[error("metrics store {path}: {reason}")]
+    CorruptMetrics {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A caller passed something the store cannot accept (a bad regular expression, a range).
+    #[error("{0}")]
+    InvalidInput(String),
     /// Arrow could not write or read a block.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),

@@ -4,6 +4,8 @@
 //! # Layout
 //! - `model`: tenants, resources, scopes, spans, log records, metrics (what ingest produces
 //!   and the stores consume).
+//! - `metrics`: the time-series store, a Gorilla-chunk head cut into compressed blocks, with
+//!   a series index for label matchers (`storage/docs/metrics.md`).
 //! - `traces`: the span store, a head in memory cut into arrow blocks with a trace-id index
 //!   (`storage/docs/traces.md`).
 //! - `wal`: segment files of checksummed records, written by one thread with group commit,
@@ -13,6 +15,8 @@
 //! WAL is replayed to whoever holds the stores.
 
 mod error;
+mod fs;
+pub mod metrics;
 mod model;
 mod traces;
 mod wal;

@@ -3,7 +3,7 @@
 //! rows) and `meta.json`. Format: `storage/docs/traces.md`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use arrow_schema::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
 use super::TraceSpan;
+use crate::fs::{sync_dir, write_synced};
 use crate::{Error, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Tenant, TraceId, WalPosition};
 
 /// Version of the block layout in `storage/docs/traces.md`.
@@ -156,16 +157,6 @@ pub(crate) fn write_block(dir: &Path, meta: &BlockMeta, spans: &[&TraceSpan], ba
     let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| corrupt(dir, e.to_string()))?;
     write_synced(&dir.join("meta.json"), &meta_json)?;
     sync_dir(dir)
-}
-
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut file = File::create(path).map_err(Error::io("create file", path))?;
-    file.write_all(bytes).map_err(Error::io("write file", path))?;
-    file.sync_all().map_err(Error::io("sync file", path))
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("sync directory", dir))
 }
 
 /// The postcard encoding of the last few shared values, by pointer.

@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use self::block::{BLOCK_VERSION, Block, BlockMeta, sync_dir, write_block, write_synced};
+use self::block::{BLOCK_VERSION, Block, BlockMeta, write_block};
+use crate::fs::{sync_dir, write_synced};
 use crate::{Batch, Error, Resource, Result, Scope, Span, SpanKind, StatusCode, Tenant, TraceId, WalPosition};
 
 /// A span with the resource and scope it came from.

@@ -1,0 +1,438 @@
+//! The head: every series the store knows, its recent samples in Gorilla chunks, the series
+//! index and the exemplar buffer. Everything here is rebuilt from the head snapshot and the WAL
+//! after a restart.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use super::chunk::{Chunk, ChunkWriter};
+use super::index::{Postings, Symbols, label_of};
+use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tenant, WalPosition, is_stale_nan};
+
+/// Most samples in one chunk before a new one starts.
+pub(crate) const CHUNK_SAMPLES: u32 = 240;
+
+/// A closed chunk in the head, with the WAL record of its first sample.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadChunk {
+    pub chunk: Arc<Chunk>,
+    pub first_pos: WalPosition,
+}
+
+/// One series in memory.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub tenant: u32,
+    pub labels: Box<[(u32, u32)]>,
+    /// Closed chunks, oldest first.
+    pub chunks: Vec<HeadChunk>,
+    /// The chunk being appended to.
+    pub open: ChunkWriter,
+    /// The WAL record of the open chunk's first sample.
+    pub open_pos: Option<WalPosition>,
+    /// Timestamp of the newest sample (`i64::MIN` when none).
+    pub last_t: i64,
+    /// Bits of the newest value.
+    pub last_v: u64,
+    /// Whether a WAL record applied so far defines this series.
+    pub logged: bool,
+}
+
+impl MemSeries {
+    /// Whether the series holds samples in the head.
+    pub fn has_samples(&self) -> bool {
+        !self.chunks.is_empty() || self.open.count() > 0
+    }
+
+    /// The earliest WAL record holding a sample that is still in this series' chunks.
+    pub fn first_pos(&self) -> Option<WalPosition> {
+        self.chunks.first().map(|c| c.first_pos).or(self.open_pos)
+    }
+
+    /// Closes the open chunk.
+    fn close_open(&mut self) {
+        if self.open.count() == 0 {
+            return;
+        }
+        let done = std::mem::take(&mut self.open);
+        if let Some(first_pos) = self.open_pos.take() {
+            self.chunks.push(HeadChunk { chunk: Arc::new(done.finish()), first_pos });
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.labels.len() * 8
+            + self.chunks.iter().map(|c| c.chunk.bytes.len() + 64).sum::<usize>()
+            + self.chunks.capacity() * 8
+            + self.open.heap_bytes()
+    }
+}
+
+/// Per-tenant index of the head.
+#[derive(Debug, Default)]
+pub(crate) struct TenantHead {
+    pub name: Tenant,
+    by_hash: HashMap<u64, u32>,
+    collisions: HashMap<u64, Vec<u32>>,
+    pub postings: Postings,
+    pub metadata: HashMap<String, MetricMetadata>,
+    pub series: usize,
+}
+
+/// What an append did with a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// Stored.
+    Ok,
+    /// Same timestamp and value as the newest sample: nothing to do.
+    Duplicate,
+    /// Older than the newest sample, or the same time with another value.
+    OutOfOrder,
+    /// Older than what the head holds (already cut into blocks).
+    OutOfBounds,
+    /// The series does not exist.
+    UnknownSeries,
+}
+
+/// Counters of what applying WAL records did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ApplyCounts {
+    pub samples: u64,
+    pub dropped: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub symbols: Symbols,
+    pub series: Vec<Option<Box<MemSeries>>>,
+    pub tenants: Vec<TenantHead>,
+    tenant_ids: HashMap<Tenant, u32>,
+    pub exemplars: VecDeque<(u32, SampleExemplar)>,
+    pub max_exemplars: usize,
+    /// Samples older than this are in blocks and refused.
+    pub min_valid_t: i64,
+    /// Where ingest would start a new chunk: block range in milliseconds.
+    pub block_range: i64,
+    /// The last WAL record applied.
+    pub applied_through: Option<WalPosition>,
+    pub live_series: usize,
+    hasher: ahash::RandomState,
+}
+
+/// The series id for a reference, if it fits the head's 32-bit ids.
+pub(crate) fn series_id(r: SeriesRef) -> Option<u32> {
+    u32::try_from(r).ok()
+}
+
+impl Head {
+    pub fn new(block_range: i64, max_exemplars: usize) -> Head {
+        Head {
+            symbols: Symbols::default(),
+            series: Vec::new(),
+            tenants: Vec::new(),
+            tenant_ids: HashMap::new(),
+            exemplars: VecDeque::new(),
+            max_exemplars,
+            min_valid_t: i64::MIN,
+            block_range,
+            applied_through: None,
+            live_series: 0,
+            hasher: ahash::RandomState::with_seeds(0x6c6f_6f6b, 0x6f75_7421, 0x7473_6462, 0x6865_6164),
+        }
+    }
+
+    /// Hash of a label set given as sorted pairs.
+    pub fn hash<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for (n, v) in pairs {
+            h.write(n.as_bytes());
+            h.write_u8(0xff);
+            h.write(v.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    pub fn tenant_id(&self, tenant: &Tenant) -> Option<u32> {
+        self.tenant_ids.get(tenant).copied()
+    }
+
+    pub fn tenant(&self, tenant: &Tenant) -> Option<&TenantHead> {
+        self.tenant_id(tenant).map(|id| &self.tenants[id as usize])
+    }
+
+    fn tenant_id_or_add(&mut self, tenant: &Tenant) -> u32 {
+        if let Some(id) = self.tenant_id(tenant) {
+            return id;
+        }
+        let id = self.tenants.len() as u32;
+        self.tenants.push(TenantHead { name: tenant.clone(), ..TenantHead::default() });
+        self.tenant_ids.insert(tenant.clone(), id);
+        id
+    }
+
+    /// The series with exactly these labels (sorted pairs, with their hash), if it exists.
+    pub fn find(&self, tenant: u32, hash: u64, pairs: &[(&str, &str)]) -> Option<u32> {
+        let th = &self.tenants[tenant as usize];
+        let same = |id: u32| {
+            self.series[id as usize].as_ref().is_some_and(|s| {
+                s.labels.len() == pairs.len()
+                    && s.labels
+                        .iter()
+                        .zip(pairs)
+                        .all(|(&(n, v), &(pn, pv))| self.symbols.get(n) == pn && self.symbols.get(v) == pv)
+            })
+        };
+        match th.by_hash.get(&hash) {
+            Some(&id) if same(id) => Some(id),
+            Some(_) => th.collisions.get(&hash).and_then(|ids| ids.iter().copied().find(|&id| same(id))),
+            None => None,
+        }
+    }
+
+    /// Finds or creates the series. `id` forces the reference (replay); otherwise the next free one.
+    pub fn get_or_create(&mut self, tenant: &Tenant, labels: &Labels, id: Option<u32>) -> (u32, bool) {
+        let t = self.tenant_id_or_add(tenant);
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let hash = self.hash(pairs.iter().copied());
+        if let Some(found) = self.find(t, hash, &pairs) {
+            return (found, false);
+        }
+        let id = id.unwrap_or(self.series.len() as u32);
+        if self.series.len() <= id as usize {
+            self.series.resize_with(id as usize + 1, || None);
+        }
+        let interned = self.symbols.intern_labels(labels);
+        let th = &mut self.tenants[t as usize];
+        if let Some(prev) = th.by_hash.insert(hash, id) {
+            th.by_hash.insert(hash, prev);
+            th.collisions.entry(hash).or_default().push(id);
+        }
+        th.postings.add_unordered(id, &interned);
+        th.series += 1;
+        self.live_series += 1;
+        self.series[id as usize] = Some(Box::new(MemSeries {
+            tenant: t,
+            labels: interned,
+            chunks: Vec::new(),
+            open: ChunkWriter::new(),
+            open_pos: None,
+            last_t: i64::MIN,
+            last_v: 0,
+            logged: false,
+        }));
+        (id, true)
+    }
+
+    /// Whether a sample at `t` with value `v` would be stored in series `id`.
+    pub fn check(&self, id: u32, t: i64, v: f64) -> Appended {
+        let Some(s) = self.series.get(id as usize).and_then(Option::as_ref) else { return Appended::UnknownSeries };
+        check_order(s, self.min_valid_t, t, v)
+    }
+
+    /// Appends one sample (from WAL record `pos`).
+    pub fn append(&mut self, id: u32, t: i64, v: f64, pos: WalPosition) -> Appended {
+        let min_valid_t = self.min_valid_t;
+        let block_range = self.block_range;
+        let Some(s) = self.series.get_mut(id as usize).and_then(Option::as_mut) else {
+            return Appended::UnknownSeries;
+        };
+        let verdict = check_order(s, min_valid_t, t, v);
+        if verdict != Appended::Ok {
+            return verdict;
+        }
+        if s.open.count() > 0 {
+            let block_end = align_down(s.open.min_t(), block_range).saturating_add(block_range);
+            if s.open.count() >= CHUNK_SAMPLES || t >= block_end {
+                s.close_open();
+            }
+        }
+        if s.open.count() == 0 {
+            s.open_pos = Some(pos);
+        }
+        s.open.append(t, v);
+        s.last_t = t;
+        s.last_v = v.to_bits();
+        Appended::Ok
+    }
+
+    /// Applies one WAL record: definitions, samples, exemplars, metadata.
+    pub fn apply(&mut self, pos: WalPosition, tenant: &Tenant, batch: &SampleBatch) -> ApplyCounts {
+        let mut counts = ApplyCounts::default();
+        for def in &batch.series {
+            let Some(want) = series_id(def.series) else { continue };
+            let exists = self.series.get(want as usize).and_then(Option::as_ref).is_some();
+            let id = if exists { want } else { self.get_or_create(tenant, &def.labels, Some(want)).0 };
+            if let Some(s) = self.series.get_mut(id as usize).and_then(Option::as_mut) {
+                s.logged = true;
+            }
+        }
+        for s in &batch.samples {
+            let verdict = match series_id(s.series) {
+                Some(id) => self.append(id, s.t, s.v, pos),
+                None => Appended::UnknownSeries,
+            };
+            match verdict {
+                Appended::Ok => counts.samples += 1,
+                Appended::Duplicate => {}
+                _ => counts.dropped += 1,
+            }
+        }
+        for e in &batch.exemplars {
+            let Some(id) = series_id(e.series) else { continue };
+            if self.series.get(id as usize).and_then(Option::as_ref).is_none() || self.max_exemplars == 0 {
+                continue;
+            }
+            let dup = self.exemplars.iter().rev().take(16).any(|(i, x)| *i == id && x == &e.exemplar);
+            if !dup {
+                if self.exemplars.len() >= self.max_exemplars {
+                    self.exemplars.pop_front();
+                }
+                self.exemplars.push_back((id, e.exemplar.clone()));
+            }
+        }
+        for m in &batch.metadata {
+            self.set_metadata(tenant, m.clone());
+        }
+        self.applied_through = Some(pos);
+        counts
+    }
+
+    /// Records a family's type, help and unit.
+    pub fn set_metadata(&mut self, tenant: &Tenant, m: MetricMetadata) {
+        let t = self.tenant_id_or_add(tenant);
+        let map = &mut self.tenants[t as usize].metadata;
+        if map.get(&m.metric_family) != Some(&m) {
+            map.insert(m.metric_family.clone(), m);
+        }
+    }
+
+    /// Oldest and newest sample time in the head, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut range: Option<(i64, i64)> = None;
+        for s in self.series.iter().flatten() {
+            let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
+            if let Some(first) = first {
+                let (lo, hi) = range.unwrap_or((first, s.last_t));
+                range = Some((lo.min(first), hi.max(s.last_t)));
+            }
+        }
+        range
+    }
+
+    /// Removes and returns every chunk ending before `boundary`, closing open chunks that end
+    /// before it; from now on samples before `boundary` are refused.
+    pub fn set_min_valid(&mut self, boundary: i64) {
+        self.min_valid_t = self.min_valid_t.max(boundary);
+        for s in self.series.iter_mut().flatten() {
+            if s.open.count() > 0 && s.open.max_t() < boundary {
+                s.close_open();
+            }
+        }
+    }
+
+    /// Drops chunks that end before `boundary` (they are in a block now), then series left
+    /// with no samples, and resets each series' first WAL position when its chunks are gone.
+    pub fn truncate(&mut self, boundary: i64) -> usize {
+        let mut removed = 0;
+        for slot in self.series.iter_mut() {
+            let Some(s) = slot else { continue };
+            s.chunks.retain(|c| c.chunk.max_t >= boundary);
+            if !s.has_samples() && s.last_t < boundary {
+                self.tenants[s.tenant as usize].series -= 1;
+                *slot = None;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.live_series -= removed;
+            self.rebuild_index();
+        }
+        let live: std::collections::HashSet<u32> = self.exemplars.iter().map(|(id, _)| *id).collect();
+        let gone: Vec<u32> = live.into_iter().filter(|id| self.series[*id as usize].is_none()).collect();
+        if !gone.is_empty() {
+            self.exemplars.retain(|(id, _)| !gone.contains(id));
+        }
+        removed
+    }
+
+    fn rebuild_index(&mut self) {
+        for th in &mut self.tenants {
+            th.by_hash.clear();
+            th.collisions.clear();
+            th.postings = Postings::default();
+        }
+        for (id, s) in self.series.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let hash = self.hasher.hash_one_pairs(&self.symbols, &s.labels);
+            let th = &mut self.tenants[s.tenant as usize];
+            if let Some(prev) = th.by_hash.insert(hash, id as u32) {
+                th.by_hash.insert(hash, prev);
+                th.collisions.entry(hash).or_default().push(id as u32);
+            }
+            th.postings.add(id as u32, &s.labels);
+        }
+    }
+
+    /// The earliest WAL position whose records still matter to the head.
+    pub fn replay_from(&self) -> Option<WalPosition> {
+        self.series.iter().flatten().filter_map(|s| s.first_pos()).min()
+    }
+
+    /// Series ids of `tenant` matching the matchers.
+    pub fn select(&self, tenant: &Tenant, matchers: &[super::Matcher]) -> Vec<u32> {
+        let Some(th) = self.tenant(tenant) else { return Vec::new() };
+        th.postings.select(&self.symbols, matchers, |id, name| {
+            self.series[id as usize].as_ref().and_then(|s| label_of(&s.labels, name))
+        })
+    }
+
+    /// The labels of series `id`.
+    pub fn labels(&self, id: u32) -> Option<Labels> {
+        self.series.get(id as usize).and_then(Option::as_ref).map(|s| self.symbols.labels(&s.labels))
+    }
+
+    /// Approximate heap bytes of the whole head.
+    pub fn heap_bytes(&self) -> usize {
+        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes() + 160).sum();
+        let index: usize = self.tenants.iter().map(|t| t.postings.heap_bytes() + t.by_hash.capacity() * 16).sum();
+        series + index + self.symbols.heap_bytes() + self.series.capacity() * 8
+    }
+}
+
+trait HashPairs {
+    fn hash_one_pairs(&self, symbols: &Symbols, labels: &[(u32, u32)]) -> u64;
+}
+
+impl HashPairs for ahash::RandomState {
+    fn hash_one_pairs(&self, symbols: &Symbols, labels: &[(u32, u32)]) -> u64 {
+        let mut h = self.build_hasher();
+        for &(n, v) in labels {
+            h.write(symbols.get(n).as_bytes());
+            h.write_u8(0xff);
+            h.write(symbols.get(v).as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+}
+
+fn check_order(s: &MemSeries, min_valid_t: i64, t: i64, v: f64) -> Appended {
+    if t < min_valid_t {
+        return Appended::OutOfBounds;
+    }
+    if s.last_t == i64::MIN || t > s.last_t {
+        return Appended::Ok;
+    }
+    if t == s.last_t {
+        let same = v.to_bits() == s.last_v || (is_stale_nan(v) && is_stale_nan(f64::from_bits(s.last_v)));
+        return if same { Appended::Duplicate } else { Appended::OutOfOrder };
+    }
+    Appended::OutOfOrder
+}
+
+/// `t` rounded down to a multiple of `range` (towards negative infinity).
+pub(crate) fn align_down(t: i64, range: i64) -> i64 {
+    t.div_euclid(range) * range
+}

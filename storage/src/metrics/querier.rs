@@ -1,0 +1,366 @@
+//! Reading the metrics store: the [`Querier`] trait that query engines use, and the store's
+//! other read paths (exemplars, metadata, cardinality status).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::block::{Block, ChunkReader};
+use super::chunk::{Chunk, decode_into};
+use super::{Matcher, Tsdb};
+use crate::{Labels, MetricMetadata, Result, Sample, SampleExemplar, Tenant};
+
+/// One series with its samples in the asked range, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesData {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Samples (staleness markers included), one per timestamp.
+    pub samples: Vec<Sample>,
+}
+
+/// What a query engine needs from a metrics store. Times are milliseconds since the Unix
+/// epoch, ranges inclusive at both ends. Implemented by [`Tsdb`]; tests may implement it over
+/// plain vectors.
+pub trait Querier: Send + Sync {
+    /// Series of `tenant` matching every matcher that have samples in `[min_t, max_t]`, with
+    /// those samples, sorted by labels.
+    fn select(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<SeriesData>>;
+
+    /// Label sets of the matching series with samples in range, sorted.
+    fn series(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<Labels>>;
+
+    /// Label names of the matching series (all series when `matchers` is empty), sorted.
+    fn label_names(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<String>> {
+        let mut names = BTreeSet::new();
+        for labels in self.series(tenant, matchers, min_t, max_t)? {
+            names.extend(labels.iter().map(|l| l.name.clone()));
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` among the matching series, sorted.
+    fn label_values(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> Result<Vec<String>> {
+        let mut values = BTreeSet::new();
+        for labels in self.series(tenant, matchers, min_t, max_t)? {
+            if let Some(v) = labels.get(name) {
+                values.insert(v.to_string());
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+}
+
+/// Head cardinality, as `/api/v1/status/tsdb` reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TsdbStatus {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Distinct label pairs in the head.
+    pub num_label_pairs: u64,
+    /// Chunks in the head.
+    pub chunk_count: u64,
+    /// Oldest sample time in the head (ms), if any.
+    pub min_time: Option<i64>,
+    /// Newest sample time in the head (ms), if any.
+    pub max_time: Option<i64>,
+    /// Top metric names by series count.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Top label names by number of distinct values.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Top label names by bytes of their values.
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Top `name=value` pairs by series count.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
+/// Chunks of one series gathered under the lock, decoded after it.
+struct Gathered {
+    labels: Labels,
+    chunks: Vec<Arc<Chunk>>,
+}
+
+impl Tsdb {
+    /// The effective lower bound of a query: nothing older than retention is returned.
+    fn clamp(&self, min_t: i64) -> i64 {
+        min_t.max(self.retention_start(SystemTime::now()))
+    }
+
+    /// Head series matching, with their chunks overlapping the range; and the blocks overlapping.
+    fn gather(
+        &self,
+        tenant: &Tenant,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> (Vec<Gathered>, Vec<Arc<Block>>) {
+        let state = self.read();
+        let head = &state.head;
+        let mut out = Vec::new();
+        for id in head.select(tenant, matchers) {
+            let Some(s) = head.series[id as usize].as_ref() else { continue };
+            let mut chunks: Vec<Arc<Chunk>> = s
+                .chunks
+                .iter()
+                .filter(|c| c.chunk.min_t <= max_t && c.chunk.max_t >= min_t)
+                .map(|c| c.chunk.clone())
+                .collect();
+            if s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t {
+                chunks.push(Arc::new(s.open.clone().finish()));
+            }
+            if !chunks.is_empty() {
+                out.push(Gathered { labels: head.symbols.labels(&s.labels), chunks });
+            }
+        }
+        let blocks = state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)).cloned().collect();
+        (out, blocks)
+    }
+
+    /// Exemplars of the series matching any of the matcher sets, in `[min_t, max_t]`.
+    pub fn exemplars(
+        &self,
+        tenant: &Tenant,
+        matcher_sets: &[Vec<Matcher>],
+        min_t: i64,
+        max_t: i64,
+    ) -> Vec<(Labels, Vec<SampleExemplar>)> {
+        let state = self.read();
+        let head = &state.head;
+        let mut ids: BTreeSet<u32> = BTreeSet::new();
+        for set in matcher_sets {
+            ids.extend(head.select(tenant, set));
+        }
+        let mut by_series: BTreeMap<u32, Vec<SampleExemplar>> = BTreeMap::new();
+        for (id, e) in &head.exemplars {
+            if ids.contains(id) && e.t >= min_t && e.t <= max_t {
+                by_series.entry(*id).or_default().push(e.clone());
+            }
+        }
+        let mut out: Vec<(Labels, Vec<SampleExemplar>)> = by_series
+            .into_iter()
+            .filter_map(|(id, mut es)| {
+                es.sort_by_key(|e| e.t);
+                head.labels(id).map(|l| (l, es))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Family metadata of `tenant`: for one metric, or all (up to `limit` families).
+    pub fn metadata(&self, tenant: &Tenant, metric: Option<&str>, limit: Option<usize>) -> Vec<MetricMetadata> {
+        let state = self.read();
+        let Some(t) = state.head.tenant(tenant) else { return Vec::new() };
+        let mut out: Vec<MetricMetadata> =
+            t.metadata.values().filter(|m| metric.is_none_or(|name| m.metric_family == name)).cloned().collect();
+        out.sort_by(|a, b| a.metric_family.cmp(&b.metric_family));
+        if let Some(limit) = limit {
+            out.truncate(limit);
+        }
+        out
+    }
+
+    /// Head cardinality of `tenant`, top `limit` entries per list.
+    pub fn status(&self, tenant: &Tenant, limit: usize) -> TsdbStatus {
+        let state = self.read();
+        let head = &state.head;
+        let Some(t) = head.tenant(tenant) else { return TsdbStatus::default() };
+        let sym = &head.symbols;
+        let mut by_metric = Vec::new();
+        let mut value_counts = Vec::new();
+        let mut memory = Vec::new();
+        let mut pairs = Vec::new();
+        let mut num_label_pairs = 0u64;
+        for name in t.postings.names() {
+            let name_str = sym.get(name);
+            let mut count = 0u64;
+            let mut bytes = 0u64;
+            for (value, ids) in t.postings.values(name) {
+                let live = ids.len() as u64;
+                if live == 0 {
+                    continue;
+                }
+                count += 1;
+                bytes += sym.get(value).len() as u64 * live;
+                if name_str == crate::METRIC_NAME {
+                    by_metric.push((sym.get(value).to_string(), live));
+                }
+                pairs.push((format!("{}={}", name_str, sym.get(value)), live));
+            }
+            num_label_pairs += count;
+            value_counts.push((name_str.to_string(), count));
+            memory.push((name_str.to_string(), bytes));
+        }
+        let top = |mut v: Vec<(String, u64)>| {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        };
+        let ids = head.select(tenant, &[]);
+        let mut chunk_count = 0u64;
+        let mut range: Option<(i64, i64)> = None;
+        for id in ids {
+            if let Some(s) = head.series[id as usize].as_ref() {
+                chunk_count += s.chunks.len() as u64 + (s.open.count() > 0) as u64;
+                let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
+                if let Some(first) = first {
+                    let (lo, hi) = range.unwrap_or((first, s.last_t));
+                    range = Some((lo.min(first), hi.max(s.last_t)));
+                }
+            }
+        }
+        TsdbStatus {
+            num_series: t.series as u64,
+            num_label_pairs,
+            chunk_count,
+            min_time: range.map(|r| r.0),
+            max_time: range.map(|r| r.1),
+            series_count_by_metric_name: top(by_metric),
+            label_value_count_by_label_name: top(value_counts),
+            memory_in_bytes_by_label_name: top(memory),
+            series_count_by_label_value_pair: top(pairs),
+        }
+    }
+}
+
+impl Querier for Tsdb {
+    fn select(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<SeriesData>> {
+        let min_t = self.clamp(min_t);
+        if min_t > max_t {
+            return Ok(Vec::new());
+        }
+        let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
+        let mut merged: BTreeMap<Labels, (Vec<Sample>, usize)> = BTreeMap::new();
+        let mut buf = Vec::new();
+        let mut add = |labels: Labels, chunks: &mut dyn Iterator<Item = Result<Arc<Chunk>>>| -> Result<()> {
+            buf.clear();
+            for c in chunks {
+                let c = c?;
+                decode_into(&c.bytes, c.count, &mut buf);
+            }
+            buf.retain(|s| s.t >= min_t && s.t <= max_t);
+            if buf.is_empty() {
+                return Ok(());
+            }
+            let entry = merged.entry(labels).or_default();
+            entry.0.extend_from_slice(&buf);
+            entry.1 += 1;
+            Ok(())
+        };
+        for block in &blocks {
+            let Some(t) = block.tenants.get(tenant) else { continue };
+            let mut reader = ChunkReader::new(block);
+            for id in block.select(tenant, matchers) {
+                let s = &t.series[id as usize];
+                let refs: Vec<_> = s.chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t).collect();
+                if refs.is_empty() {
+                    continue;
+                }
+                let labels = block.symbols.labels(&s.labels);
+                let mut it = refs.into_iter().map(|r| reader.chunk(r).map(Arc::new));
+                add(labels, &mut it)?;
+            }
+        }
+        for g in head {
+            let mut it = g.chunks.iter().map(|c| Ok(Arc::clone(c)));
+            add(g.labels, &mut it)?;
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(labels, (mut samples, sources))| {
+                if sources > 1 {
+                    samples.sort_by_key(|s| s.t);
+                    samples.dedup_by_key(|s| s.t);
+                }
+                SeriesData { labels, samples }
+            })
+            .collect())
+    }
+
+    fn series(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<Labels>> {
+        let min_t = self.clamp(min_t);
+        if min_t > max_t {
+            return Ok(Vec::new());
+        }
+        let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
+        let mut out: BTreeSet<Labels> = head.into_iter().map(|g| g.labels).collect();
+        for block in &blocks {
+            let Some(t) = block.tenants.get(tenant) else { continue };
+            for id in block.select(tenant, matchers) {
+                let s = &t.series[id as usize];
+                if s.chunks.iter().any(|c| c.min_t <= max_t && c.max_t >= min_t) {
+                    out.insert(block.symbols.labels(&s.labels));
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn label_names(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<String>> {
+        if !matchers.is_empty() {
+            let mut names = BTreeSet::new();
+            for labels in self.series(tenant, matchers, min_t, max_t)? {
+                names.extend(labels.iter().map(|l| l.name.clone()));
+            }
+            return Ok(names.into_iter().collect());
+        }
+        // Without matchers: the names in the head's index and in overlapping blocks.
+        let min_t = self.clamp(min_t);
+        let state = self.read();
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        if let Some(t) = state.head.tenant(tenant) {
+            names.extend(t.postings.names().map(|n| state.head.symbols.get(n).to_string()));
+        }
+        for b in state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)) {
+            if let Some(t) = b.tenants.get(tenant) {
+                names.extend(t.postings.names().map(|n| b.symbols.get(n).to_string()));
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> Result<Vec<String>> {
+        if !matchers.is_empty() {
+            let mut values = BTreeSet::new();
+            for labels in self.series(tenant, matchers, min_t, max_t)? {
+                if let Some(v) = labels.get(name) {
+                    values.insert(v.to_string());
+                }
+            }
+            return Ok(values.into_iter().collect());
+        }
+        let min_t = self.clamp(min_t);
+        let state = self.read();
+        let mut values: HashMap<String, ()> = HashMap::new();
+        let head = &state.head;
+        if let (Some(t), Some(n)) = (head.tenant(tenant), head.symbols.lookup(name)) {
+            for (v, ids) in t.postings.values(n) {
+                if !ids.is_empty() {
+                    values.insert(head.symbols.get(v).to_string(), ());
+                }
+            }
+        }
+        for b in state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)) {
+            if let (Some(t), Some(n)) = (b.tenants.get(tenant), b.symbols.lookup(name)) {
+                values.extend(t.postings.values(n).map(|(v, _)| (b.symbols.get(v).to_string(), ())));
+            }
+        }
+        let mut out: Vec<String> = values.into_keys().collect();
+        out.sort();
+        Ok(out)
+    }
+}
