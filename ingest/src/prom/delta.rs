@@ -138,6 +138,7 @@ impl DeltaState {
                     Number::Double(d) => Total::Double(d),
                 },
             };
+            false
         })?;
         Ok(match total {
             Total::Int(i) => *i as f64,
@@ -161,7 +162,7 @@ impl DeltaState {
                 other => {
                     // Other bounds cannot be merged: the new point replaces the state.
                     *other = Total::Histogram(HistogramTotal::of(p));
-                    return;
+                    return true;
                 }
             };
             h.count = h.count.saturating_add(p.count);
@@ -172,6 +173,7 @@ impl DeltaState {
             for (t, c) in h.buckets.iter_mut().zip(&p.bucket_counts) {
                 *t = t.saturating_add(*c);
             }
+            false
         })?;
         match total {
             Total::Histogram(h) => Ok(h.clone()),
@@ -186,7 +188,7 @@ impl DeltaState {
         (start, time): (u64, u64),
         now_ms: i64,
         first: Total,
-        add: impl FnOnce(&mut Total),
+        add: impl FnOnce(&mut Total) -> bool,
     ) -> Result<&Total, String> {
         let max = self.limits.max_series_per_tenant;
         let streams = self.tenants.entry(tenant.clone()).or_default();
@@ -210,7 +212,10 @@ impl DeltaState {
         if time <= stream.last {
             return Err(format!("delta point at {time} ns is out of order: series already at {} ns", stream.last));
         }
-        add(&mut stream.total);
+        if add(&mut stream.total) {
+            // The state was replaced by this point, so the stream starts where it does.
+            stream.start = start;
+        }
         stream.last = time;
         stream.touched_ms = now_ms;
         Ok(&stream.total)

@@ -511,3 +511,20 @@ fn target_info_spans_the_resource_interval_and_can_keep_identifying_attributes()
     assert_eq!(times, [0, 150_000, 300_000, 400_000]);
     assert!(info.samples.iter().all(|s| s.v == 1.0));
 }
+
+#[test]
+fn delta_histogram_with_new_bounds_replaces_the_running_total() {
+    let points = vec![
+        hist(T, T + SEC, &[1.0], &[1, 1], Some(3.0)),
+        hist(T + SEC, T + 2 * SEC, &[1.0, 2.0], &[1, 0, 0], Some(0.5)),
+        hist(T + 2 * SEC, T + 3 * SEC, &[1.0, 2.0], &[0, 1, 0], Some(1.5)),
+    ];
+    let m = metric("d", "", MetricData::Histogram { points, temporality: Temporality::Delta });
+    let out = translate(&batch(Resource::default(), vec![m]), &TranslateOptions::default());
+    let count = out.series.iter().find(|s| s.labels.metric_name() == Some("d_count")).unwrap();
+    let values: Vec<f64> = count.samples.iter().map(|s| s.v).collect();
+    assert_eq!(values, [2.0, 1.0, 2.0]);
+    let le2 = out.series.iter().find(|s| s.labels.get("le") == Some("2")).unwrap();
+    assert_eq!(le2.samples.iter().map(|s| s.v).collect::<Vec<_>>(), [1.0, 2.0]);
+    assert_eq!(out.rejected_points, 0, "{:?}", out.messages);
+}
