@@ -15,6 +15,7 @@ mod grpc;
 mod http;
 mod metrics;
 mod pipeline;
+pub mod prom;
 mod rpc_status;
 pub mod synthetic;
 
