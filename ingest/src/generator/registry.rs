@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use lookout_storage::{Label, Labels, METRIC_NAME, Sample, SampleExemplar, SeriesSamples, TraceId};
+use lookout_storage::{Labels, METRIC_NAME, Sample, SampleExemplar, SeriesSamples, TraceId};
 
 /// Active series of one tenant, against its cap.
 #[derive(Debug)]
@@ -198,7 +198,9 @@ impl HistogramVec {
                 let mut one = series(bucket_labels, now_ms, s.buckets[i]);
                 if let Some((trace, v)) = s.exemplars[i].take() {
                     one.exemplars.push(SampleExemplar {
-                        labels: Labels::from_sorted(vec![Label::new(trace_label, trace.to_hex())]),
+                        // Tempo writes the trace id without leading zeros; its query API (and
+                        // Lookout's) pads short ids back.
+                        labels: Labels::from_pairs([(trace_label, trace.to_hex().trim_start_matches('0'))]),
                         t: now_ms,
                         v,
                     });
