@@ -16,8 +16,8 @@
 //!
 //! # What follows Tempo and what does not
 //! Names, labels, label values, default buckets, the exemplar label (`traceID`, on histogram
-//! buckets only, each exemplar sent once, the trace id in hex without leading zeros), the wait and pending-store size and the pairing and
-//! virtual-node rules follow Tempo's defaults. Options that Tempo leaves off by default are not
+//! buckets only, each exemplar sent once, the trace id in hex without leading zeros), the wait,
+//! the pending-store size and the pairing and virtual-node rules follow Tempo's defaults. Options that Tempo leaves off by default are not
 //! implemented: `traces_target_info` with `job`/`instance` labels, `status_message`, extra
 //! dimensions, the messaging-system latency histogram, the `virtual_node` label, span
 //! multipliers, filter policies and native histograms. Tempo also sends a zero sample before a
