@@ -17,15 +17,15 @@
 //! # What follows Tempo and what does not
 //! Names, labels, label values, default buckets, the exemplar label (`traceID`, on histogram
 //! buckets only, each exemplar sent once, the trace id in hex without leading zeros), the wait,
-//! the pending-store size and the pairing and virtual-node rules follow Tempo's defaults. Options that Tempo leaves off by default are not
-//! implemented: `traces_target_info` with `job`/`instance` labels, `status_message`, extra
-//! dimensions, the messaging-system latency histogram, the `virtual_node` label, span
-//! multipliers, filter policies and native histograms. Tempo also sends a zero sample before a
-//! new series' first value; here each collect gives exactly one sample per series.
-//! `traces_service_graph_unpaired_spans_total` and `_dropped_spans_total` are not made by
-//! Tempo's generator (it counts these in its own `tempo_metrics_generator_*` metrics) but are
-//! documented for service graphs and made by Grafana Alloy; here they carry the labels of the
-//! half edge that could not be paired.
+//! the pending-store size and the pairing and virtual-node rules follow Tempo's defaults.
+//! Options that Tempo leaves off by default are not implemented: `traces_target_info` with
+//! `job`/`instance` labels, `status_message`, extra dimensions, the messaging-system latency
+//! histogram, the `virtual_node` label, span multipliers, filter policies and native histograms.
+//! Tempo also sends a zero sample before a new series' first value; here each collect gives
+//! exactly one sample per series. `traces_service_graph_unpaired_spans_total` and
+//! `_dropped_spans_total` are not made by Tempo's generator (it counts these in its own
+//! `tempo_metrics_generator_*` metrics) but are documented for service graphs and made by
+//! Grafana Alloy; here they carry the labels of the half edge that could not be paired.
 //!
 //! Time is whatever `now_ms` the caller passes, so waits and expiry are deterministic in tests.
 
