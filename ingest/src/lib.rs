@@ -11,6 +11,7 @@
 
 mod convert;
 mod error;
+pub mod generator;
 mod grpc;
 mod http;
 mod metrics;
