@@ -16,6 +16,7 @@ mod http;
 mod metrics;
 mod pipeline;
 mod rpc_status;
+pub mod scrape;
 pub mod synthetic;
 
 pub use convert::{Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces};
