@@ -13,10 +13,15 @@
 //! [`merge_sample_labels`] and then [`relabel::process`] with the job's
 //! `metric_relabel_configs`, and appends what is kept.
 
+mod config;
+mod duration;
 mod error;
 mod parse;
 pub mod relabel;
 
+pub use config::{
+    GlobalConfig, PrometheusConfig, Scheme, ScrapeConfig, StaticConfig, Target, merge_sample_labels, targets,
+};
 pub use error::{ConfigError, ParseError};
 pub use parse::{ACCEPT_HEADER, Exposition, Format, ParseOptions, ScrapedSample, parse, parse_with};
-pub use relabel::{Action, RelabelConfig};
+pub use relabel::{Action, Regex, RelabelConfig};
