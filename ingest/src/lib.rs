@@ -18,6 +18,7 @@ mod metrics;
 mod pipeline;
 pub mod prom;
 mod rpc_status;
+pub mod scrape;
 pub mod synthetic;
 
 pub use convert::{Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces};
