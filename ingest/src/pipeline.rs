@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lookout_storage::{Signal, Tenant, TenantPayload, Wal, encode_record};
+use lookout_storage::metrics::Refusals;
+use lookout_storage::{MetricMetadata, Payload, SeriesSamples, Signal, Tenant, TenantPayload, Wal, encode_record};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -11,8 +12,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
+use crate::intake::MetricsIntake;
 use crate::metrics::IngestMetrics;
-use crate::{Error, Result, convert};
+use crate::{Error, Result, convert, remote_write};
 
 /// How an export request reached Lookout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +25,24 @@ pub enum Transport {
     HttpProtobuf,
     /// OTLP/HTTP with a JSON body.
     HttpJson,
+    /// Prometheus remote_write.
+    RemoteWrite,
+    /// Lookout's own scrapes.
+    Scrape,
+    /// Span metrics and service graphs made from received spans.
+    SpanMetrics,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 3] = [Transport::Grpc, Transport::HttpProtobuf, Transport::HttpJson];
+    pub const ALL: [Transport; 6] = [
+        Transport::Grpc,
+        Transport::HttpProtobuf,
+        Transport::HttpJson,
+        Transport::RemoteWrite,
+        Transport::Scrape,
+        Transport::SpanMetrics,
+    ];
 
     /// The OTLP protocol name (`grpc`, `http/protobuf`, `http/json`).
     pub fn as_str(self) -> &'static str {
@@ -35,6 +50,9 @@ impl Transport {
             Transport::Grpc => "grpc",
             Transport::HttpProtobuf => "http/protobuf",
             Transport::HttpJson => "http/json",
+            Transport::RemoteWrite => "remote_write",
+            Transport::Scrape => "scrape",
+            Transport::SpanMetrics => "span_metrics",
         }
     }
 }
@@ -86,13 +104,19 @@ pub struct Ingester {
     metrics: IngestMetrics,
     options: IngestOptions,
     inflight: Arc<Semaphore>,
+    intake: Arc<MetricsIntake>,
 }
 
 impl Ingester {
-    /// An ingester that writes into `wal`.
-    pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions) -> Ingester {
+    /// An ingester that writes into `wal`, with metrics checked by `intake`'s store.
+    pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions, intake: Arc<MetricsIntake>) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester { wal, metrics, options, inflight }
+        Ingester { wal, metrics, options, inflight, intake }
+    }
+
+    /// The metrics intake.
+    pub fn intake(&self) -> &Arc<MetricsIntake> {
+        &self.intake
     }
 
     /// The limits in force.
@@ -128,22 +152,119 @@ impl Ingester {
     }
 
     async fn export_inner(&self, request: ExportRequest) -> Result<(u64, ExportReply)> {
-        let _permit = Arc::clone(&self.inflight).try_acquire_owned().map_err(|_| Error::Overloaded {
-            limit: self.options.max_inflight_requests,
-            retry_after: self.options.retry_after,
-        })?;
+        let _permit = self.admit()?;
         let limit = self.options.max_message_size;
-        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit))
+        let intake = Arc::clone(&self.intake);
+        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit, &intake))
             .await
             .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
         if let Some((record, payload)) = prepared.record {
-            self.wal.append(record, payload).await.map_err(|e| {
-                warn!(error = %e, "wal append failed");
-                Error::Unavailable { reason: e.to_string(), retry_after: self.options.retry_after }
-            })?;
+            self.append(record, payload).await?;
         }
         Ok((prepared.accepted, prepared.reply))
     }
+
+    async fn append(&self, record: Vec<u8>, payload: TenantPayload) -> Result<()> {
+        self.wal.append(record, payload).await.map_err(|e| {
+            warn!(error = %e, "wal append failed");
+            Error::Unavailable { reason: e.to_string(), retry_after: self.options.retry_after }
+        })
+    }
+
+    /// Receives a Prometheus remote_write 1.0 body (snappy-compressed protobuf). Success means
+    /// every sample not refused is in the WAL.
+    pub async fn remote_write(&self, tenant: Tenant, body: Bytes) -> Result<Refusals> {
+        let started = Instant::now();
+        let bytes = body.len();
+        let result = self.remote_write_inner(tenant, body).await;
+        let outcome = match &result {
+            Ok((accepted, refused)) => Ok((*accepted, refused.samples)),
+            Err(e) => Err(outcome_label(e)),
+        };
+        self.metrics.record(Signal::Metrics, Transport::RemoteWrite, bytes, started.elapsed(), outcome);
+        result.map(|(_, refused)| refused)
+    }
+
+    async fn remote_write_inner(&self, tenant: Tenant, body: Bytes) -> Result<(u64, Refusals)> {
+        let _permit = self.admit()?;
+        let limit = self.options.max_message_size;
+        if body.len() > limit {
+            return Err(Error::TooLarge { limit, decompressed: false });
+        }
+        let intake = Arc::clone(&self.intake);
+        let (record, refused) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let raw = remote_write::unsnappy(&body, limit)?;
+            let mut app = intake.tsdb().appender(&tenant);
+            let (_, histograms) = remote_write::append_write_request(&raw, &mut app)?;
+            let (batch, mut refused) = app.finish();
+            if histograms > 0 {
+                refused.samples += histograms;
+                refused.invalid += histograms;
+                refused.first_error.get_or_insert_with(|| {
+                    format!("{histograms} native histogram series refused: native histograms are not supported yet")
+                });
+            }
+            Ok((encode_samples(tenant, batch)?, refused))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
+        let mut accepted = 0;
+        if let Some((bytes, payload)) = record {
+            accepted = payload.payload.item_count() as u64;
+            self.append(bytes, payload).await?;
+        }
+        Ok((accepted, refused))
+    }
+
+    /// Writes Prometheus-shaped series (scrapes, span metrics) for `tenant` through the WAL.
+    pub async fn write_series(
+        &self,
+        tenant: Tenant,
+        series: Vec<SeriesSamples>,
+        metadata: Vec<MetricMetadata>,
+        transport: Transport,
+    ) -> Result<Refusals> {
+        let started = Instant::now();
+        let intake = Arc::clone(&self.intake);
+        let result: Result<(u64, Refusals)> = async {
+            let (record, refused) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let (batch, refused) = intake.series(&tenant, &series, &metadata);
+                Ok((encode_samples(tenant, batch)?, refused))
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("processing failed: {e}")))??;
+            let mut accepted = 0;
+            if let Some((bytes, payload)) = record {
+                accepted = payload.payload.item_count() as u64;
+                self.append(bytes, payload).await?;
+            }
+            Ok((accepted, refused))
+        }
+        .await;
+        let outcome = match &result {
+            Ok((accepted, refused)) => Ok((*accepted, refused.samples)),
+            Err(e) => Err(outcome_label(e)),
+        };
+        self.metrics.record(Signal::Metrics, transport, 0, started.elapsed(), outcome);
+        result.map(|(_, refused)| refused)
+    }
+
+    fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.inflight).try_acquire_owned().map_err(|_| Error::Overloaded {
+            limit: self.options.max_inflight_requests,
+            retry_after: self.options.retry_after,
+        })
+    }
+}
+
+/// The WAL record for a sample batch; `None` when it holds nothing.
+fn encode_samples(tenant: Tenant, batch: lookout_storage::SampleBatch) -> Result<Option<(Vec<u8>, TenantPayload)>> {
+    if batch.samples.is_empty() && batch.series.is_empty() && batch.exemplars.is_empty() && batch.metadata.is_empty() {
+        return Ok(None);
+    }
+    let record = TenantPayload { tenant, payload: Payload::Samples(batch) };
+    let bytes = encode_record(&record).map_err(|e| Error::Internal(format!("cannot encode wal record: {e}")))?;
+    Ok(Some((bytes, record)))
 }
 
 fn outcome_label(err: &Error) -> &'static str {
@@ -165,15 +286,37 @@ struct Prepared {
     reply: ExportReply,
 }
 
-fn prepare(request: ExportRequest, limit: usize) -> Result<Prepared> {
+fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake) -> Result<Prepared> {
     let body = if request.gzip { gunzip(&request.body, limit)? } else { request.body };
     let json = request.transport == Transport::HttpJson;
-    let converted = match request.signal {
+    let mut converted = match request.signal {
         Signal::Traces => convert::traces(decode::<ExportTraceServiceRequest>(&body, json)?),
         Signal::Logs => convert::logs(decode::<ExportLogsServiceRequest>(&body, json)?),
         Signal::Metrics => convert::metrics(decode::<ExportMetricsServiceRequest>(&body, json)?),
     };
-    let accepted = converted.payload.item_count() as u64;
+    let mut accepted = converted.payload.item_count() as u64;
+    match &converted.payload {
+        Payload::Traces(batch) => intake.observe_spans(&request.tenant, batch),
+        Payload::Metrics(batch) => {
+            // Points count as accepted unless translation or the store refused them.
+            let translated = intake.otlp(&request.tenant, batch);
+            accepted = accepted.saturating_sub(translated.rejected);
+            converted.rejected += translated.rejected;
+            let mut messages: Vec<String> = Vec::new();
+            if !converted.message.is_empty() {
+                messages.push(std::mem::take(&mut converted.message));
+            }
+            messages.extend(translated.messages);
+            converted.message = messages.join("; ");
+            converted.payload = Payload::Samples(translated.batch);
+            if let Payload::Samples(b) = &converted.payload {
+                if b.samples.is_empty() && b.series.is_empty() && b.metadata.is_empty() {
+                    accepted = 0;
+                }
+            }
+        }
+        _ => {}
+    }
     let reply = ExportReply { rejected: converted.rejected, message: converted.message };
     let record = if accepted == 0 {
         None

@@ -29,7 +29,9 @@ fn fixture(options: IngestOptions) -> Fixture {
     let wal = Arc::new(
         Wal::open(dir.path(), WalOptions::default(), WalMetrics::new(&registry).unwrap(), Box::new(|_, _| {})).unwrap(),
     );
-    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry).unwrap(), options));
+    let tsdb = Arc::new(lookout_storage::metrics::Tsdb::open(&dir.path().join("metrics"), Default::default()).unwrap());
+    let intake = Arc::new(MetricsIntake::new(tsdb, IntakeOptions::default()));
+    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry).unwrap(), options, intake));
     Fixture { _dir: dir, wal, ingester }
 }
 
