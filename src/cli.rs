@@ -90,6 +90,12 @@ pub struct ServeArgs {
     /// Delete span blocks older than this, e.g. 7d or 48h [default: 7d].
     #[arg(long = "traces.retention", env = "LOOKOUT_TRACES_RETENTION", value_parser = humantime::parse_duration)]
     pub traces_retention: Option<Duration>,
+    /// Delete metrics older than this, e.g. 15d [default: 15d].
+    #[arg(long = "metrics.retention", env = "LOOKOUT_METRICS_RETENTION", value_parser = humantime::parse_duration)]
+    pub metrics_retention: Option<Duration>,
+    /// Most active series per tenant [default: 1000000].
+    #[arg(long = "metrics.max-series-per-tenant", env = "LOOKOUT_METRICS_MAX_SERIES_PER_TENANT")]
+    pub metrics_max_series_per_tenant: Option<usize>,
     /// WAL segment size, e.g. 128MiB [default: 128MiB].
     #[arg(long = "wal.segment-size", env = "LOOKOUT_WAL_SEGMENT_SIZE")]
     pub wal_segment_size: Option<ByteSize>,
@@ -115,6 +121,8 @@ impl ServeArgs {
         set(&mut c.wal.fsync_interval, &self.wal_fsync_interval);
         set(&mut c.wal.segment_size, &self.wal_segment_size);
         set(&mut c.traces.retention, &self.traces_retention);
+        set(&mut c.metrics.retention, &self.metrics_retention);
+        set(&mut c.metrics.max_series_per_tenant, &self.metrics_max_series_per_tenant);
         Ok(c)
     }
 }

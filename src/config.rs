@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use lookout_ingest::scrape::{GlobalConfig, ScrapeConfig};
 use serde::{Deserialize, Deserializer};
 
 /// Everything `lookout serve` can be told.
@@ -26,6 +27,12 @@ pub struct Config {
     pub wal: WalConfig,
     /// The span store.
     pub traces: TracesConfig,
+    /// The metrics store and the ways metrics are made (OTLP translation, span metrics).
+    pub metrics: MetricsConfig,
+    /// Prometheus's `global` section: scrape interval and timeout defaults, external labels.
+    pub global: GlobalConfig,
+    /// Prometheus's `scrape_configs`: targets Lookout pulls metrics from.
+    pub scrape_configs: Vec<ScrapeConfig>,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -40,6 +47,9 @@ impl Default for Config {
             otlp: OtlpConfig::default(),
             wal: WalConfig::default(),
             traces: TracesConfig::default(),
+            metrics: MetricsConfig::default(),
+            global: default_global(),
+            scrape_configs: Vec::new(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -184,6 +194,53 @@ impl Default for TracesConfig {
     }
 }
 
+/// The metrics store and what feeds it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Samples older than this are deleted (whole blocks) and not returned.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// Most series one tenant may have in memory; beyond it new series are refused.
+    pub max_series_per_tenant: usize,
+    /// Most labels one series may have.
+    pub max_labels_per_series: usize,
+    /// Exemplars kept in memory across all series.
+    pub max_exemplars: usize,
+    /// OTLP resource attributes copied as labels onto every series of their resource.
+    pub promote_resource_attributes: Vec<String>,
+    /// Make Tempo's span metrics and service graph series from received spans.
+    pub span_metrics: bool,
+    /// How often span metrics are written.
+    #[serde(with = "humantime_serde")]
+    pub span_metrics_interval: Duration,
+    /// Scrape Lookout's own `/metrics` (job `lookout`).
+    pub scrape_self: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            retention: Duration::from_secs(15 * 24 * 3600),
+            max_series_per_tenant: 1_000_000,
+            max_labels_per_series: 30,
+            max_exemplars: 100_000,
+            promote_resource_attributes: Vec::new(),
+            span_metrics: true,
+            span_metrics_interval: Duration::from_secs(15),
+            scrape_self: true,
+        }
+    }
+}
+
+/// Prometheus's global defaults, filled in.
+fn default_global() -> GlobalConfig {
+    let mut global = GlobalConfig::default();
+    // Only fills in the documented defaults; an empty config cannot be invalid.
+    let _ = global.validate();
+    global
+}
+
 /// WAL fsync policy as configured.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -268,7 +325,27 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        Ok(serde_yaml_ng::from_str(text)?)
+        let mut config: Config = serde_yaml_ng::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Fills in the scrape defaults and checks the scrape configuration as Prometheus does.
+    pub fn validate(&mut self) -> anyhow::Result<()> {
+        self.global.validate()?;
+        let mut names = std::collections::HashSet::new();
+        for job in &mut self.scrape_configs {
+            job.validate(&self.global)?;
+            if !names.insert(job.job_name.clone()) {
+                anyhow::bail!("found multiple scrape configs with job name {:?}", job.job_name);
+            }
+            if job.job_name == "lookout" && self.metrics.scrape_self {
+                anyhow::bail!(
+                    "job name \"lookout\" is Lookout's own scrape; set metrics.scrape_self: false to define it"
+                );
+            }
+        }
+        Ok(())
     }
 }
 

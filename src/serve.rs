@@ -8,8 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use lookout_ingest::{CorsOptions, IngestMetrics, IngestOptions, Ingester, LogsService, MetricsService, TraceService};
+use lookout_ingest::generator::{Generator, GeneratorOptions};
+use lookout_ingest::prom::TranslateOptions;
+use lookout_ingest::remote_write::IngesterSlot;
+use lookout_ingest::{
+    CorsOptions, IngestMetrics, IngestOptions, Ingester, IntakeOptions, LogsService, MetricsIntake, MetricsService,
+    TraceService, Transport,
+};
 use lookout_query::TempoState;
+use lookout_storage::metrics::{Tsdb, TsdbOptions};
 use lookout_storage::{
     Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, TenantPayload, Wal, WalMetrics, WalOptions,
     WalPosition, WalReader,
@@ -42,12 +49,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?
             .context("opening the span store")?,
     );
+    let tsdb_options = TsdbOptions {
+        retention: config.metrics.retention,
+        max_series_per_tenant: config.metrics.max_series_per_tenant.max(1),
+        max_labels_per_series: config.metrics.max_labels_per_series.max(1),
+        max_exemplars: config.metrics.max_exemplars,
+        ..TsdbOptions::default()
+    };
+    let metrics_dir = config.data_dir.join("metrics");
+    let tsdb = Arc::new(
+        tokio::task::spawn_blocking(move || Tsdb::open(&metrics_dir, tsdb_options))
+            .await?
+            .context("opening the metrics store")?,
+    );
+    let stores = Arc::new(Stores { spans: Arc::clone(&spans), tsdb: Arc::clone(&tsdb) });
     let ready = Arc::new(AtomicBool::new(false));
     let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
-    let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) }).merge(
-        lookout_query::tempo_router(TempoState { spans: Arc::clone(&spans), version: env!("CARGO_PKG_VERSION") }),
-    );
+    let ingester_slot = IngesterSlot::default();
+    let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) })
+        .merge(lookout_query::tempo_router(TempoState {
+            spans: Arc::clone(&spans),
+            version: env!("CARGO_PKG_VERSION"),
+        }))
+        .merge(lookout_ingest::remote_write::router(Arc::clone(&ingester_slot)))
+        .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)));
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
             .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
@@ -55,7 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let wal_dir = config.data_dir.join("wal");
-    replay(&wal_dir, &registry, Arc::clone(&spans)).await?;
+    replay(&wal_dir, &registry, Arc::clone(&stores)).await?;
     let wal_options = WalOptions {
         fsync: match config.wal.fsync {
             FsyncMode::Always => FsyncPolicy::Always,
@@ -65,7 +91,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         segment_size: config.wal.segment_size.0,
         ..WalOptions::default()
     };
-    let store = Arc::clone(&spans);
+    let store = Arc::clone(&stores);
     let apply: Apply = Box::new(move |position, record| apply_to_stores(&store, position, record));
     let wal = Arc::new(
         Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?, apply).context("opening the write-ahead log")?,
@@ -75,7 +101,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_inflight_requests: config.otlp.max_inflight_requests.max(1),
         retry_after: config.otlp.retry_after,
     };
-    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options));
+    let intake = Arc::new(MetricsIntake::new(
+        Arc::clone(&tsdb),
+        IntakeOptions {
+            translate: TranslateOptions {
+                promote_resource_attributes: config.metrics.promote_resource_attributes.clone(),
+                ..TranslateOptions::default()
+            },
+            generator: config.metrics.span_metrics.then(GeneratorOptions::default),
+        },
+    ));
+    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake));
+    let _ = ingester_slot.set(Arc::clone(&ingester));
 
     let intake_stop = CancellationToken::new();
     let grpc = tonic::transport::Server::builder()
@@ -100,6 +137,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
+    let metrics_maintenance =
+        tokio::spawn(maintain_metrics_store(Arc::clone(&tsdb), registry.clone(), maintenance_stop.clone()));
+    let span_metrics_stop = CancellationToken::new();
+    let span_metrics = tokio::spawn(write_span_metrics(
+        Arc::clone(&ingester),
+        config.metrics.span_metrics_interval,
+        span_metrics_stop.clone(),
+    ));
     ready.store(true, Ordering::Release);
     info!(data_dir = %config.data_dir.display(), "lookout is ready");
 
@@ -119,10 +164,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if drained.is_err() {
         warn!(timeout = ?config.shutdown_timeout, "in-flight requests did not finish in time");
     }
+    span_metrics_stop.cancel();
+    span_metrics.await?;
     drop(ingester);
+    drop(ingester_slot);
     tokio::task::spawn_blocking(move || wal.close()).await?;
     maintenance_stop.cancel();
     maintenance.await?;
+    metrics_maintenance.await?;
     admin_stop.cancel();
     admin_task.await??;
     info!("shutdown complete");
@@ -144,13 +193,121 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
     Ok(listener)
 }
 
-/// Hands a durable WAL record to the store of its signal. Logs and metrics have no store yet
-/// (issues 4 and 6); they stay in the WAL.
-fn apply_to_stores(spans: &SpanStore, position: WalPosition, record: TenantPayload) {
-    if let Payload::Traces(batch) = record.payload
-        && let Err(e) = spans.append(position, &record.tenant, batch)
-    {
-        error!(error = %e, "cutting the span store's head failed; the wal keeps the spans");
+/// The stores WAL records are applied to.
+struct Stores {
+    spans: Arc<SpanStore>,
+    tsdb: Arc<Tsdb>,
+}
+
+/// Hands a durable WAL record to the store of its signal. Logs have no store yet (issue 6) and
+/// stay in the WAL; OTLP-shaped metrics records were written before the metrics store existed
+/// and are not translated.
+fn apply_to_stores(stores: &Stores, position: WalPosition, record: TenantPayload) {
+    match record.payload {
+        Payload::Traces(batch) => {
+            if let Err(e) = stores.spans.append(position, &record.tenant, batch) {
+                error!(error = %e, "cutting the span store's head failed; the wal keeps the spans");
+            }
+        }
+        Payload::Samples(batch) => stores.tsdb.apply(position, &record.tenant, &batch),
+        Payload::Logs(_) | Payload::Metrics(_) => {}
+    }
+}
+
+/// Cuts the metrics head into blocks, compacts blocks and enforces retention, until stopped.
+async fn maintain_metrics_store(tsdb: Arc<Tsdb>, registry: Registry, stop: CancellationToken) {
+    let gauge = |name: &str, help: &str| {
+        let g = prometheus::IntGauge::new(name, help).ok()?;
+        registry.register(Box::new(g.clone())).map_err(|e| warn!(error = %e, name, "cannot register gauge")).ok()?;
+        Some(g)
+    };
+    let gauges = [
+        gauge("lookout_tsdb_head_series", "Series in the metrics head."),
+        gauge("lookout_tsdb_head_chunks", "Chunks in the metrics head."),
+        gauge("lookout_tsdb_head_bytes", "Approximate memory held by the metrics head."),
+        gauge("lookout_tsdb_blocks", "Metrics blocks on disk."),
+        gauge("lookout_tsdb_block_bytes", "Bytes of metrics blocks on disk."),
+        gauge("lookout_tsdb_block_samples", "Samples in metrics blocks on disk."),
+        gauge("lookout_tsdb_exemplars", "Exemplars in memory."),
+        gauge("lookout_tsdb_samples_appended", "Samples appended to the metrics head since start."),
+        gauge(
+            "lookout_tsdb_samples_dropped",
+            "Samples in WAL records the metrics head could not take (out of order or out of bounds when applied).",
+        ),
+    ];
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(10));
+    let mut last_retention: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let retention_due = last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        if retention_due {
+            last_retention = Some(std::time::Instant::now());
+        }
+        let store = Arc::clone(&tsdb);
+        let outcome = tokio::task::spawn_blocking(move || {
+            store.cut_if_due()?;
+            store.compact()?;
+            if retention_due {
+                store.enforce_retention(std::time::SystemTime::now())?;
+            }
+            Ok::<_, lookout_storage::Error>(store.stats())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(s)) => {
+                let values = [
+                    s.head_series,
+                    s.head_chunks,
+                    s.head_bytes,
+                    s.blocks,
+                    s.block_bytes,
+                    s.block_samples,
+                    s.exemplars,
+                    s.samples_appended,
+                    s.samples_dropped,
+                ];
+                for (g, v) in gauges.iter().zip(values) {
+                    if let Some(g) = g {
+                        g.set(v as i64);
+                    }
+                }
+            }
+            Ok(Err(e)) => error!(error = %e, "metrics store maintenance failed; the wal keeps the samples"),
+            Err(e) => error!(error = %e, "metrics store maintenance task failed"),
+        }
+    }
+}
+
+/// Writes the span metrics and service graph series every `interval`, until stopped.
+async fn write_span_metrics(ingester: Arc<Ingester>, interval: std::time::Duration, stop: CancellationToken) {
+    if !ingester.intake().generates_span_metrics() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(interval.max(std::time::Duration::from_millis(100)));
+    ticks.tick().await;
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = ticks.tick() => false,
+        };
+        for (tenant, series) in ingester.intake().collect_span_metrics() {
+            if series.is_empty() {
+                continue;
+            }
+            match ingester.write_series(tenant, series, Generator::metadata(), Transport::SpanMetrics).await {
+                Ok(refused) if !refused.is_empty() => {
+                    warn!(refused = refused.samples, first = ?refused.first_error, "span metrics samples refused")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "writing span metrics failed"),
+            }
+        }
+        if stopping {
+            return;
+        }
     }
 }
 
@@ -208,8 +365,9 @@ async fn maintain_span_store(spans: Arc<SpanStore>, registry: Registry, stop: Ca
 }
 
 /// Replays the WAL into the stores: every record is read, checked and counted; trace records
-/// after the span store's checkpoint go into it. A damaged tail is repaired.
-async fn replay(dir: &Path, registry: &Registry, spans: Arc<SpanStore>) -> anyhow::Result<()> {
+/// after the span store's checkpoint go into it, sample records from the metrics store's
+/// checkpoint on into that. A damaged tail is repaired.
+async fn replay(dir: &Path, registry: &Registry, stores: Arc<Stores>) -> anyhow::Result<()> {
     let records = IntCounter::new("lookout_wal_replayed_records_total", "WAL records replayed at startup.")?;
     let items = IntCounterVec::new(
         Opts::new(
@@ -231,11 +389,17 @@ async fn replay(dir: &Path, registry: &Registry, spans: Arc<SpanStore>) -> anyho
     let dir = dir.to_owned();
     let counters = items.clone();
     let stats = tokio::task::spawn_blocking(move || {
-        let checkpoint = spans.checkpoint();
+        let spans_through = stores.spans.checkpoint();
+        let samples_from = stores.tsdb.checkpoint();
         WalReader::new(&dir).replay(true, |position, record| {
             counters.with_label_values(&[record.payload.signal().as_str()]).inc_by(record.payload.item_count() as u64);
-            if checkpoint.is_none_or(|c| position > c) {
-                apply_to_stores(&spans, position, record);
+            let wanted = match &record.payload {
+                Payload::Traces(_) => spans_through.is_none_or(|c| position > c),
+                Payload::Samples(_) => samples_from.is_none_or(|c| position >= c),
+                Payload::Logs(_) | Payload::Metrics(_) => false,
+            };
+            if wanted {
+                apply_to_stores(&stores, position, record);
             }
         })
     })

@@ -5,7 +5,7 @@
 //! from the decompressed bytes and handed to the metrics store's appender, which allocates only
 //! for series it has not seen.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,13 +18,22 @@ use lookout_storage::{Labels, MetricMetadata, MetricType, Sample, SampleExemplar
 
 use crate::{Error, Ingester, tenant_from};
 
-/// The router with `POST /api/v1/write`.
-pub fn router(ingester: Arc<Ingester>) -> Router {
-    Router::new().route("/api/v1/write", post(write)).with_state(ingester)
+/// The ingester once it exists: the query listener starts (and answers health checks) while
+/// the WAL is still being replayed, before there is an ingester to write with.
+pub type IngesterSlot = Arc<OnceLock<Arc<Ingester>>>;
+
+/// The router with `POST /api/v1/write`; until `slot` is filled it answers 503.
+pub fn router(slot: IngesterSlot) -> Router {
+    Router::new().route("/api/v1/write", post(write)).with_state(slot)
 }
 
-async fn write(State(ingester): State<Arc<Ingester>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn write(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes) -> Response {
     let text = |status: StatusCode, message: String| (status, message).into_response();
+    let Some(ingester) = slot.get() else {
+        let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "lookout is starting: replaying its WAL".into());
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    };
     let tenant = match tenant_from(headers.get("x-scope-orgid").map(|v| v.as_bytes())) {
         Ok(t) => t,
         Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),

@@ -2,9 +2,11 @@
 //! HTTP APIs, reading the stores through storage.
 //!
 //! # Layout
+//! - `remote_read`: Prometheus remote read, raw samples from the metrics store.
 //! - `tempo`: Tempo's HTTP API (echo, build info, trace by id) over the span store.
 //! - `traceql`: the TraceQL parser. Search with it comes next.
 
+pub mod remote_read;
 pub mod tempo;
 pub mod traceql;
 

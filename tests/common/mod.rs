@@ -236,3 +236,65 @@ pub fn python() -> PathBuf {
         })
         .clone()
 }
+
+/// One series as Prometheus remote read returns it: labels by name, samples as (ms, value).
+pub type ReadSeries = (std::collections::BTreeMap<String, String>, Vec<(i64, f64)>);
+
+/// Reads raw samples over Prometheus remote read (`POST {base}/api/v1/read`) — the same call
+/// works against Lookout and against a real Prometheus.
+pub fn remote_read(base: &str, matchers: &[(i32, &str, &str)], start_ms: i64, end_ms: i64) -> Vec<ReadSeries> {
+    use lookout_query::remote_read::prompb;
+    use prost::Message;
+    let request = prompb::ReadRequest {
+        queries: vec![prompb::Query {
+            start_timestamp_ms: start_ms,
+            end_timestamp_ms: end_ms,
+            matchers: matchers
+                .iter()
+                .map(|&(t, n, v)| prompb::LabelMatcher { r#type: t, name: n.into(), value: v.into() })
+                .collect(),
+        }],
+        accepted_response_types: vec![0],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
+    let response = http_client()
+        .post(format!("{base}/api/v1/read"))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-read-version", "0.1.0")
+        .body(body)
+        .send()
+        .unwrap();
+    let status = response.status();
+    let bytes = response.bytes().unwrap();
+    assert!(status.is_success(), "remote read {base}: {status} {}", String::from_utf8_lossy(&bytes));
+    let raw = snap::raw::Decoder::new().decompress_vec(&bytes).unwrap();
+    let decoded = prompb::ReadResponse::decode(raw.as_slice()).unwrap();
+    let mut out: Vec<ReadSeries> = decoded.results[0]
+        .timeseries
+        .iter()
+        .map(|ts| {
+            let labels = ts.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+            (labels, ts.samples.iter().map(|s| (s.timestamp, s.value)).collect())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Polls `check` until it returns `Some`, failing after [`PATIENCE`] with `what`.
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,250 @@
+//! Metrics end to end: the OpenTelemetry Python SDK's metrics become the Prometheus series the
+//! specification prescribes; remote_write samples survive `kill -9`; span metrics and service
+//! graph series appear for a trace; bad remote_write bodies get clear errors. Samples are read
+//! back over Prometheus remote read, the same call that reads a real Prometheus.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{Lookout, ReadSeries, eventually, http_client, now_ms, python, remote_read};
+use lookout_query::remote_read::prompb;
+use prost::Message;
+
+const EQ: i32 = 0;
+const RE: i32 = 2;
+
+/// Prometheus's remote write request, built from the remote read messages it shares.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    timeseries: Vec<prompb::TimeSeries>,
+}
+
+fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
+    let mut all: Vec<prompb::Label> = labels
+        .iter()
+        .chain(std::iter::once(&("__name__", name)))
+        .map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    prompb::TimeSeries {
+        labels: all,
+        samples: samples.iter().map(|&(t, v)| prompb::Sample { timestamp: t, value: v }).collect(),
+    }
+}
+
+fn remote_write(lookout: &Lookout, timeseries: Vec<prompb::TimeSeries>) -> (u16, String) {
+    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).unwrap();
+    let r = http_client()
+        .post(format!("http://{}/api/v1/write", lookout.http))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+fn read(lookout: &Lookout, matchers: &[(i32, &str, &str)]) -> Vec<ReadSeries> {
+    remote_read(&format!("http://{}", lookout.http), matchers, 0, now_ms() + 60_000)
+}
+
+/// The last value of each series, keyed by its labels without the ones every series shares.
+fn last_values(series: &[ReadSeries], drop: &[&str]) -> BTreeMap<String, f64> {
+    series
+        .iter()
+        .map(|(labels, samples)| {
+            let shown: Vec<String> = labels
+                .iter()
+                .filter(|(k, _)| !drop.contains(&k.as_str()))
+                .map(|(k, v)| if k == "__name__" { v.clone() } else { format!("{k}={v}") })
+                .collect();
+            (shown.join(" "), samples.last().unwrap().1)
+        })
+        .collect()
+}
+
+#[test]
+fn otlp_metrics_from_the_python_sdk_become_the_series_the_specification_prescribes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lookout.yaml");
+    std::fs::write(&config, "metrics:\n  promote_resource_attributes: [deployment.environment]\n").unwrap();
+    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_metrics.py");
+    let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let stored = read(&lookout, &[(EQ, "job", "demo/shop")]);
+    // Every series carries job, instance and the promoted attribute.
+    for (labels, _) in &stored {
+        assert_eq!(labels["job"], "demo/shop");
+        assert_eq!(labels["instance"], "i-1");
+        if labels["__name__"] != "target_info" {
+            assert_eq!(labels["deployment_environment"], "e2e", "{labels:?}");
+            assert_eq!(
+                labels.len(),
+                4 + labels.contains_key("le") as usize + labels.contains_key("http_method") as usize
+            );
+        }
+    }
+    let values = last_values(&stored, &["job", "instance", "deployment_environment"]);
+    let target_info: Vec<&String> = values.keys().filter(|k| k.starts_with("target_info")).collect();
+    assert_eq!(target_info.len(), 1, "{values:#?}");
+    assert!(target_info[0].contains("host_name=h1") && target_info[0].contains("telemetry_sdk_language=python"));
+    assert!(!target_info[0].contains("service_name"), "identifying attributes stay out of target_info");
+    let expected: BTreeMap<String, f64> = [
+        ("http_server_requests_total http_method=GET", 5.0),
+        ("queue_depth", 3.0),
+        ("cpu_temperature_celsius", 42.5),
+        ("http_server_duration_seconds_bucket le=0.25", 1.0),
+        ("http_server_duration_seconds_bucket le=0.5", 2.0),
+        ("http_server_duration_seconds_bucket le=1", 2.0),
+        ("http_server_duration_seconds_bucket le=2.5", 3.0),
+        ("http_server_duration_seconds_bucket le=+Inf", 3.0),
+        ("http_server_duration_seconds_count", 3.0),
+        ("http_server_duration_seconds_sum", 1.9),
+        // Delta temporality, made cumulative per series.
+        ("rpc_duration_milliseconds_bucket le=0.25", 1.0),
+        ("rpc_duration_milliseconds_bucket le=0.5", 1.0),
+        ("rpc_duration_milliseconds_bucket le=1", 2.0),
+        ("rpc_duration_milliseconds_bucket le=2.5", 2.0),
+        ("rpc_duration_milliseconds_bucket le=+Inf", 3.0),
+        ("rpc_duration_milliseconds_count", 3.0),
+        ("rpc_duration_milliseconds_sum", 3.9),
+        ("messages_sent_total", 6.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut got = values.clone();
+    got.retain(|k, _| !k.starts_with("target_info"));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (k, v) in &expected {
+        assert!((got[k] - v).abs() < 1e-9, "{k}: {} != {v}", got[k]);
+    }
+    // The exponential histogram is refused, not dropped silently: counted as rejected.
+    assert!(read(&lookout, &[(RE, "__name__", "payload.*")]).is_empty());
+    assert!(
+        lookout.metric("lookout_ingest_rejected_items_total", &[("signal", "metrics"), ("transport", "grpc")]) >= 2.0
+    );
+}
+
+#[test]
+fn remote_write_samples_are_acknowledged_durably_and_bad_bodies_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let lookout = Lookout::start(&data, &["--metrics.max-series-per-tenant", "50"]);
+    let t0 = now_ms() - 600_000;
+    let mut written = 0;
+    for batch in 0..20 {
+        let ts: Vec<prompb::TimeSeries> = (0..40)
+            .map(|i| {
+                let samples: Vec<(i64, f64)> =
+                    (0..5).map(|k| (t0 + (batch * 5 + k) * 1000, (batch * 5 + k) as f64)).collect();
+                series("rw_test", &[("job", "rw"), ("i", &i.to_string())], &samples)
+            })
+            .collect();
+        let (status, body) = remote_write(&lookout, ts);
+        assert_eq!(status, 204, "{body}");
+        written += 40 * 5;
+    }
+    // Out of order: refused with Prometheus's wording, 400 so that the sender does not retry.
+    let (status, body) = remote_write(&lookout, vec![series("rw_test", &[("job", "rw"), ("i", "0")], &[(t0, 1.0)])]);
+    assert_eq!(status, 400);
+    assert!(body.contains("out of order sample"), "{body}");
+    // The per-tenant series limit, named in the reply.
+    let many: Vec<prompb::TimeSeries> =
+        (0..20).map(|i| series("other", &[("i", &i.to_string())], &[(now_ms(), 1.0)])).collect();
+    let (status, body) = remote_write(&lookout, many);
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("max_series_per_tenant"), "{body}");
+    // Not snappy, not protobuf, wrong encoding: clear errors, nothing stored, nothing crashes.
+    let client = http_client();
+    let url = format!("http://{}/api/v1/write", lookout.http);
+    let r = client.post(&url).header("content-encoding", "snappy").body(b"\xff\x01garbage".to_vec()).send().unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().unwrap().contains("snappy"));
+    let r = client
+        .post(&url)
+        .header("content-encoding", "snappy")
+        .body(snap::raw::Encoder::new().compress_vec(b"\x0a\xff\xff\xff\x0f").unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().unwrap().contains("invalid remote write request"));
+    let r = client.post(&url).header("content-encoding", "gzip").body(vec![1, 2, 3]).send().unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+
+    // kill -9: everything acknowledged is there after the restart.
+    lookout.kill9();
+    let lookout = Lookout::start(&data, &[]);
+    let stored = read(&lookout, &[(EQ, "__name__", "rw_test")]);
+    assert_eq!(stored.len(), 40);
+    assert_eq!(stored.iter().map(|s| s.1.len()).sum::<usize>(), written);
+    for (labels, samples) in &stored {
+        assert_eq!(samples.len(), 100, "{labels:?}");
+        assert!(samples.iter().enumerate().all(|(k, &(t, v))| t == t0 + k as i64 * 1000 && v == k as f64));
+    }
+}
+
+#[test]
+fn span_metrics_and_service_graph_series_appear_for_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lookout.yaml");
+    std::fs::write(&config, "metrics:\n  span_metrics_interval: 200ms\n").unwrap();
+    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_trace.py");
+    let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // gateway CLIENT "POST orders" → orders SERVER "create order" → orders PRODUCER → payments
+    // CONSUMER "charge card" (error).
+    let calls = eventually("span metrics", || {
+        let s = read(&lookout, &[(EQ, "__name__", "traces_spanmetrics_calls_total")]);
+        (s.len() >= 6).then_some(s)
+    });
+    let by_span: BTreeMap<String, (String, String, String, f64)> = calls
+        .iter()
+        .map(|(l, s)| {
+            (
+                l["span_name"].clone(),
+                (l["service"].clone(), l["span_kind"].clone(), l["status_code"].clone(), s.last().unwrap().1),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_span["charge card"],
+        ("payments".into(), "SPAN_KIND_CONSUMER".into(), "STATUS_CODE_ERROR".into(), 1.0)
+    );
+    assert_eq!(by_span["create order"], ("orders".into(), "SPAN_KIND_SERVER".into(), "STATUS_CODE_UNSET".into(), 1.0));
+    assert_eq!(by_span["POST orders"].1, "SPAN_KIND_CLIENT");
+    let latency_count =
+        read(&lookout, &[(EQ, "__name__", "traces_spanmetrics_latency_count"), (EQ, "span_name", "charge card")]);
+    assert_eq!(latency_count[0].1.last().unwrap().1, 1.0);
+    let buckets =
+        read(&lookout, &[(EQ, "__name__", "traces_spanmetrics_latency_bucket"), (EQ, "span_name", "charge card")]);
+    assert!(buckets.iter().any(|(l, s)| l["le"] == "+Inf" && s.last().unwrap().1 == 1.0));
+
+    let edges = eventually("service graph", || {
+        let s = read(&lookout, &[(EQ, "__name__", "traces_service_graph_request_total")]);
+        (s.len() >= 2).then_some(s)
+    });
+    let pairs: BTreeMap<(String, String, String), f64> = edges
+        .iter()
+        .map(|(l, s)| {
+            let kind = l.get("connection_type").cloned().unwrap_or_default();
+            ((l["client"].clone(), l["server"].clone(), kind), s.last().unwrap().1)
+        })
+        .collect();
+    assert_eq!(pairs[&("gateway".into(), "orders".into(), String::new())], 1.0, "{pairs:?}");
+    assert_eq!(pairs[&("orders".into(), "payments".into(), "messaging_system".into())], 1.0, "{pairs:?}");
+    let failed = read(&lookout, &[(EQ, "__name__", "traces_service_graph_request_failed_total")]);
+    assert!(failed.iter().any(|(l, s)| l["server"] == "payments" && s.last().unwrap().1 == 1.0), "{failed:?}");
+    let server_seconds = read(&lookout, &[(EQ, "__name__", "traces_service_graph_request_server_seconds_count")]);
+    assert_eq!(server_seconds.len(), 2);
+}
