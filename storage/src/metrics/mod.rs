@@ -346,6 +346,60 @@ impl Tsdb {
         Ok(written)
     }
 
+    /// Writes a snapshot of the whole store into `snapshots/<name>/` as Prometheus's
+    /// `/api/v1/admin/tsdb/snapshot` does: links to every block, and the head written as blocks
+    /// (at the compaction zstd level) unless `skip_head`. The running store is not changed.
+    pub fn snapshot(&self, name: &str, skip_head: bool) -> Result<PathBuf> {
+        let _m = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = self.dir.join("snapshots").join(name);
+        std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        let blocks: Vec<Arc<Block>> = self.read().blocks.clone();
+        for b in &blocks {
+            let Some(block_name) = b.dir.file_name() else { continue };
+            let target = dir.join(block_name);
+            std::fs::create_dir_all(&target).map_err(Error::io("create directory", &target))?;
+            for file in ["meta.json", "index", "chunks"] {
+                let from = b.dir.join(file);
+                std::fs::hard_link(&from, target.join(file)).map_err(Error::io("link", &from))?;
+            }
+        }
+        if skip_head {
+            return Ok(dir);
+        }
+        let range = self.options.range_ms();
+        let mut by_range: std::collections::BTreeMap<i64, Vec<(Tenant, Labels, Vec<Arc<Chunk>>)>> = Default::default();
+        {
+            let state = self.read();
+            let head = &state.head;
+            for s in head.series.iter().flatten() {
+                let mut chunks: Vec<Arc<Chunk>> = s.chunks.iter().map(|c| c.chunk.clone()).collect();
+                if s.open.count() > 0 {
+                    chunks.push(Arc::new(s.open.clone().finish()));
+                }
+                let tenant = head.tenants[s.tenant as usize].name.clone();
+                let labels = head.symbols.labels(&s.labels);
+                for c in chunks {
+                    let start = align_down(c.min_t, range);
+                    let list = by_range.entry(start).or_default();
+                    match list.last_mut() {
+                        Some(last) if last.0 == tenant && last.1 == labels => last.2.push(c),
+                        _ => list.push((tenant.clone(), labels.clone(), vec![c])),
+                    }
+                }
+            }
+        }
+        for (start, mut series) in by_range {
+            series.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+            let block_dir = dir.join(format!("{start}-{}-head", start + range));
+            let mut writer = BlockWriter::create(&block_dir, start, start + range, 1, self.options.compact_zstd_level)?;
+            for (tenant, labels, chunks) in &series {
+                writer.add_series(tenant, labels, chunks)?;
+            }
+            writer.finish()?;
+        }
+        Ok(dir)
+    }
+
     /// Deletes blocks that end before the retention window. Returns how many.
     pub fn enforce_retention(&self, now: SystemTime) -> Result<usize> {
         let _m = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
