@@ -5,7 +5,9 @@
 //! - `tempo`: Tempo's HTTP API (echo, build info, trace by id) over the span store.
 //! - `traceql`: the TraceQL parser. Search with it comes next.
 
+pub mod prometheus;
 pub mod tempo;
 pub mod traceql;
 
+pub use prometheus::{BuildInfo, PrometheusState, router as prometheus_router};
 pub use tempo::{TempoState, router as tempo_router};
