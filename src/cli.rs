@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Address of the query APIs, UI, /metrics and health endpoints [default: 0.0.0.0:3000].
     #[arg(long = "http.listen-address", env = "LOOKOUT_HTTP_LISTEN_ADDRESS")]
     pub http_listen_address: Option<SocketAddr>,
+    /// Answer Prometheus's admin endpoints, e.g. POST /api/v1/admin/tsdb/snapshot.
+    #[arg(long = "web.enable-admin-api", env = "LOOKOUT_WEB_ENABLE_ADMIN_API")]
+    pub enable_admin_api: bool,
     /// OTLP/gRPC address [default: 0.0.0.0:4317].
     #[arg(long = "otlp.grpc.listen-address", env = "LOOKOUT_OTLP_GRPC_LISTEN_ADDRESS")]
     pub otlp_grpc_listen_address: Option<SocketAddr>,
@@ -112,6 +115,9 @@ impl ServeArgs {
         set(&mut c.log.level, &self.log_level);
         set(&mut c.log.format, &self.log_format);
         set(&mut c.http.listen_address, &self.http_listen_address);
+        if self.enable_admin_api {
+            c.http.enable_admin_api = true;
+        }
         set(&mut c.otlp.grpc_listen_address, &self.otlp_grpc_listen_address);
         set(&mut c.otlp.http_listen_address, &self.otlp_http_listen_address);
         set(&mut c.otlp.max_message_size, &self.otlp_max_message_size);

@@ -87,11 +87,13 @@ pub enum LogFormat {
 pub struct HttpConfig {
     /// Address for the query APIs, UI, `/metrics`, `/-/healthy` and `/-/ready`.
     pub listen_address: SocketAddr,
+    /// Answer Prometheus's admin endpoints (`/api/v1/admin/tsdb/snapshot`).
+    pub enable_admin_api: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen_address: ([0, 0, 0, 0], 3000).into() }
+        HttpConfig { listen_address: ([0, 0, 0, 0], 3000).into(), enable_admin_api: false }
     }
 }
 

@@ -15,7 +15,7 @@ use lookout_ingest::{
     CorsOptions, IngestMetrics, IngestOptions, Ingester, IntakeOptions, LogsService, MetricsIntake, MetricsService,
     TraceService, Transport,
 };
-use lookout_query::TempoState;
+use lookout_query::{BuildInfo, PrometheusState, TempoState};
 use lookout_storage::metrics::{Tsdb, TsdbOptions};
 use lookout_storage::{
     Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, TenantPayload, Wal, WalMetrics, WalOptions,
@@ -73,7 +73,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION"),
         }))
         .merge(lookout_ingest::remote_write::router(Arc::clone(&ingester_slot)))
-        .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)));
+        .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)))
+        .merge(lookout_query::prometheus_router(PrometheusState {
+            tsdb: Arc::clone(&tsdb),
+            build: BuildInfo {
+                version: env!("CARGO_PKG_VERSION").into(),
+                revision: option_env!("LOOKOUT_GIT_REVISION").unwrap_or("").into(),
+                branch: String::new(),
+                build_user: "lookout".into(),
+                build_date: String::new(),
+                go_version: "rust".into(),
+            },
+            admin_api: config.http.enable_admin_api,
+        }));
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
             .with_graceful_shutdown(admin_stop.clone().cancelled_owned())

@@ -127,6 +127,27 @@ fn otlp_metrics_from_the_python_sdk_become_the_series_the_specification_prescrib
     for (k, v) in &expected {
         assert!((got[k] - v).abs() < 1e-9, "{k}: {} != {v}", got[k]);
     }
+    // The same series through Prometheus's HTTP API, as Grafana asks for them.
+    let api = |path: &str| -> serde_json::Value {
+        let r = http_client().get(format!("http://{}{path}", lookout.http)).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.json().unwrap()
+    };
+    let jobs = api("/api/v1/label/job/values");
+    assert_eq!(jobs["data"], serde_json::json!(["demo/shop"]));
+    let series = api("/api/v1/series?match[]=http_server_duration_seconds_count");
+    assert_eq!(series["data"][0]["instance"], "i-1");
+    let metadata = api("/api/v1/metadata?metric=http_server_requests_total");
+    let meta = &metadata["data"]["http_server_requests_total"][0];
+    assert_eq!((meta["type"].as_str(), meta["help"].as_str()), (Some("counter"), Some("Requests served.")));
+    let form = http_client()
+        .post(format!("http://{}/api/v1/labels", lookout.http))
+        .form(&[("match[]", "queue_depth")])
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(form["data"], serde_json::json!(["__name__", "deployment_environment", "instance", "job"]));
     // The exponential histogram is refused, not dropped silently: counted as rejected.
     assert!(read(&lookout, &[(RE, "__name__", "payload.*")]).is_empty());
     assert!(

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::PrometheusState;
 use super::params::{MAX_TIME, MIN_TIME, Params, expr_selectors, label_name, tenant};
 use super::read::Range;
-use super::reply::{Answer, LabelMap, Reply, bad_data, exemplars_json};
+use super::reply::{Answer, ApiError, LabelMap, Reply, bad_data, exemplars_json, invalid_param};
 
 /// `/api/v1/series`: the label sets of the series matching `match[]`.
 pub(crate) async fn series(State(state): State<PrometheusState>, headers: HeaderMap, params: Params) -> Reply {
@@ -99,6 +99,33 @@ fn by_family(found: &[MetricMetadata], per_metric: Option<usize>) -> BTreeMap<&s
         }
     }
     out
+}
+
+/// `POST /api/v1/admin/tsdb/snapshot?skip_head=…`: blocks linked and the head written as
+/// blocks into `metrics/snapshots/<name>/`.
+pub(crate) async fn snapshot(
+    State(state): State<PrometheusState>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Reply {
+    if !state.admin_api {
+        return Err(ApiError::Unavailable("admin APIs disabled".into()));
+    }
+    let skip_head = match query.get("skip_head").map(String::as_str) {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(invalid_param("skip_head", format!("strconv.ParseBool: parsing {other:?}: invalid syntax")));
+        }
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let name = format!("{}-{:016x}", now.as_secs(), now.as_nanos() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    let tsdb = state.tsdb.clone();
+    let made = name.clone();
+    tokio::task::spawn_blocking(move || tsdb.snapshot(&made, skip_head))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("create snapshot: {e}")))?;
+    Answer::data(&serde_json::json!({ "name": name }))
 }
 
 /// `/api/v1/status/buildinfo`.

@@ -17,7 +17,7 @@ mod reply;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use lookout_storage::metrics::Tsdb;
 use serde::Serialize;
 
@@ -47,6 +47,8 @@ pub struct PrometheusState {
     pub tsdb: Arc<Tsdb>,
     /// Build information for `/api/v1/status/buildinfo`.
     pub build: BuildInfo,
+    /// Whether `/api/v1/admin/…` answers (Prometheus's `--web.enable-admin-api`).
+    pub admin_api: bool,
 }
 
 /// The Prometheus API routes under `/api/v1`; the query endpoints take GET and POST.
@@ -59,6 +61,7 @@ pub fn router(state: PrometheusState) -> Router {
         .route("/api/v1/query_exemplars", get(handlers::query_exemplars).post(handlers::query_exemplars))
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
         .route("/api/v1/status/tsdb", get(handlers::tsdb_status))
+        .route("/api/v1/admin/tsdb/snapshot", post(handlers::snapshot).put(handlers::snapshot))
         .with_state(state)
 }
 

@@ -19,6 +19,8 @@ pub(crate) enum ApiError {
     Execution(String),
     /// Lookout itself failed (`internal`, 500).
     Internal(String),
+    /// The endpoint is turned off (`unavailable`, 503), e.g. admin APIs.
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             ApiError::BadData(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
             ApiError::Execution(m) => (StatusCode::UNPROCESSABLE_ENTITY, "execution", m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
         }
     }
 }

@@ -67,7 +67,7 @@ fn fixture() -> Fixture {
     db.apply(WalPosition { segment: 0, offset: 2 }, &other, &batch);
 
     let build = BuildInfo { version: "0.1.0".into(), revision: "abc123".into(), ..BuildInfo::default() };
-    Fixture { _dir: dir, state: PrometheusState { tsdb: Arc::new(db), build }, t0 }
+    Fixture { _dir: dir, state: PrometheusState { tsdb: Arc::new(db), build, admin_api: true }, t0 }
 }
 
 /// Status, body (JSON, or `Value::Null` when empty).
@@ -363,4 +363,29 @@ async fn tsdb_status_head_stats_and_top_lists() {
     let head = &body["data"]["headStats"];
     assert_eq!((head["minTime"].as_i64(), head["maxTime"].as_i64()), (Some(i64::MAX), Some(i64::MIN)));
     assert_eq!(body["data"]["seriesCountByMetricName"], json!([]));
+}
+
+#[tokio::test]
+async fn snapshot_writes_the_head_as_blocks_only_when_admin_apis_are_on() {
+    let f = fixture();
+    let mut off = f.state.clone();
+    off.admin_api = false;
+    let r =
+        router(off).oneshot(Request::post("/api/v1/admin/tsdb/snapshot").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"status":"error","errorType":"unavailable","error":"admin APIs disabled"})
+    );
+    let r = router(f.state.clone())
+        .oneshot(Request::post("/api/v1/admin/tsdb/snapshot").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let name = body["data"]["name"].as_str().unwrap();
+    let dir = f._dir.path().join("snapshots").join(name);
+    let blocks: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(!blocks.is_empty(), "the head is written as blocks");
 }
