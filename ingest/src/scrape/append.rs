@@ -226,3 +226,82 @@ fn stale(labels: Labels, t: i64) -> SeriesSamples {
 fn one(labels: Labels, t: i64, v: f64) -> SeriesSamples {
     SeriesSamples { labels, samples: vec![Sample { t, v }], exemplars: Vec::new() }
 }
+
+#[cfg(test)]
+mod tests {
+    use lookout_storage::is_stale_nan;
+
+    use super::*;
+    use crate::scrape::parse;
+
+    fn rules() -> SampleRules {
+        SampleRules {
+            target_labels: Labels::from_pairs([("instance", "a:1"), ("job", "j")]),
+            honor_labels: false,
+            honor_timestamps: true,
+            metric_relabel_configs: Vec::new(),
+            sample_limit: 0,
+            label_limit: 0,
+        }
+    }
+
+    fn scrape(cache: &mut ScrapeCache, body: &str, t: i64, rules: &SampleRules) -> Appended {
+        cache.append(parse(body.as_bytes(), "text/plain", t).unwrap(), t, rules)
+    }
+
+    fn stale_names(a: &Appended) -> Vec<String> {
+        let mut names: Vec<String> = a
+            .series
+            .iter()
+            .filter(|s| s.samples.iter().all(|p| is_stale_nan(p.v)))
+            .map(|s| s.labels.metric_name().unwrap_or("").to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn series_with_their_own_timestamps_are_never_marked_stale() {
+        let mut cache = ScrapeCache::default();
+        let first = scrape(&mut cache, "a 1\nb 2 1000\n", 5_000, &rules());
+        assert_eq!(first.series.len(), 2);
+        assert_eq!(first.series[1].samples[0].t, 1000, "honor_timestamps keeps the exposed time");
+        let second = scrape(&mut cache, "", 6_000, &rules());
+        assert_eq!(stale_names(&second), ["a"]);
+        let ignored = SampleRules { honor_timestamps: false, ..rules() };
+        let third = scrape(&mut cache, "b 2 1000\n", 7_000, &ignored);
+        assert_eq!(third.series[0].samples[0].t, 7_000, "without honor_timestamps the scrape time wins");
+    }
+
+    #[test]
+    fn duplicate_samples_count_after_relabelling_but_only_the_first_is_kept() {
+        let mut cache = ScrapeCache::default();
+        let out = scrape(&mut cache, "a 1\na 2\n", 5_000, &rules());
+        assert_eq!((out.scraped, out.post_relabel, out.series_added), (2, 2, 1));
+        assert_eq!(out.series.len(), 1);
+        assert_eq!(out.series[0].samples, [Sample { t: 5_000, v: 1.0 }]);
+    }
+
+    #[test]
+    fn a_failure_stales_everything_once() {
+        let mut cache = ScrapeCache::default();
+        scrape(&mut cache, "a 1\nb 2\n", 5_000, &rules());
+        let limited = SampleRules { sample_limit: 1, ..rules() };
+        let failed = scrape(&mut cache, "a 1\nb 2\n", 6_000, &limited);
+        assert_eq!(failed.error.as_deref(), Some("sample limit exceeded"));
+        assert_eq!(stale_names(&failed), ["a", "b"]);
+        assert_eq!(failed.series.len(), 2, "nothing scraped is kept");
+        let again = scrape(&mut cache, "a 1\nb 2\n", 7_000, &limited);
+        assert!(again.series.is_empty(), "already stale");
+        let recovered = scrape(&mut cache, "a 1\nb 2\n", 8_000, &rules());
+        assert_eq!(recovered.series_added, 0, "series of the last successful scrape are not new");
+    }
+
+    #[test]
+    fn report_series_carry_the_target_labels() {
+        let series = report(&rules().target_labels, 9, Report { up: true, ..Report::default() });
+        assert_eq!(series.len(), 5);
+        assert_eq!(series[0].labels, Labels::from_pairs([("__name__", "up"), ("instance", "a:1"), ("job", "j")]));
+        assert_eq!(series[0].samples, [Sample { t: 9, v: 1.0 }]);
+    }
+}

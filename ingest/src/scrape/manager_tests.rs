@@ -223,6 +223,11 @@ async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Target `i` once its health is `health` (recorded just after the scrape's write lands).
+async fn health_of(manager: &ScrapeManager, i: usize, health: Health) -> TargetHealth {
+    eventually("the target's health", || manager.targets().into_iter().nth(i).filter(|t| t.health == health)).await
+}
+
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
@@ -270,7 +275,7 @@ async fn text_samples_land_with_target_labels_and_report_series() {
 
     let health = manager.targets();
     assert_eq!(health.len(), 1);
-    assert_eq!(health[0].health, Health::Up);
+    assert_eq!(health[0].health, Health::Up, "recorded before the second scrape was written");
     assert_eq!(health[0].last_error, "");
     assert!(health[0].last_scrape.is_some());
     assert_eq!(health[0].scrape_url, format!("http://{addr}/metrics"));
@@ -311,8 +316,7 @@ async fn failed_scrapes_report_down_and_mark_every_series_stale() {
 
     exporter.set_mode(Mode::Fail);
     eventually("a failed scrape", || s.last("up", &[]).filter(|v| *v == 0.0)).await;
-    let health = &manager.targets()[0];
-    assert_eq!(health.health, Health::Down);
+    let health = health_of(&manager, 0, Health::Down).await;
     assert_eq!(health.last_error, "server returned HTTP status 500 Internal Server Error");
     for series in s.select("demo_requests_total", &[]) {
         assert!(is_stale_nan(series.samples.last().unwrap().v), "{} not stale after failure", series.labels);
@@ -328,7 +332,7 @@ async fn failed_scrapes_report_down_and_mark_every_series_stale() {
     exporter.set_mode(Mode::Serve);
     eventually("recovery", || s.last("up", &[]).filter(|v| *v == 1.0)).await;
     assert_eq!(s.last("demo_build_info", &[]), Some(1.0));
-    assert_eq!(manager.targets()[0].last_error, "");
+    assert_eq!(health_of(&manager, 0, Health::Up).await.last_error, "");
     manager.stop().await;
 }
 
@@ -382,10 +386,9 @@ async fn sample_and_label_limits_fail_the_whole_scrape() {
     assert!(s.select("demo_requests_total", &[]).is_empty(), "nothing of a failed scrape is kept");
     assert_eq!(s.last("scrape_samples_scraped", &[("job", "samples")]), Some(4.0));
     assert_eq!(s.last("scrape_samples_post_metric_relabeling", &[("job", "samples")]), Some(4.0));
-    let health = manager.targets();
-    assert_eq!(health[0].last_error, "sample limit exceeded");
+    assert_eq!(health_of(&manager, 0, Health::Down).await.last_error, "sample limit exceeded");
     assert_eq!(
-        health[1].last_error,
+        health_of(&manager, 1, Health::Down).await.last_error,
         "label_limit exceeded (metric: demo_requests_total, number of labels: 4, limit: 3)"
     );
     manager.stop().await;
@@ -402,7 +405,7 @@ async fn a_hanging_target_times_out() {
     eventually("a timed-out scrape", || s.last("up", &[]).filter(|v| *v == 0.0)).await;
     let took = s.last("scrape_duration_seconds", &[]).unwrap();
     assert!((0.09..0.29).contains(&took), "scrape took {took}s with a 100ms timeout");
-    let error = &manager.targets()[0].last_error;
+    let error = health_of(&manager, 0, Health::Down).await.last_error;
     assert!(error.ends_with("context deadline exceeded"), "{error}");
     assert_eq!(exporter.last_request()["x-prometheus-scrape-timeout-seconds"], "0.1");
     manager.stop().await;
@@ -417,7 +420,7 @@ async fn a_target_that_goes_away_is_down() {
     eventually("a good scrape", || s.last("up", &[]).filter(|v| *v == 1.0)).await;
     exporter.vanish().await;
     eventually("a failed scrape", || s.last("up", &[]).filter(|v| *v == 0.0)).await;
-    let error = &manager.targets()[0].last_error;
+    let error = health_of(&manager, 0, Health::Down).await.last_error;
     assert!(error.starts_with(&format!("Get \"http://{addr}/metrics\": ")), "{error}");
     assert!(is_stale_nan(s.last("demo_build_info", &[]).unwrap()));
     manager.stop().await;
@@ -430,7 +433,7 @@ async fn bodies_over_the_size_limit_fail_the_scrape() {
     let manager =
         s.start_with(&config(&[job("demo", exporter.addr, "")]), ScrapeOptions { body_size_limit: TEXT.len() - 1 });
     eventually("a failed scrape", || s.last("up", &[]).filter(|v| *v == 0.0)).await;
-    assert_eq!(manager.targets()[0].last_error, "body size limit exceeded");
+    assert_eq!(health_of(&manager, 0, Health::Down).await.last_error, "body size limit exceeded");
     manager.stop().await;
 }
 
@@ -438,10 +441,7 @@ async fn bodies_over_the_size_limit_fail_the_scrape() {
 async fn https_targets_are_refused_with_a_clear_error() {
     let s = store();
     let manager = s.start(&config(&[job("tls", "127.0.0.1:1".parse().unwrap(), "    scheme: https\n")]));
-    let error = eventually("a scrape attempt", || {
-        manager.targets().into_iter().find(|t| t.health == Health::Down).map(|t| t.last_error)
-    })
-    .await;
+    let error = health_of(&manager, 0, Health::Down).await.last_error;
     assert!(error.contains("no TLS client"), "{error}");
     assert_eq!(s.last("up", &[]), Some(0.0));
     manager.stop().await;
