@@ -13,15 +13,23 @@
 //! [`merge_sample_labels`] and then [`relabel::process`] with the job's
 //! `metric_relabel_configs`, and appends what is kept.
 
+mod api;
+mod append;
 mod config;
 mod duration;
 mod error;
+mod fetch;
+mod manager;
+#[cfg(test)]
+mod manager_tests;
 mod parse;
 pub mod relabel;
 
+pub use api::router as targets_router;
 pub use config::{
     GlobalConfig, PrometheusConfig, Scheme, ScrapeConfig, StaticConfig, Target, merge_sample_labels, targets,
 };
 pub use error::{ConfigError, ParseError};
+pub use manager::{Health, ScrapeManager, ScrapeOptions, ScrapeStatus, TargetHealth};
 pub use parse::{ACCEPT_HEADER, Exposition, Format, ParseOptions, ScrapedSample, parse, parse_with};
 pub use relabel::{Action, Regex, RelabelConfig};
