@@ -11,6 +11,7 @@ use axum::serve::ListenerExt;
 use lookout_ingest::generator::{Generator, GeneratorOptions};
 use lookout_ingest::prom::TranslateOptions;
 use lookout_ingest::remote_write::IngesterSlot;
+use lookout_ingest::scrape::{GlobalConfig, ScrapeConfig, ScrapeManager, ScrapeStatus};
 use lookout_ingest::{
     CorsOptions, IngestMetrics, IngestOptions, Ingester, IntakeOptions, LogsService, MetricsIntake, MetricsService,
     TraceService, Transport,
@@ -18,8 +19,8 @@ use lookout_ingest::{
 use lookout_query::{BuildInfo, PrometheusState, TempoState};
 use lookout_storage::metrics::{Tsdb, TsdbOptions};
 use lookout_storage::{
-    Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, TenantPayload, Wal, WalMetrics, WalOptions,
-    WalPosition, WalReader,
+    Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, Tenant, TenantPayload, Wal, WalMetrics,
+    WalOptions, WalPosition, WalReader,
 };
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
@@ -34,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let registry = Registry::new();
     registry.register(Box::new(build_info()?))?;
     let admin_listener = bind("http", config.http.listen_address).await?;
+    let admin_address = admin_listener.local_addr()?;
     let grpc_listener = bind("otlp-grpc", config.otlp.grpc_listen_address).await?;
     let otlp_http_listener = bind("otlp-http", config.otlp.http_listen_address).await?;
 
@@ -67,12 +69,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
     let ingester_slot = IngesterSlot::default();
+    let scrape_status = ScrapeStatus::default();
     let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) })
         .merge(lookout_query::tempo_router(TempoState {
             spans: Arc::clone(&spans),
             version: env!("CARGO_PKG_VERSION"),
         }))
         .merge(lookout_ingest::remote_write::router(Arc::clone(&ingester_slot)))
+        .merge(lookout_ingest::scrape::targets_router(scrape_status.clone()))
         .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)))
         .merge(lookout_query::prometheus_router(PrometheusState {
             tsdb: Arc::clone(&tsdb),
@@ -151,6 +155,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
     let metrics_maintenance =
         tokio::spawn(maintain_metrics_store(Arc::clone(&tsdb), registry.clone(), maintenance_stop.clone()));
+    let mut jobs = config.scrape_configs.clone();
+    if config.metrics.scrape_self {
+        jobs.push(self_scrape(admin_address, &config.global)?);
+    }
+    let scrape = ScrapeManager::start(Arc::clone(&ingester), config.global.clone(), jobs, Tenant::default());
+    scrape_status.follow(&scrape.status());
     let span_metrics_stop = CancellationToken::new();
     let span_metrics = tokio::spawn(write_span_metrics(
         Arc::clone(&ingester),
@@ -176,6 +186,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if drained.is_err() {
         warn!(timeout = ?config.shutdown_timeout, "in-flight requests did not finish in time");
     }
+    scrape.stop().await;
     span_metrics_stop.cancel();
     span_metrics.await?;
     drop(ingester);
@@ -203,6 +214,20 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
         TcpListener::bind(address).await.with_context(|| format!("binding the {server} listener to {address}"))?;
     info!(server, address = %listener.local_addr()?, "listening");
     Ok(listener)
+}
+
+/// The scrape job for Lookout's own `/metrics` (job `lookout`, every 15 s).
+fn self_scrape(address: SocketAddr, global: &GlobalConfig) -> anyhow::Result<ScrapeConfig> {
+    let host = match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let target = SocketAddr::new(host, address.port());
+    let yaml = format!("job_name: lookout\nscrape_interval: 15s\nstatic_configs:\n  - targets: ['{target}']\n");
+    let mut job: ScrapeConfig = serde_yaml_ng::from_str(&yaml)?;
+    job.validate(global)?;
+    Ok(job)
 }
 
 /// The stores WAL records are applied to.

@@ -56,7 +56,10 @@ fn start_prometheus(dir: &std::path::Path, remote_write: &str) -> Prometheus {
     prometheus
 }
 
-fn bits(series: &[ReadSeries]) -> Vec<(std::collections::BTreeMap<String, String>, Vec<(i64, u64)>)> {
+/// Series with their values as bits, so that NaNs (staleness markers) compare equal.
+type Bits = Vec<(std::collections::BTreeMap<String, String>, Vec<(i64, u64)>)>;
+
+fn bits(series: &[ReadSeries]) -> Bits {
     series.iter().map(|(l, s)| (l.clone(), s.iter().map(|&(t, v)| (t, v.to_bits())).collect())).collect()
 }
 

@@ -308,12 +308,11 @@ fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake) -> Resu
             }
             messages.extend(translated.messages);
             converted.message = messages.join("; ");
-            converted.payload = Payload::Samples(translated.batch);
-            if let Payload::Samples(b) = &converted.payload {
-                if b.samples.is_empty() && b.series.is_empty() && b.metadata.is_empty() {
-                    accepted = 0;
-                }
+            let b = translated.batch;
+            if b.samples.is_empty() && b.series.is_empty() && b.metadata.is_empty() {
+                accepted = 0;
             }
+            converted.payload = Payload::Samples(b);
         }
         _ => {}
     }

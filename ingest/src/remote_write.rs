@@ -61,10 +61,10 @@ async fn write(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes
         }
         Err(e) => {
             let mut response = text(e.http_status(), e.to_string());
-            if let Some(after) = e.retry_after() {
-                if let Ok(v) = after.as_secs().max(1).to_string().parse() {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+            if let Some(after) = e.retry_after()
+                && let Ok(v) = after.as_secs().max(1).to_string().parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
             }
             response
         }
@@ -155,7 +155,7 @@ impl<'a> Wire<'a> {
     }
 }
 
-fn label<'a>(bytes: &'a [u8]) -> crate::Result<(&'a str, &'a str)> {
+fn label(bytes: &[u8]) -> crate::Result<(&str, &str)> {
     let mut w = Wire { buf: bytes };
     let (mut name, mut value) = ("", "");
     while !w.done() {

@@ -147,16 +147,31 @@ impl Slot {
 }
 
 /// A cheap, cloneable view of every target's health, for `/api/v1/targets`. It outlives
-/// [`ScrapeManager::stop`] (then showing each target's last state).
-#[derive(Clone)]
+/// [`ScrapeManager::stop`] (then showing each target's last state). A default one shows no
+/// targets until it [follows](ScrapeStatus::follow) a manager's, so that the route can be
+/// served before the scrape manager starts.
+#[derive(Clone, Default)]
 pub struct ScrapeStatus {
-    slots: Arc<Vec<Arc<Slot>>>,
+    slots: Arc<std::sync::OnceLock<Arc<Vec<Arc<Slot>>>>>,
 }
 
 impl ScrapeStatus {
+    fn of(slots: Vec<Arc<Slot>>) -> ScrapeStatus {
+        let status = ScrapeStatus::default();
+        let _ = status.slots.set(Arc::new(slots));
+        status
+    }
+
     /// Every target, in configuration order.
     pub fn targets(&self) -> Vec<TargetHealth> {
-        self.slots.iter().map(|s| s.health()).collect()
+        self.slots.get().map(|slots| slots.iter().map(|s| s.health()).collect()).unwrap_or_default()
+    }
+
+    /// From now on shows the targets of `other` (only the first call has an effect).
+    pub fn follow(&self, other: &ScrapeStatus) {
+        if let Some(slots) = other.slots.get() {
+            let _ = self.slots.set(Arc::clone(slots));
+        }
     }
 }
 
@@ -222,7 +237,7 @@ impl ScrapeManager {
             }
         }
         debug!(targets = slots.len(), "scrape loops started");
-        ScrapeManager { status: ScrapeStatus { slots: Arc::new(slots) }, cancel, tasks }
+        ScrapeManager { status: ScrapeStatus::of(slots), cancel, tasks }
     }
 
     /// Every target's health, in configuration order.

@@ -1,4 +1,5 @@
-//! Pulling metrics the way Prometheus does: the pure parts, with no networking.
+//! Pulling metrics the way Prometheus does: `scrape_configs`, targets, the scrape loops and
+//! `/api/v1/targets`.
 //!
 //! # Layout
 //! - `config`: the `scrape_configs` section in Prometheus's YAML, and the targets it names,
@@ -6,12 +7,16 @@
 //! - `relabel`: `relabel_config` rules, for targets (`relabel_configs`) and for scraped samples
 //!   (`metric_relabel_configs`).
 //! - `parse`: a scraped body (Prometheus text 0.0.4 or OpenMetrics 1.0) → samples and metadata.
+//! - `fetch`: the HTTP GET of one scrape (headers, timeout, gzip, size cap).
+//! - `append`: a parsed scrape → labelled samples, limits, report series, staleness markers.
+//! - `manager`: one loop per target, started and stopped together; target health.
+//! - `api`: `/api/v1/targets`.
 //! - `error`: what a body that does not parse and a configuration that does not load report.
 //!
-//! A scrape loop (elsewhere) takes each [`Target`] from [`targets`], fetches `Target::url` with
+//! Each loop takes its [`Target`] from [`targets`], fetches `Target::url` with
 //! [`ACCEPT_HEADER`], [`parse`]s the body, passes each sample's labels through
 //! [`merge_sample_labels`] and then [`relabel::process`] with the job's
-//! `metric_relabel_configs`, and appends what is kept.
+//! `metric_relabel_configs`, and writes what is kept through the ingester's WAL.
 
 mod api;
 mod append;

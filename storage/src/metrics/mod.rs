@@ -125,6 +125,9 @@ pub struct TsdbStats {
     pub exemplars: u64,
 }
 
+/// One series' chunks, with its tenant and labels, on the way into a block.
+type SeriesChunks = (Tenant, Labels, Vec<Arc<Chunk>>);
+
 struct State {
     head: Head,
     blocks: Vec<Arc<Block>>,
@@ -260,7 +263,7 @@ impl Tsdb {
 
     fn cut_range(&self, start: i64, end: i64) -> Result<()> {
         self.write().head.set_min_valid(end);
-        let mut series: Vec<(Tenant, Labels, Vec<Arc<Chunk>>)> = {
+        let mut series: Vec<SeriesChunks> = {
             let state = self.read();
             let head = &state.head;
             head.series
@@ -367,7 +370,7 @@ impl Tsdb {
             return Ok(dir);
         }
         let range = self.options.range_ms();
-        let mut by_range: std::collections::BTreeMap<i64, Vec<(Tenant, Labels, Vec<Arc<Chunk>>)>> = Default::default();
+        let mut by_range: std::collections::BTreeMap<i64, Vec<SeriesChunks>> = Default::default();
         {
             let state = self.read();
             let head = &state.head;
