@@ -5,8 +5,8 @@
 //! - `index`: magic `LKMIDX\0\x01`, CRC-32 of the rest, then zstd(postcard([`BlockIndex`])):
 //!   the label strings, per tenant the series (labels as string numbers, sorted by labels)
 //!   with their chunk references, and the page table of `chunks`.
-//! - `chunks`: pages, each one zstd frame of concatenated Gorilla chunk bytes, in series
-//!   order.
+//! - `chunks`: pages, each one zstd frame of concatenated chunks (`pack.rs` encoding), in
+//!   series order.
 //!
 //! A block is written in a `.tmp` directory and renamed into place, so a crash never leaves a
 //! half-written block visible.
@@ -16,20 +16,21 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::chunk::Chunk;
 use super::index::{Postings, Symbols, label_of};
+use super::pack;
 use crate::fs::{sync_dir, write_synced};
-use crate::{Error, Labels, Result, Tenant};
+use crate::{Error, Labels, Result, Sample, Tenant};
 
 /// The block format version this code writes and reads.
 pub(crate) const BLOCK_VERSION: u32 = 1;
 const INDEX_MAGIC: &[u8; 8] = b"LKMIDX\0\x01";
 /// Raw bytes of chunk data per page before compression.
 const PAGE_BYTES: usize = 256 * 1024;
+/// Most samples in one chunk of a block.
+const BLOCK_CHUNK_SAMPLES: usize = 4096;
 
 /// `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,27 +177,22 @@ impl BlockWriter {
         })
     }
 
-    /// Adds one series with its chunks (time-ordered, non-overlapping).
-    pub fn add_series(&mut self, tenant: &Tenant, labels: &Labels, chunks: &[Arc<Chunk>]) -> Result<()> {
-        if chunks.is_empty() {
+    /// Adds one series with its samples (time-ordered, one per timestamp).
+    pub fn add_series(&mut self, tenant: &Tenant, labels: &Labels, samples: &[Sample]) -> Result<()> {
+        if samples.is_empty() {
             return Ok(());
         }
         if self.tenants.last().is_none_or(|t| t.name != tenant.as_str()) {
             self.tenants.push(IndexTenant { name: tenant.as_str().to_string(), series: Vec::new() });
         }
         let interned = self.symbols.intern_labels(labels).into_vec();
-        let mut refs = Vec::with_capacity(chunks.len());
-        for c in chunks {
-            let (page, offset) = self.pages.add(&c.bytes)?;
-            refs.push(ChunkRef {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                count: c.count,
-                page,
-                offset,
-                len: c.bytes.len() as u32,
-            });
-            self.meta.samples += c.count as u64;
+        let mut refs = Vec::with_capacity(samples.len().div_ceil(BLOCK_CHUNK_SAMPLES));
+        for run in samples.chunks(BLOCK_CHUNK_SAMPLES) {
+            let bytes = pack::encode(run);
+            let (page, offset) = self.pages.add(&bytes)?;
+            let (min_t, max_t) = (run[0].t, run[run.len() - 1].t);
+            refs.push(ChunkRef { min_t, max_t, count: run.len() as u32, page, offset, len: bytes.len() as u32 });
+            self.meta.samples += run.len() as u64;
             self.meta.chunks += 1;
         }
         self.meta.series += 1;
@@ -326,16 +322,16 @@ impl<'b> ChunkReader<'b> {
         ChunkReader { block, page: None }
     }
 
-    /// The chunk at `r`.
-    pub fn chunk(&mut self, r: &ChunkRef) -> Result<Chunk> {
+    /// Appends the samples of the chunk at `r` to `out`.
+    pub fn samples_into(&mut self, r: &ChunkRef, out: &mut Vec<Sample>) -> Result<()> {
         if self.page.as_ref().is_none_or(|(p, _)| *p != r.page) {
             self.page = Some((r.page, self.block.page(r.page)?));
         }
         let bytes = match &self.page {
-            Some((_, page)) => page.get(r.offset as usize..(r.offset + r.len) as usize),
+            Some((_, page)) => page.get(r.offset as usize..(r.offset as usize).saturating_add(r.len as usize)),
             None => None,
         };
         let bytes = bytes.ok_or_else(|| corrupt(&self.block.dir, "chunk outside its page"))?;
-        Ok(Chunk { min_t: r.min_t, max_t: r.max_t, count: r.count, bytes: bytes.into() })
+        pack::decode_into(bytes, r.count, out).ok_or_else(|| corrupt(&self.block.dir, "undecodable chunk"))
     }
 }

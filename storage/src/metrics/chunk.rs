@@ -18,19 +18,24 @@ const DOD_BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 14), (0b110, 3, 17), (0b111
 
 /// Appends bits to a byte vector, most significant bit first.
 #[derive(Debug, Clone, Default)]
-struct BitWriter {
+pub(crate) struct BitWriter {
     bytes: Vec<u8>,
     /// Bits used in the last byte (0 means the last byte is full or there is none).
     used: u32,
 }
 
 impl BitWriter {
+    /// The bytes written, the last one padded with zero bits.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     fn write_bit(&mut self, bit: bool) {
         self.write_bits(bit as u64, 1);
     }
 
     /// Writes the low `n` bits of `value` (n ≤ 64).
-    fn write_bits(&mut self, value: u64, mut n: u32) {
+    pub(crate) fn write_bits(&mut self, value: u64, mut n: u32) {
         while n > 0 {
             if self.used == 0 {
                 self.bytes.push(0);
@@ -47,17 +52,21 @@ impl BitWriter {
 }
 
 /// Reads bits written by [`BitWriter`].
-struct BitReader<'a> {
+pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> BitReader<'a> {
+        BitReader { bytes, pos: 0 }
+    }
+
     fn read_bit(&mut self) -> Option<bool> {
         self.read_bits(1).map(|b| b == 1)
     }
 
-    fn read_bits(&mut self, mut n: u32) -> Option<u64> {
+    pub(crate) fn read_bits(&mut self, mut n: u32) -> Option<u64> {
         if self.pos + n as usize > self.bytes.len() * 8 {
             return None;
         }

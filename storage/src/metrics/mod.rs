@@ -18,6 +18,7 @@ mod block;
 mod chunk;
 mod head;
 mod index;
+mod pack;
 mod querier;
 mod snapshot;
 #[cfg(test)]
@@ -125,8 +126,17 @@ pub struct TsdbStats {
     pub exemplars: u64,
 }
 
-/// One series' chunks, with its tenant and labels, on the way into a block.
+/// One series' head chunks, with its tenant and labels, on the way into a block.
 type SeriesChunks = (Tenant, Labels, Vec<Arc<Chunk>>);
+
+/// The samples of head chunks, in order.
+fn chunk_samples(chunks: &[Arc<Chunk>]) -> Vec<crate::Sample> {
+    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.count as usize).sum());
+    for c in chunks {
+        chunk::decode_into(&c.bytes, c.count, &mut out);
+    }
+    out
+}
 
 struct State {
     head: Head,
@@ -281,7 +291,7 @@ impl Tsdb {
         let dir = self.block_dir(start, end, 1);
         let mut writer = BlockWriter::create(&dir, start, end, 1, self.options.cut_zstd_level)?;
         for (tenant, labels, chunks) in &series {
-            writer.add_series(tenant, labels, chunks)?;
+            writer.add_series(tenant, labels, &chunk_samples(chunks))?;
         }
         let block = writer.finish()?;
         let mut state = self.write();
@@ -396,7 +406,7 @@ impl Tsdb {
             let block_dir = dir.join(format!("{start}-{}-head", start + range));
             let mut writer = BlockWriter::create(&block_dir, start, start + range, 1, self.options.compact_zstd_level)?;
             for (tenant, labels, chunks) in &series {
-                writer.add_series(tenant, labels, chunks)?;
+                writer.add_series(tenant, labels, &chunk_samples(chunks))?;
             }
             writer.finish()?;
         }
@@ -478,40 +488,24 @@ fn merge(blocks: &[Arc<Block>], dir: &Path, min_t: i64, max_t: i64, level: u32, 
             }
         }
         let mut readers: Vec<block::ChunkReader<'_>> = blocks.iter().map(|b| block::ChunkReader::new(b)).collect();
+        let mut samples = Vec::new();
         for (labels, sources) in by_labels {
-            let mut chunks: Vec<Arc<Chunk>> = Vec::new();
+            samples.clear();
+            let several = sources.len() > 1;
             for (bi, id) in sources {
                 let Some(t) = blocks[bi].tenants.get(tenant) else { continue };
                 for r in &t.series[id as usize].chunks {
-                    chunks.push(Arc::new(readers[bi].chunk(r)?));
+                    readers[bi].samples_into(r, &mut samples)?;
                 }
             }
-            chunks.sort_by_key(|c| (c.min_t, c.max_t));
-            let overlapping = chunks.windows(2).any(|w| w[1].min_t <= w[0].max_t);
-            if overlapping {
-                chunks = rechunk(&chunks);
+            if several {
+                samples.sort_by_key(|s| s.t);
+                samples.dedup_by_key(|s| s.t);
             }
-            writer.add_series(tenant, &labels, &chunks)?;
+            writer.add_series(tenant, &labels, &samples)?;
         }
     }
     writer.finish()
-}
-
-/// Re-encodes overlapping chunks into ordered ones, one sample per timestamp.
-fn rechunk(chunks: &[Arc<Chunk>]) -> Vec<Arc<Chunk>> {
-    let mut samples: Vec<crate::Sample> = chunks.iter().flat_map(|c| c.samples()).collect();
-    samples.sort_by_key(|s| s.t);
-    samples.dedup_by_key(|s| s.t);
-    samples
-        .chunks(head::CHUNK_SAMPLES as usize)
-        .map(|part| {
-            let mut w = ChunkWriter::new();
-            for s in part {
-                w.append(s.t, s.v);
-            }
-            Arc::new(w.finish())
-        })
-        .collect()
 }
 
 /// After a crash between writing a compacted block and removing its sources, both are on

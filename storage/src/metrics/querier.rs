@@ -239,12 +239,9 @@ impl Querier for Tsdb {
         let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
         let mut merged: BTreeMap<Labels, (Vec<Sample>, usize)> = BTreeMap::new();
         let mut buf = Vec::new();
-        let mut add = |labels: Labels, chunks: &mut dyn Iterator<Item = Result<Arc<Chunk>>>| -> Result<()> {
+        let mut add = |labels: Labels, fill: &mut dyn FnMut(&mut Vec<Sample>) -> Result<()>| -> Result<()> {
             buf.clear();
-            for c in chunks {
-                let c = c?;
-                decode_into(&c.bytes, c.count, &mut buf);
-            }
+            fill(&mut buf)?;
             buf.retain(|s| s.t >= min_t && s.t <= max_t);
             if buf.is_empty() {
                 return Ok(());
@@ -264,13 +261,16 @@ impl Querier for Tsdb {
                     continue;
                 }
                 let labels = block.symbols.labels(&s.labels);
-                let mut it = refs.into_iter().map(|r| reader.chunk(r).map(Arc::new));
-                add(labels, &mut it)?;
+                add(labels, &mut |out| refs.iter().try_for_each(|r| reader.samples_into(r, out)))?;
             }
         }
         for g in head {
-            let mut it = g.chunks.iter().map(|c| Ok(Arc::clone(c)));
-            add(g.labels, &mut it)?;
+            add(g.labels, &mut |out| {
+                for c in &g.chunks {
+                    decode_into(&c.bytes, c.count, out);
+                }
+                Ok(())
+            })?;
         }
         Ok(merged
             .into_iter()
