@@ -29,7 +29,7 @@ grep -E 'VmHWM|VmRSS' /proc/$PID/status | tee -a "$OUT/summary.txt"
 echo "server_cpu_s_during_ingest=$(echo "scale=2; ($T1-$T0)/$HZ" | bc)" | tee -a "$OUT/summary.txt"
 SAMPLES=$(sed -n 's/.*accepted_samples=\([0-9]*\).*/\1/p' "$OUT/rwgen.txt")
 SERIES=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^lookout_tsdb_head_series /{print $2}')
-curl -s "http://127.0.0.1:$PORT/api/v1/status/tsdb" | head -c 200; echo
+sleep 11; curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^lookout_tsdb_(head_bytes|head_chunks|head_series) " | tee -a "$OUT/summary.txt"
 RSS_KB=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
 echo "active_series=$SERIES rss_bytes_per_series=$(echo "$RSS_KB*1024/$SERIES" | bc)" | tee -a "$OUT/summary.txt"
 { curl -s -XPOST "http://127.0.0.1:$PORT/api/v1/admin/tsdb/snapshot"; echo; } | tee -a "$OUT/summary.txt"

@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 
-use super::chunk::{Chunk, ChunkWriter};
+use super::chunk::ChunkWriter;
+use super::head_chunks::{ChunkFiles, ChunkHandle};
 use super::index::{Postings, Symbols, label_of};
 use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tenant, WalPosition, is_stale_nan};
 
@@ -16,7 +16,7 @@ pub(crate) const CHUNK_SAMPLES: u32 = 240;
 /// A closed chunk in the head, with the WAL record of its first sample.
 #[derive(Debug, Clone)]
 pub(crate) struct HeadChunk {
-    pub chunk: Arc<Chunk>,
+    pub chunk: ChunkHandle,
     pub first_pos: WalPosition,
 }
 
@@ -50,20 +50,24 @@ impl MemSeries {
         self.chunks.first().map(|c| c.first_pos).or(self.open_pos)
     }
 
-    /// Closes the open chunk.
-    fn close_open(&mut self) {
+    /// Closes the open chunk, spilling it to a head chunk file when there are some.
+    fn close_open(&mut self, files: Option<&mut ChunkFiles>) {
         if self.open.count() == 0 {
             return;
         }
-        let done = std::mem::take(&mut self.open);
+        let done = std::mem::take(&mut self.open).finish();
         if let Some(first_pos) = self.open_pos.take() {
-            self.chunks.push(HeadChunk { chunk: Arc::new(done.finish()), first_pos });
+            let chunk = match files {
+                Some(files) => files.spill(done),
+                None => ChunkHandle::memory(done),
+            };
+            self.chunks.push(HeadChunk { chunk, first_pos });
         }
     }
 
     fn heap_bytes(&self) -> usize {
         self.labels.len() * 8
-            + self.chunks.iter().map(|c| c.chunk.bytes.len() + 64).sum::<usize>()
+            + self.chunks.iter().map(|c| c.chunk.heap_bytes() + 64).sum::<usize>()
             + self.chunks.capacity() * 8
             + self.open.heap_bytes()
     }
@@ -117,6 +121,8 @@ pub(crate) struct Head {
     /// The last WAL record applied.
     pub applied_through: Option<WalPosition>,
     pub live_series: usize,
+    /// Where closed chunks go; `None` keeps them in memory.
+    pub files: Option<ChunkFiles>,
     hasher: ahash::RandomState,
 }
 
@@ -138,6 +144,7 @@ impl Head {
             block_range,
             applied_through: None,
             live_series: 0,
+            files: None,
             hasher: ahash::RandomState::with_seeds(0x6c6f_6f6b, 0x6f75_7421, 0x7473_6462, 0x6865_6164),
         }
     }
@@ -235,6 +242,7 @@ impl Head {
     pub fn append(&mut self, id: u32, t: i64, v: f64, pos: WalPosition) -> Appended {
         let min_valid_t = self.min_valid_t;
         let block_range = self.block_range;
+        let files = &mut self.files;
         let Some(s) = self.series.get_mut(id as usize).and_then(Option::as_mut) else {
             return Appended::UnknownSeries;
         };
@@ -245,7 +253,7 @@ impl Head {
         if s.open.count() > 0 {
             let block_end = align_down(s.open.min_t(), block_range).saturating_add(block_range);
             if s.open.count() >= CHUNK_SAMPLES || t >= block_end {
-                s.close_open();
+                s.close_open(files.as_mut());
             }
         }
         if s.open.count() == 0 {
@@ -327,7 +335,7 @@ impl Head {
         self.min_valid_t = self.min_valid_t.max(boundary);
         for s in self.series.iter_mut().flatten() {
             if s.open.count() > 0 && s.open.max_t() < boundary {
-                s.close_open();
+                s.close_open(self.files.as_mut());
             }
         }
     }
@@ -338,7 +346,14 @@ impl Head {
         let mut removed = 0;
         for slot in self.series.iter_mut() {
             let Some(s) = slot else { continue };
-            s.chunks.retain(|c| c.chunk.max_t >= boundary);
+            let files = &mut self.files;
+            s.chunks.retain(|c| {
+                let keep = c.chunk.max_t >= boundary;
+                if !keep && let Some(files) = files.as_mut() {
+                    files.release(&c.chunk);
+                }
+                keep
+            });
             if !s.has_samples() && s.last_t < boundary {
                 self.tenants[s.tenant as usize].series -= 1;
                 *slot = None;

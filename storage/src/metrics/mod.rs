@@ -17,6 +17,7 @@ mod appender;
 mod block;
 mod chunk;
 mod head;
+mod head_chunks;
 mod index;
 mod pack;
 mod querier;
@@ -35,6 +36,7 @@ pub use self::appender::{Appender, Refusals};
 use self::block::{Block, BlockWriter};
 pub use self::chunk::{Chunk, ChunkWriter};
 use self::head::{Head, align_down};
+use self::head_chunks::{ChunkFiles, ChunkHandle};
 pub use self::index::{MatchOp, Matcher};
 pub use self::querier::{Querier, SeriesData, TsdbStatus};
 use crate::{Error, Labels, Result, SampleBatch, Tenant, WalPosition};
@@ -111,6 +113,8 @@ pub struct TsdbStats {
     pub head_max_t: Option<i64>,
     /// Approximate heap bytes of the head.
     pub head_bytes: u64,
+    /// Bytes of closed head chunks spilled to disk.
+    pub head_chunk_file_bytes: u64,
     /// Blocks on disk.
     pub blocks: u64,
     /// Bytes of blocks on disk.
@@ -127,15 +131,15 @@ pub struct TsdbStats {
 }
 
 /// One series' head chunks, with its tenant and labels, on the way into a block.
-type SeriesChunks = (Tenant, Labels, Vec<Arc<Chunk>>);
+type SeriesChunks = (Tenant, Labels, Vec<ChunkHandle>);
 
 /// The samples of head chunks, in order.
-fn chunk_samples(chunks: &[Arc<Chunk>]) -> Vec<crate::Sample> {
+fn chunk_samples(chunks: &[ChunkHandle]) -> Result<Vec<crate::Sample>> {
     let mut out = Vec::with_capacity(chunks.iter().map(|c| c.count as usize).sum());
     for c in chunks {
-        chunk::decode_into(&c.bytes, c.count, &mut out);
+        c.decode_into(&mut out)?;
     }
-    out
+    Ok(out)
 }
 
 struct State {
@@ -175,6 +179,7 @@ impl Tsdb {
         remove_replaced_blocks(&mut blocks)?;
         blocks.sort_by_key(|b| (b.meta.min_t, b.meta.max_t));
         let mut head = Head::new(options.range_ms(), options.max_exemplars);
+        head.files = Some(ChunkFiles::open(dir.join("head_chunks"))?);
         let checkpoint = snapshot::load(dir, &mut head)?;
         if let Some(last) = blocks.iter().map(|b| b.meta.max_t).max() {
             head.min_valid_t = head.min_valid_t.max(last);
@@ -280,7 +285,7 @@ impl Tsdb {
                 .iter()
                 .flatten()
                 .filter_map(|s| {
-                    let chunks: Vec<Arc<Chunk>> =
+                    let chunks: Vec<ChunkHandle> =
                         s.chunks.iter().filter(|c| c.chunk.max_t < end).map(|c| c.chunk.clone()).collect();
                     (!chunks.is_empty())
                         .then(|| (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks))
@@ -291,7 +296,7 @@ impl Tsdb {
         let dir = self.block_dir(start, end, 1);
         let mut writer = BlockWriter::create(&dir, start, end, 1, self.options.cut_zstd_level)?;
         for (tenant, labels, chunks) in &series {
-            writer.add_series(tenant, labels, &chunk_samples(chunks))?;
+            writer.add_series(tenant, labels, &chunk_samples(chunks)?)?;
         }
         let block = writer.finish()?;
         let mut state = self.write();
@@ -385,9 +390,9 @@ impl Tsdb {
             let state = self.read();
             let head = &state.head;
             for s in head.series.iter().flatten() {
-                let mut chunks: Vec<Arc<Chunk>> = s.chunks.iter().map(|c| c.chunk.clone()).collect();
+                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| c.chunk.clone()).collect();
                 if s.open.count() > 0 {
-                    chunks.push(Arc::new(s.open.clone().finish()));
+                    chunks.push(ChunkHandle::memory(s.open.clone().finish()));
                 }
                 let tenant = head.tenants[s.tenant as usize].name.clone();
                 let labels = head.symbols.labels(&s.labels);
@@ -406,7 +411,7 @@ impl Tsdb {
             let block_dir = dir.join(format!("{start}-{}-head", start + range));
             let mut writer = BlockWriter::create(&block_dir, start, start + range, 1, self.options.compact_zstd_level)?;
             for (tenant, labels, chunks) in &series {
-                writer.add_series(tenant, labels, &chunk_samples(chunks))?;
+                writer.add_series(tenant, labels, &chunk_samples(chunks)?)?;
             }
             writer.finish()?;
         }
@@ -447,6 +452,7 @@ impl Tsdb {
             head_min_t: range.map(|r| r.0),
             head_max_t: range.map(|r| r.1),
             head_bytes: head.heap_bytes() as u64,
+            head_chunk_file_bytes: head.files.as_ref().map_or(0, |f| f.bytes()),
             blocks: state.blocks.len() as u64,
             block_bytes: state.blocks.iter().map(|b| b.bytes).sum(),
             block_samples: state.blocks.iter().map(|b| b.meta.samples).sum(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::block::{Block, ChunkReader};
-use super::chunk::{Chunk, decode_into};
+use super::head_chunks::ChunkHandle;
 use super::{Matcher, Tsdb};
 use crate::{Labels, MetricMetadata, Result, Sample, SampleExemplar, Tenant};
 
@@ -84,7 +84,7 @@ pub struct TsdbStatus {
 /// Chunks of one series gathered under the lock, decoded after it.
 struct Gathered {
     labels: Labels,
-    chunks: Vec<Arc<Chunk>>,
+    chunks: Vec<ChunkHandle>,
 }
 
 impl Tsdb {
@@ -106,14 +106,14 @@ impl Tsdb {
         let mut out = Vec::new();
         for id in head.select(tenant, matchers) {
             let Some(s) = head.series[id as usize].as_ref() else { continue };
-            let mut chunks: Vec<Arc<Chunk>> = s
+            let mut chunks: Vec<ChunkHandle> = s
                 .chunks
                 .iter()
                 .filter(|c| c.chunk.min_t <= max_t && c.chunk.max_t >= min_t)
                 .map(|c| c.chunk.clone())
                 .collect();
             if s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t {
-                chunks.push(Arc::new(s.open.clone().finish()));
+                chunks.push(ChunkHandle::memory(s.open.clone().finish()));
             }
             if !chunks.is_empty() {
                 out.push(Gathered { labels: head.symbols.labels(&s.labels), chunks });
@@ -265,12 +265,7 @@ impl Querier for Tsdb {
             }
         }
         for g in head {
-            add(g.labels, &mut |out| {
-                for c in &g.chunks {
-                    decode_into(&c.bytes, c.count, out);
-                }
-                Ok(())
-            })?;
+            add(g.labels, &mut |out| g.chunks.iter().try_for_each(|c| c.decode_into(out)))?;
         }
         Ok(merged
             .into_iter()

@@ -190,8 +190,10 @@ fn cuts_compaction_and_retention_keep_exactly_the_window() {
         assert!(levels.contains(&2), "{levels:?}");
         let after = select(&db, &[Matcher::equal("__name__", "m")], from, now_ms());
         assert_eq!(after, all);
+        assert!(db.stats().head_chunk_file_bytes > 0, "closed head chunks are spilled to disk");
         db.cut_all().unwrap();
         assert_eq!(db.stats().head_series, 0);
+        assert_eq!(db.stats().head_chunk_file_bytes, 0, "and their files go once they are in blocks");
         assert_eq!(select(&db, &[Matcher::equal("__name__", "m")], from, now_ms()), all);
     }
     // Reopened with a 24 h retention: whole blocks older than the window go, nothing inside it.
