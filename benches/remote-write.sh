@@ -25,7 +25,7 @@ ticks() { awk '{print $14+$15}' /proc/$PID/stat; }
 HZ=$(getconf CLK_TCK); T0=$(ticks)
 "$RWGEN" --url "http://127.0.0.1:$PORT/api/v1/write" "$@" | tee "$OUT/rwgen.txt"
 T1=$(ticks)
-grep -E 'VmHWM|VmRSS' /proc/$PID/status | tee -a "$OUT/summary.txt"
+grep -E 'VmHWM|VmRSS|RssAnon|RssFile|Threads' /proc/$PID/status | tee -a "$OUT/summary.txt"
 echo "server_cpu_s_during_ingest=$(echo "scale=2; ($T1-$T0)/$HZ" | bc)" | tee -a "$OUT/summary.txt"
 SAMPLES=$(sed -n 's/.*accepted_samples=\([0-9]*\).*/\1/p' "$OUT/rwgen.txt")
 SERIES=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^lookout_tsdb_head_series /{print $2}')

@@ -38,6 +38,11 @@ impl BitWriter {
     pub(crate) fn write_bits(&mut self, value: u64, mut n: u32) {
         while n > 0 {
             if self.used == 0 {
+                // Grow in small steps: a head holds one open chunk per series, and doubling
+                // would leave up to half of each unused.
+                if self.bytes.len() == self.bytes.capacity() {
+                    self.bytes.reserve_exact(16);
+                }
                 self.bytes.push(0);
             }
             let free = 8 - self.used;

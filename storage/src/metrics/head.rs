@@ -11,7 +11,7 @@ use super::index::{Postings, Symbols, label_of};
 use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tenant, WalPosition, is_stale_nan};
 
 /// Most samples in one chunk before a new one starts.
-pub(crate) const CHUNK_SAMPLES: u32 = 240;
+pub(crate) const CHUNK_SAMPLES: u32 = 120;
 
 /// A closed chunk in the head, with the WAL record of its first sample.
 #[derive(Debug, Clone)]

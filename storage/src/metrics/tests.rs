@@ -47,6 +47,7 @@ fn appended_samples_come_back_by_matcher_and_range() {
     let b = labels(&[("__name__", "up"), ("job", "db"), ("instance", "b:1")]);
     let refused = write(&db, 1, &[(a.clone(), samples(t0, 300, 15_000)), (b.clone(), samples(t0, 10, 15_000))]);
     assert!(refused.is_empty(), "{refused:?}");
+    assert!(db.stats().head_chunk_file_bytes > 0, "full chunks are spilled to head chunk files");
     let all = select(&db, &[Matcher::equal("__name__", "up")], t0, t0 + HOUR);
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].labels, a, "sorted by labels");
@@ -190,7 +191,6 @@ fn cuts_compaction_and_retention_keep_exactly_the_window() {
         assert!(levels.contains(&2), "{levels:?}");
         let after = select(&db, &[Matcher::equal("__name__", "m")], from, now_ms());
         assert_eq!(after, all);
-        assert!(db.stats().head_chunk_file_bytes > 0, "closed head chunks are spilled to disk");
         db.cut_all().unwrap();
         assert_eq!(db.stats().head_series, 0);
         assert_eq!(db.stats().head_chunk_file_bytes, 0, "and their files go once they are in blocks");
