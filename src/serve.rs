@@ -1,10 +1,11 @@
 //! `lookout serve`: the composition root that wires storage, ingest and the listeners, and
 //! shuts them down in order (stop intake → finish in-flight requests → close the WAL).
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -64,7 +65,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?
             .context("opening the metrics store")?,
     );
-    let stores = Arc::new(Stores { spans: Arc::clone(&spans), tsdb: Arc::clone(&tsdb) });
+    let stores = Arc::new(Stores {
+        spans: Arc::clone(&spans),
+        tsdb: Arc::clone(&tsdb),
+        log_segments: Mutex::new(BTreeSet::new()),
+    });
     let ready = Arc::new(AtomicBool::new(false));
     let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
@@ -161,6 +166,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let scrape = ScrapeManager::start(Arc::clone(&ingester), config.global.clone(), jobs, Tenant::default());
     scrape_status.follow(&scrape.status());
+    let truncation_stop = CancellationToken::new();
+    let truncation = tokio::spawn(truncate_wal(Arc::clone(&wal), Arc::clone(&stores), truncation_stop.clone()));
     let span_metrics_stop = CancellationToken::new();
     let span_metrics = tokio::spawn(write_span_metrics(
         Arc::clone(&ingester),
@@ -189,6 +196,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     scrape.stop().await;
     span_metrics_stop.cancel();
     span_metrics.await?;
+    truncation_stop.cancel();
+    truncation.await?;
     drop(ingester);
     drop(ingester_slot);
     tokio::task::spawn_blocking(move || wal.close()).await?;
@@ -234,6 +243,16 @@ fn self_scrape(address: SocketAddr, global: &GlobalConfig) -> anyhow::Result<Scr
 struct Stores {
     spans: Arc<SpanStore>,
     tsdb: Arc<Tsdb>,
+    /// WAL segments holding log records: kept until the log store exists (issue 6).
+    log_segments: Mutex<BTreeSet<u64>>,
+}
+
+impl Stores {
+    fn note_logs(&self, position: WalPosition) {
+        if let Ok(mut set) = self.log_segments.lock() {
+            set.insert(position.segment);
+        }
+    }
 }
 
 /// Hands a durable WAL record to the store of its signal. Logs have no store yet (issue 6) and
@@ -247,7 +266,37 @@ fn apply_to_stores(stores: &Stores, position: WalPosition, record: TenantPayload
             }
         }
         Payload::Samples(batch) => stores.tsdb.apply(position, &record.tenant, &batch),
-        Payload::Logs(_) | Payload::Metrics(_) => {}
+        Payload::Logs(_) => stores.note_logs(position),
+        Payload::Metrics(_) => {}
+    }
+}
+
+/// Every minute: writes the metrics head snapshot, then deletes the WAL segments no store needs
+/// any more (segments with log records are kept: there is no log store yet). Until stopped.
+async fn truncate_wal(wal: Arc<Wal>, stores: Arc<Stores>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let (wal, stores) = (Arc::clone(&wal), Arc::clone(&stores));
+        let outcome = tokio::task::spawn_blocking(move || {
+            if stores.tsdb.wal_needed() != lookout_storage::WalNeed::Nothing {
+                stores.tsdb.write_snapshot()?;
+            }
+            let below = stores.spans.wal_needed().first_segment().min(stores.tsdb.wal_needed().first_segment());
+            let logs = stores.log_segments.lock().map(|s| s.clone()).unwrap_or_default();
+            wal.remove_segments_before(below, &|segment| logs.contains(&segment))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => info!(removed, "wal segments no store needs were deleted"),
+            Ok(Err(e)) => warn!(error = %e, "wal truncation failed"),
+            Err(e) => warn!(error = %e, "wal truncation task failed"),
+        }
     }
 }
 
@@ -435,7 +484,11 @@ async fn replay(dir: &Path, registry: &Registry, stores: Arc<Stores>) -> anyhow:
             let wanted = match &record.payload {
                 Payload::Traces(_) => spans_through.is_none_or(|c| position > c),
                 Payload::Samples(_) => samples_from.is_none_or(|c| position >= c),
-                Payload::Logs(_) | Payload::Metrics(_) => false,
+                Payload::Logs(_) => {
+                    stores.note_logs(position);
+                    false
+                }
+                Payload::Metrics(_) => false,
             };
             if wanted {
                 apply_to_stores(&stores, position, record);

@@ -27,4 +27,6 @@ pub use traces::{
     AttributeValues, Everything, KeyValues, SpanColumns, SpanFilter, SpanStore, SpanStoreOptions, SpanStoreStats,
     TraceSpan,
 };
-pub use wal::{Apply, FsyncPolicy, ReplayStats, Wal, WalMetrics, WalOptions, WalPosition, WalReader, encode_record};
+pub use wal::{
+    Apply, FsyncPolicy, ReplayStats, Wal, WalMetrics, WalNeed, WalOptions, WalPosition, WalReader, encode_record,
+};

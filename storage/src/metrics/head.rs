@@ -61,14 +61,18 @@ impl MemSeries {
                 Some(files) => files.spill(done),
                 None => ChunkHandle::memory(done),
             };
+            // One more slot at a time: most series hold one or two closed chunks, and the
+            // default growth would reserve four.
+            self.chunks.reserve_exact(1);
             self.chunks.push(HeadChunk { chunk, first_pos });
         }
     }
 
     fn heap_bytes(&self) -> usize {
         self.labels.len() * 8
-            + self.chunks.iter().map(|c| c.chunk.heap_bytes() + 64).sum::<usize>()
-            + self.chunks.capacity() * 8
+            + self.chunks.iter().map(|c| c.chunk.heap_bytes()).sum::<usize>()
+            + self.chunks.capacity() * std::mem::size_of::<HeadChunk>()
+            + std::mem::size_of::<MemSeries>()
             + self.open.heap_bytes()
     }
 }
@@ -410,7 +414,7 @@ impl Head {
 
     /// Approximate heap bytes of the whole head.
     pub fn heap_bytes(&self) -> usize {
-        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes() + 160).sum();
+        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes()).sum();
         let index: usize = self.tenants.iter().map(|t| t.postings.heap_bytes() + t.by_hash.capacity() * 16).sum();
         series + index + self.symbols.heap_bytes() + self.series.capacity() * 8
     }

@@ -207,6 +207,17 @@ impl Tsdb {
         *self.checkpoint.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// What the store needs from the WAL after a restart: nothing if it never took a record,
+    /// else the records from its checkpoint (everything until it has written one).
+    pub fn wal_needed(&self) -> crate::WalNeed {
+        let applied = self.read().head.applied_through;
+        match (self.checkpoint(), applied) {
+            (Some(p), _) => crate::WalNeed::From(p),
+            (None, None) => crate::WalNeed::Nothing,
+            (None, Some(_)) => crate::WalNeed::Everything,
+        }
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -223,13 +223,16 @@ fn a_restart_rebuilds_the_head_from_snapshot_and_wal() {
     let from = head::align_down(now_ms() - 10 * HOUR, 2 * HOUR);
     let (records, expected, replay_from) = {
         let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        assert_eq!(db.wal_needed(), crate::WalNeed::Nothing, "an empty store needs nothing");
         let mut seq = 0;
+        write(&db, 0, &[]);
         let records = fill(&db, &series, from, 9, &mut seq);
         assert!(db.stats().blocks >= 2);
         let expected = select(&db, &[], from, now_ms());
         (records, expected, db.checkpoint())
     };
     let replay_from = replay_from.expect("a cut wrote a checkpoint");
+    assert_eq!(Tsdb::open(dir.path(), TsdbOptions::default()).unwrap().wal_needed(), crate::WalNeed::From(replay_from));
     assert!(replay_from > records[0].0, "replay does not start at the beginning");
     let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
     assert_eq!(db.checkpoint(), Some(replay_from));

@@ -272,6 +272,18 @@ impl SpanStore {
         self.cuts.lock().ok().and_then(|c| c.map(|c| c.wal_through))
     }
 
+    /// What the span store needs from the WAL after a restart: nothing when every span it was
+    /// given is in a block, else the records after its checkpoint.
+    pub fn wal_needed(&self) -> crate::WalNeed {
+        if self.stats().head_spans == 0 {
+            return crate::WalNeed::Nothing;
+        }
+        match self.checkpoint() {
+            Some(c) => crate::WalNeed::From(c),
+            None => crate::WalNeed::Everything,
+        }
+    }
+
     /// Adds the spans of one WAL record to the head. Records must come in WAL order.
     ///
     /// When the head reaches its size limit, whoever waits in [`SpanStore::head_full`] is woken

@@ -24,6 +24,28 @@ pub struct WalPosition {
     pub offset: u64,
 }
 
+/// What a store still needs from the WAL to rebuild itself after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalNeed {
+    /// Every record (it has no checkpoint yet).
+    Everything,
+    /// Records from this position on (segments before its segment are not needed).
+    From(WalPosition),
+    /// Nothing: everything it was given is on disk in its own files.
+    Nothing,
+}
+
+impl WalNeed {
+    /// The first segment index still needed (`u64::MAX` for none).
+    pub fn first_segment(self) -> u64 {
+        match self {
+            WalNeed::Everything => 0,
+            WalNeed::From(p) => p.segment,
+            WalNeed::Nothing => u64::MAX,
+        }
+    }
+}
+
 /// First bytes of every segment: magic and format version.
 pub(crate) const MAGIC: &[u8; 6] = b"LKWAL\0";
 /// Version of the segment and record format described in `storage/docs/wal.md`.

@@ -144,3 +144,23 @@ fn appends_after_close_are_refused() {
     let err = rt.block_on(wal.append(encode_record(&record("x")).unwrap(), record("x"))).unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err}");
 }
+
+#[test]
+fn segments_no_store_needs_are_removed_but_never_the_current_one_or_kept_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every open starts a new segment: five opens, five segments with one record each.
+    for body in ["a", "b", "c", "d", "e"] {
+        write(dir.path(), &[body], FsyncPolicy::Never);
+    }
+    let metrics = WalMetrics::new(&Registry::new()).unwrap();
+    let wal = Wal::open(dir.path(), WalOptions::default(), metrics, Box::new(|_, _| {})).unwrap();
+    let before: Vec<u64> = list_segments(dir.path()).unwrap().into_iter().map(|(i, _)| i).collect();
+    assert_eq!(before, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(wal.remove_segments_before(4, &|i| i == 2).unwrap(), 2, "1 and 3 go, 2 is kept");
+    assert_eq!(wal.remove_segments_before(u64::MAX, &|_| false).unwrap(), 3, "all but the current one");
+    let after: Vec<u64> = list_segments(dir.path()).unwrap().into_iter().map(|(i, _)| i).collect();
+    assert_eq!(after, vec![6]);
+    assert_eq!(WalNeed::From(WalPosition { segment: 7, offset: 9 }).first_segment(), 7);
+    assert_eq!(WalNeed::Everything.first_segment(), 0);
+    wal.close();
+}

@@ -90,6 +90,8 @@ pub type Apply = Box<dyn FnMut(WalPosition, TenantPayload) + Send>;
 pub struct Wal {
     tx: RwLock<Option<mpsc::Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    dir: PathBuf,
+    metrics: WalMetrics,
 }
 
 impl Wal {
@@ -116,11 +118,39 @@ impl Wal {
                 .map_err(Error::io("spawn wal fsync thread", dir))?;
             (syncer, stop) = (Some(thread), Some(stop_tx));
         }
-        let writer =
-            Writer { dir: dir.to_owned(), segment, options, metrics, current, apply, failed: None, _stop: stop };
+        let writer = Writer {
+            dir: dir.to_owned(),
+            segment,
+            options,
+            metrics: metrics.clone(),
+            current,
+            apply,
+            failed: None,
+            _stop: stop,
+        };
         // The writer is joined first: it drops the stop sender, which ends the fsync thread.
         let threads = std::iter::once(spawn_writer(writer, rx, dir)?).chain(syncer).collect();
-        Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads) })
+        Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads), dir: dir.to_owned(), metrics })
+    }
+
+    /// Deletes segments older than segment `below` for which `keep` says no. The segment being
+    /// written is never deleted. Returns how many were deleted.
+    pub fn remove_segments_before(&self, below: u64, keep: &dyn Fn(u64) -> bool) -> Result<usize> {
+        let segments = list_segments(&self.dir)?;
+        let current = segments.last().map_or(0, |(i, _)| *i);
+        let mut removed = 0;
+        for (index, path) in segments {
+            if index >= below || index >= current || keep(index) {
+                continue;
+            }
+            std::fs::remove_file(&path).map_err(Error::io("remove wal segment", &path))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+            self.metrics.segments.sub(removed as i64);
+        }
+        Ok(removed)
     }
 
     /// Appends `payload`, encoded as `record` by [`crate::encode_record`]; resolves once it is
