@@ -169,12 +169,11 @@ impl ChunkFiles {
             return;
         }
         let Some(entry) = self.slots.get_mut(id as usize) else { return };
-        if entry.as_ref().is_some_and(|s| s.live == 0) {
-            if let Some(slot) = entry.take()
-                && let Err(e) = std::fs::remove_file(&slot.path)
-            {
-                tracing::warn!(error = %e, path = %slot.path.display(), "cannot remove a head chunk file");
-            }
+        if entry.as_ref().is_some_and(|s| s.live == 0)
+            && let Some(slot) = entry.take()
+            && let Err(e) = std::fs::remove_file(&slot.path)
+        {
+            tracing::warn!(error = %e, path = %slot.path.display(), "cannot remove a head chunk file");
         }
     }
 }
