@@ -8,7 +8,7 @@ use lookout_storage::metrics::{Refusals, Tsdb};
 use lookout_storage::{Batch, Metric, MetricMetadata, SampleBatch, SeriesSamples, Span, Tenant};
 
 use crate::generator::{Generator, GeneratorOptions};
-use crate::prom::{TranslateOptions, Translator};
+use crate::prom::{NOT_A_POINT, TranslateOptions, Translator};
 
 /// Settings of the metrics intake.
 #[derive(Debug, Clone, Default)]
@@ -56,12 +56,28 @@ impl MetricsIntake {
     pub(crate) fn otlp(&self, tenant: &Tenant, batch: &Batch<Metric>) -> Translated {
         let translated =
             self.translator.lock().unwrap_or_else(|e| e.into_inner()).translate(tenant, batch, &self.translate);
-        let (batch, refused) = self.series(tenant, &translated.series, &translated.metadata);
+        let mut app = self.tsdb.appender(tenant);
+        // A data point is rejected when the store refuses any sample made from it.
+        let mut refused_points: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+        for (s, origins) in translated.series.iter().zip(&translated.sample_points) {
+            app.add(&s.labels, &s.samples, &s.exemplars);
+            refused_points.extend(
+                app.last_refused().iter().filter_map(|&i| origins.get(i).copied()).filter(|&p| p != NOT_A_POINT),
+            );
+        }
+        for m in &translated.metadata {
+            app.add_metadata(m.clone());
+        }
+        let (batch, refused) = app.finish();
         let mut messages = translated.messages;
         if let Some(first) = &refused.first_error {
-            messages.push(format!("{} samples refused by the metrics store; first: {first}", refused.samples));
+            messages.push(format!(
+                "{} data points ({} samples) refused by the metrics store; first: {first}",
+                refused_points.len(),
+                refused.samples
+            ));
         }
-        Translated { batch, rejected: translated.rejected_points + refused.samples, messages }
+        Translated { batch, rejected: translated.rejected_points + refused_points.len() as u64, messages }
     }
 
     /// Prometheus-shaped series → one sample batch.

@@ -77,7 +77,14 @@ pub struct Translated {
     pub rejected_points: u64,
     /// Why points were rejected, one line per metric and problem.
     pub messages: Vec<String>,
+    /// For each series, the OTLP data point each sample came from (numbered from 0 in batch
+    /// order; [`NOT_A_POINT`] for `target_info`), so that refusals downstream can be counted
+    /// in points.
+    pub sample_points: Vec<Vec<u32>>,
 }
+
+/// The origin of a sample that no OTLP data point made (`target_info`).
+pub const NOT_A_POINT: u32 = u32::MAX;
 
 /// Milliseconds since the Unix epoch, for the delta state's idle limit.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -212,21 +219,25 @@ fn translate_metric(ctx: &mut points::Ctx<'_>, m: &Metric, opts: &TranslateOptio
     match &m.data {
         MetricData::Gauge { points } => {
             for p in points {
+                ctx.out.next_point();
                 points::gauge(ctx, &family, p, &mut rejections);
             }
         }
         MetricData::Sum { points, .. } => {
             for p in points {
+                ctx.out.next_point();
                 points::sum(ctx, &family, p, delta, &mut rejections);
             }
         }
         MetricData::Histogram { points, .. } => {
             for p in points {
+                ctx.out.next_point();
                 points::histogram(ctx, &family, p, delta, &mut rejections);
             }
         }
         MetricData::Summary { points } => {
             for p in points {
+                ctx.out.next_point();
                 points::summary(ctx, &family, p, &mut rejections);
             }
         }
@@ -240,6 +251,9 @@ fn translate_metric(ctx: &mut points::Ctx<'_>, m: &Metric, opts: &TranslateOptio
 pub(crate) struct Output {
     index: HashMap<Labels, usize>,
     series: Vec<SeriesSamples>,
+    sample_points: Vec<Vec<u32>>,
+    /// The point being translated (`NOT_A_POINT` before the first).
+    point: u32,
     families: HashMap<String, usize>,
     metadata: Vec<MetricMetadata>,
     rejected: u64,
@@ -252,7 +266,13 @@ impl Output {
     pub(crate) fn push(&mut self, labels: Labels, sample: Sample, exemplars: Vec<SampleExemplar>) {
         let i = self.series_index(labels);
         self.series[i].samples.push(sample);
+        self.sample_points[i].push(self.point);
         self.series[i].exemplars.extend(exemplars);
+    }
+
+    /// Starts the next data point.
+    fn next_point(&mut self) {
+        self.point = self.point.wrapping_add(1);
     }
 
     fn series_index(&mut self, labels: Labels) -> usize {
@@ -262,6 +282,7 @@ impl Output {
         let i = self.series.len();
         self.index.insert(labels.clone(), i);
         self.series.push(SeriesSamples { labels, samples: Vec::new(), exemplars: Vec::new() });
+        self.sample_points.push(Vec::new());
         i
     }
 
@@ -270,9 +291,11 @@ impl Output {
     fn target_info(&mut self, labels: Labels, earliest: u64, latest: u64) {
         let i = self.series_index(labels);
         let samples = &mut self.series[i].samples;
+        let origins = &mut self.sample_points[i];
         let mut add = |t: i64| {
             if !samples.iter().any(|s| s.t == t) {
                 samples.push(Sample { t, v: 1.0 });
+                origins.push(NOT_A_POINT);
             }
         };
         let mut last = None;
@@ -317,6 +340,7 @@ impl Output {
             metadata: self.metadata,
             rejected_points: self.rejected,
             messages: self.messages,
+            sample_points: self.sample_points,
         }
     }
 }

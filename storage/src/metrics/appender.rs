@@ -60,6 +60,8 @@ pub struct Appender<'a> {
     defined: HashMap<u32, ()>,
     refusals: Refusals,
     min_t: i64,
+    /// Indexes of the samples of the last `add` that were refused.
+    last_refused: Vec<usize>,
 }
 
 impl<'a> Appender<'a> {
@@ -73,6 +75,7 @@ impl<'a> Appender<'a> {
             defined: HashMap::new(),
             refusals: Refusals::default(),
             min_t,
+            last_refused: Vec::new(),
         }
     }
 
@@ -86,6 +89,7 @@ impl<'a> Appender<'a> {
     /// normalised first). Returns whether the series was accepted (its samples may still be
     /// refused one by one).
     pub fn add_pairs(&mut self, pairs: &[(&str, &str)], samples: &[Sample], exemplars: &[SampleExemplar]) -> bool {
+        self.last_refused.clear();
         let clean = pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|p| !p.1.is_empty());
         if !clean {
             if let Some((name, _)) = pairs.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0]) {
@@ -142,7 +146,7 @@ impl<'a> Appender<'a> {
         }
         {
             let state = self.tsdb.read();
-            for s in samples {
+            for (i, s) in samples.iter().enumerate() {
                 let verdict = if s.t < self.min_t {
                     Appended::OutOfBounds
                 } else {
@@ -160,12 +164,14 @@ impl<'a> Appender<'a> {
                     }
                     Appended::Duplicate => {}
                     Appended::OutOfOrder => {
+                        self.last_refused.push(i);
                         self.refusals.samples += 1;
                         self.refusals.out_of_order += 1;
                         self.refusals
                             .note(|| format!("out of order sample for series {}: timestamp {}", show(pairs), s.t));
                     }
                     Appended::OutOfBounds | Appended::UnknownSeries => {
+                        self.last_refused.push(i);
                         self.refusals.samples += 1;
                         self.refusals.out_of_bounds += 1;
                         self.refusals.note(|| {
@@ -221,6 +227,11 @@ impl<'a> Appender<'a> {
         *reason(&mut self.refusals) += 1;
         self.refusals.note(message);
         false
+    }
+
+    /// Indexes (into its `samples`) of what the last [`Appender::add`] refused.
+    pub fn last_refused(&self) -> &[usize] {
+        &self.last_refused
     }
 
     /// Adds a family's metadata.
