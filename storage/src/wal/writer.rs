@@ -244,6 +244,10 @@ impl Writer {
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
         while let Some(first) = rx.blocking_recv() {
             buf.clear();
+            // A burst may have grown the group buffer; do not keep its peak for good.
+            if buf.capacity() > 4 << 20 {
+                buf.shrink_to(1 << 20);
+            }
             buf.extend_from_slice(&first.record);
             group.push(first);
             while buf.len() < MAX_GROUP_BYTES {
