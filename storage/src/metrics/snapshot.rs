@@ -17,6 +17,9 @@ use crate::{Error, Label, Labels, MetricMetadata, Result, Tenant, WalPosition};
 const MAGIC: &[u8; 8] = b"LKMSNP\0\x01";
 const FILE: &str = "head.snapshot";
 
+/// A series as read back: reference, tenant number, label pairs as symbol numbers.
+type SnapSeries = (u64, u32, Vec<(u32, u32)>);
+
 /// The snapshot as read back: label strings once, series as numbers into them.
 #[derive(Debug, Deserialize)]
 struct Snapshot {
@@ -25,8 +28,7 @@ struct Snapshot {
     next_ref: u64,
     symbols: Vec<String>,
     tenants: Vec<String>,
-    /// (reference, tenant number, label pairs as symbol numbers)
-    series: Vec<(u64, u32, Vec<(u32, u32)>)>,
+    series: Vec<SnapSeries>,
     metadata: Vec<(u32, MetricMetadata)>,
 }
 
