@@ -30,7 +30,7 @@ const INDEX_MAGIC: &[u8; 8] = b"LKMIDX\0\x01";
 /// Raw bytes of chunk data per page before compression.
 const PAGE_BYTES: usize = 256 * 1024;
 /// Most samples in one chunk of a block.
-const BLOCK_CHUNK_SAMPLES: usize = 4096;
+const BLOCK_CHUNK_SAMPLES: usize = 240;
 
 /// `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

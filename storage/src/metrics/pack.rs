@@ -12,7 +12,8 @@
 //! Layout: one tag byte, then
 //! - tag 0: Gorilla chunk bytes (see `chunk.rs`);
 //! - tag 1: `count` (varint), `t0` (zigzag varint), then if `count > 1`: `delta0` (zigzag
-//!   varint), the timestamp run (`0` = every interval equal; `1` = packed delta-of-deltas), the
+//!   varint), the timestamp run (`0` = every interval equal; `1` = packed delta-of-deltas; `2` =
+//!   the number of non-zero delta-of-deltas, then each as position step and zigzag value), the
 //!   decimal exponent `e` (byte), `x0` (zigzag varint), and if `count > 1` the value run: `g`
 //!   (varint), `min` (zigzag varint), `width` (byte), `count - 1` packed values.
 //!
@@ -170,8 +171,20 @@ fn encode_decimal(samples: &[Sample]) -> Option<Vec<u8>> {
         if dods.iter().all(|&d| d == 0) {
             out.push(0);
         } else {
-            out.push(1);
-            put_run(&mut out, &dods)?;
+            // Dense (every delta-of-delta packed) or sparse (only the non-zero ones, with their
+            // positions): a gap in an otherwise regular series would widen every packed value.
+            let mut dense = vec![1u8];
+            put_run(&mut dense, &dods)?;
+            let mut sparse = vec![2u8];
+            let nonzero: Vec<(usize, i64)> = dods.iter().copied().enumerate().filter(|&(_, d)| d != 0).collect();
+            put_varint(&mut sparse, nonzero.len() as u64);
+            let mut last = 0usize;
+            for (i, d) in nonzero {
+                put_varint(&mut sparse, (i - last) as u64);
+                put_varint(&mut sparse, zigzag(d));
+                last = i;
+            }
+            out.extend_from_slice(if sparse.len() < dense.len() { &sparse } else { &dense });
         }
     }
     out.push(e);
@@ -217,9 +230,19 @@ fn decode_decimal(body: &[u8], count: u32, out: &mut Vec<Sample>) -> Option<()> 
                     times.push(times[i - 1].wrapping_add(delta));
                 }
             }
-            1 => {
+            mode @ (1 | 2) => {
                 let mut dods = Vec::with_capacity(n - 2);
-                read_run(&mut r, n - 2, &mut dods)?;
+                if mode == 1 {
+                    read_run(&mut r, n - 2, &mut dods)?;
+                } else {
+                    dods.resize(n - 2, 0);
+                    let count = usize::try_from(r.varint()?).ok()?;
+                    let mut at = 0usize;
+                    for _ in 0..count {
+                        at = at.checked_add(usize::try_from(r.varint()?).ok()?)?;
+                        *dods.get_mut(at)? = unzigzag(r.varint()?);
+                    }
+                }
                 for dod in dods {
                     delta = delta.wrapping_add(dod);
                     let last = *times.last()?;
@@ -298,6 +321,13 @@ mod tests {
         let jitter: Vec<Sample> =
             [0i64, 15_001, 29_998, 45_000, 1 << 40, (1 << 40) + 3].iter().map(|&t| Sample { t, v: 1.0 }).collect();
         roundtrip(&jitter);
+        // One gap in a regular series: the sparse form, a few bytes instead of a wide run.
+        let gap = series(240, |_| 1.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Sample { t: s.t + if i > 100 { 3_600_000 } else { 0 }, ..s });
+        let gap: Vec<Sample> = gap.collect();
+        assert!(roundtrip(&gap) < 40);
         roundtrip(&[Sample { t: i64::MIN, v: 1.0 }, Sample { t: i64::MAX, v: 2.0 }]);
     }
 
