@@ -131,7 +131,9 @@ async fn read(State(tsdb): State<Arc<Tsdb>>, headers: HeaderMap, body: Bytes) ->
         Ok(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "read request too large"),
         Err(e) => Err(e),
     };
-    let request = match raw.map_err(|e| e.to_string()).and_then(|r| ReadRequestExt::decode(&r)) {
+    let request = match raw.map_err(|e| e.to_string()).and_then(|r| {
+        prompb::ReadRequest::decode(r.as_slice()).map_err(|e| e.to_string())
+    }) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid remote read request: {e}")),
     };
@@ -155,14 +157,6 @@ async fn read(State(tsdb): State<Arc<Tsdb>>, headers: HeaderMap, body: Bytes) ->
         }
         Ok(Err((status, message))) => error(status, message),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
-struct ReadRequestExt;
-
-impl ReadRequestExt {
-    fn decode(raw: &[u8]) -> Result<prompb::ReadRequest, String> {
-        prompb::ReadRequest::decode(raw).map_err(|e| e.to_string())
     }
 }
 
