@@ -131,9 +131,10 @@ async fn read(State(tsdb): State<Arc<Tsdb>>, headers: HeaderMap, body: Bytes) ->
         Ok(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "read request too large"),
         Err(e) => Err(e),
     };
-    let request = match raw.map_err(|e| e.to_string()).and_then(|r| {
-        prompb::ReadRequest::decode(r.as_slice()).map_err(|e| e.to_string())
-    }) {
+    let request = match raw
+        .map_err(|e| e.to_string())
+        .and_then(|r| prompb::ReadRequest::decode(r.as_slice()).map_err(|e| e.to_string()))
+    {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid remote read request: {e}")),
     };
