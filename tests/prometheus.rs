@@ -5,55 +5,18 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
-use common::{Lookout, ReadSeries, eventually, http_client, now_ms, remote_read};
+use common::{Lookout, Prometheus, ReadSeries, eventually, http_client, now_ms, remote_read};
 
 const EQ: i32 = 0;
 
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_prometheus(dir: &std::path::Path, remote_write: &str) -> Prometheus {
-    let port = free_port();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
+    Prometheus::start(dir, |port| {
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
              scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
              remote_write:\n  - url: {remote_write}\n    queue_config:\n      batch_send_deadline: 500ms\n      min_backoff: 50ms\n      max_backoff: 500ms\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus from Debian's package (apt-get install prometheus)");
-    let url = format!("http://127.0.0.1:{port}");
-    let prometheus = Prometheus { child, url };
-    eventually("prometheus ready", || {
-        let r = http_client().get(format!("{}/-/ready", prometheus.url)).send().ok()?;
-        r.status().is_success().then_some(())
-    });
-    prometheus
+        )
+    })
 }
 
 /// Series with their values as bits, so that NaNs (staleness markers) compare equal.

@@ -8,11 +8,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Lookout, eventually, http_client, now_ms, remote_read};
+use common::{Lookout, Prometheus, eventually, http_client, now_ms, remote_read};
 
 const EQ: i32 = 0;
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -46,39 +45,13 @@ fn fixture_server(stop: Arc<AtomicBool>) -> (u16, std::thread::JoinHandle<()>) {
     (port, handle)
 }
 
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_prometheus(dir: &std::path::Path) -> (Prometheus, u16) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    std::fs::write(dir.join("prometheus.yml"), "scrape_configs: []\n").unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus from Debian's package (apt-get install prometheus)");
-    let p = Prometheus(child);
-    eventually("prometheus ready", || {
-        http_client().get(format!("http://127.0.0.1:{port}/-/ready")).send().ok()?.status().is_success().then_some(())
-    });
-    (p, port)
-}
-
 #[test]
 fn lookout_scrapes_a_fixture_and_prometheus_and_marks_a_vanished_target_stale() {
     let dir = tempfile::tempdir().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (fixture_port, server) = fixture_server(stop.clone());
-    let (_prometheus, prometheus_port) = start_prometheus(dir.path());
+    let prometheus = Prometheus::start(dir.path(), |_| "scrape_configs: []\n".into());
+    let prometheus_port = prometheus.port;
     let config = dir.path().join("lookout.yaml");
     std::fs::write(
         &config,

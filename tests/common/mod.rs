@@ -298,3 +298,42 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A real Prometheus (Debian's package) on a free port, killed when dropped.
+pub struct Prometheus {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Starts Prometheus with the configuration `config(port)` (given its own port) and
+    /// `dir` for its files, and waits until it is ready.
+    pub fn start(dir: &Path, config: impl FnOnce(u16) -> String) -> Prometheus {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config(port)).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus from Debian's package (apt-get install prometheus)");
+        let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}"), port };
+        eventually("prometheus ready", || {
+            http_client().get(format!("{}/-/ready", prometheus.url)).send().ok()?.status().is_success().then_some(())
+        });
+        prometheus
+    }
+}

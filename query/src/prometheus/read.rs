@@ -68,15 +68,8 @@ impl PrometheusState {
         range: Range,
         max: usize,
     ) -> Result<Limited<Labels>, ApiError> {
-        let found = self
-            .blocking(move |db| {
-                let mut all = BTreeSet::new();
-                for set in &sets {
-                    all.extend(db.series(&tenant, set, range.start, range.end)?);
-                }
-                Ok(all.into_iter().collect())
-            })
-            .await?;
+        let found =
+            self.blocking(move |db| union(&sets, |set| db.series(&tenant, set, range.start, range.end))).await?;
         Ok(limit(found, max))
     }
 
@@ -93,11 +86,7 @@ impl PrometheusState {
                 if sets.is_empty() {
                     return db.label_names(&tenant, &[], range.start, range.end);
                 }
-                let mut all = BTreeSet::new();
-                for set in &sets {
-                    all.extend(db.label_names(&tenant, set, range.start, range.end)?);
-                }
-                Ok(all.into_iter().collect())
+                union(&sets, |set| db.label_names(&tenant, set, range.start, range.end))
             })
             .await?;
         Ok(limit(found, max))
@@ -118,11 +107,7 @@ impl PrometheusState {
                 if sets.is_empty() {
                     return db.label_values(&tenant, &name, &[], range.start, range.end);
                 }
-                let mut all = BTreeSet::new();
-                for set in &sets {
-                    all.extend(db.label_values(&tenant, &name, set, range.start, range.end)?);
-                }
-                Ok(all.into_iter().collect())
+                union(&sets, |set| db.label_values(&tenant, &name, set, range.start, range.end))
             })
             .await?;
         Ok(limit(found, max))
@@ -152,4 +137,16 @@ impl PrometheusState {
     pub(crate) async fn status(&self, tenant: Tenant, top: usize) -> Result<TsdbStatus, ApiError> {
         self.blocking(move |db| Ok(db.status(&tenant, top))).await
     }
+}
+
+/// The sorted union of what `each` finds for every matcher set.
+fn union<T: Ord>(
+    sets: &[Vec<Matcher>],
+    mut each: impl FnMut(&[Matcher]) -> lookout_storage::Result<Vec<T>>,
+) -> lookout_storage::Result<Vec<T>> {
+    let mut all = BTreeSet::new();
+    for set in sets {
+        all.extend(each(set)?);
+    }
+    Ok(all.into_iter().collect())
 }
