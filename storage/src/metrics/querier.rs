@@ -1,7 +1,7 @@
 //! Reading the metrics store: the [`Querier`] trait that query engines use, and the store's
 //! other read paths (exemplars, metadata, cardinality status).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -32,11 +32,7 @@ pub trait Querier: Send + Sync {
 
     /// Label names of the matching series (all series when `matchers` is empty), sorted.
     fn label_names(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<String>> {
-        let mut names = BTreeSet::new();
-        for labels in self.series(tenant, matchers, min_t, max_t)? {
-            names.extend(labels.iter().map(|l| l.name.clone()));
-        }
-        Ok(names.into_iter().collect())
+        Ok(names_of(&self.series(tenant, matchers, min_t, max_t)?))
     }
 
     /// Values of label `name` among the matching series, sorted.
@@ -48,14 +44,20 @@ pub trait Querier: Send + Sync {
         min_t: i64,
         max_t: i64,
     ) -> Result<Vec<String>> {
-        let mut values = BTreeSet::new();
-        for labels in self.series(tenant, matchers, min_t, max_t)? {
-            if let Some(v) = labels.get(name) {
-                values.insert(v.to_string());
-            }
-        }
-        Ok(values.into_iter().collect())
+        Ok(values_of(&self.series(tenant, matchers, min_t, max_t)?, name))
     }
+}
+
+/// The label names of `series`, sorted and once each.
+fn names_of(series: &[Labels]) -> Vec<String> {
+    let names: BTreeSet<&str> = series.iter().flat_map(|l| l.iter().map(|l| l.name.as_str())).collect();
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The values of label `name` in `series`, sorted and once each.
+fn values_of(series: &[Labels], name: &str) -> Vec<String> {
+    let values: BTreeSet<&str> = series.iter().filter_map(|l| l.get(name)).collect();
+    values.into_iter().map(str::to_string).collect()
 }
 
 /// Head cardinality, as `/api/v1/status/tsdb` reports it.
@@ -300,11 +302,7 @@ impl Querier for Tsdb {
 
     fn label_names(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<String>> {
         if !matchers.is_empty() {
-            let mut names = BTreeSet::new();
-            for labels in self.series(tenant, matchers, min_t, max_t)? {
-                names.extend(labels.iter().map(|l| l.name.clone()));
-            }
-            return Ok(names.into_iter().collect());
+            return Ok(names_of(&self.series(tenant, matchers, min_t, max_t)?));
         }
         // Without matchers: the names in the head's index and in overlapping blocks.
         let min_t = self.clamp(min_t);
@@ -330,32 +328,24 @@ impl Querier for Tsdb {
         max_t: i64,
     ) -> Result<Vec<String>> {
         if !matchers.is_empty() {
-            let mut values = BTreeSet::new();
-            for labels in self.series(tenant, matchers, min_t, max_t)? {
-                if let Some(v) = labels.get(name) {
-                    values.insert(v.to_string());
-                }
-            }
-            return Ok(values.into_iter().collect());
+            return Ok(values_of(&self.series(tenant, matchers, min_t, max_t)?, name));
         }
         let min_t = self.clamp(min_t);
         let state = self.read();
-        let mut values: HashMap<String, ()> = HashMap::new();
+        let mut values: BTreeSet<String> = BTreeSet::new();
         let head = &state.head;
         if let (Some(t), Some(n)) = (head.tenant(tenant), head.symbols.lookup(name)) {
             for (v, ids) in t.postings.values(n) {
                 if !ids.is_empty() {
-                    values.insert(head.symbols.get(v).to_string(), ());
+                    values.insert(head.symbols.get(v).to_string());
                 }
             }
         }
         for b in state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)) {
             if let (Some(t), Some(n)) = (b.tenants.get(tenant), b.symbols.lookup(name)) {
-                values.extend(t.postings.values(n).map(|(v, _)| (b.symbols.get(v).to_string(), ())));
+                values.extend(t.postings.values(n).map(|(v, _)| b.symbols.get(v).to_string()));
             }
         }
-        let mut out: Vec<String> = values.into_keys().collect();
-        out.sort();
-        Ok(out)
+        Ok(values.into_iter().collect())
     }
 }
