@@ -16,7 +16,10 @@ use crate::cli::{Cli, Command, WalCommand};
 
 /// mimalloc instead of the system allocator: decoding, converting and storing telemetry
 /// allocates millions of small strings a second, and glibc's malloc spent a fifth of the CPU
-/// of an ingest benchmark (BENCHMARKS.md).
+/// of an ingest benchmark (BENCHMARKS.md). Built without transparent huge pages and with lazily
+/// committed arenas (`no_thp` in Cargo.toml, `.cargo/config.toml`) so that it returns freed
+/// memory. The `system-allocator` feature turns it off for heap profilers.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::config::LogFormat;

@@ -96,17 +96,36 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
-/// A chunk being appended to.
-#[derive(Debug, Clone, Default)]
+/// A chunk being appended to. It remembers the newest sample after [`ChunkWriter::close`], so
+/// a series needs nothing else to check the order of the next one.
+#[derive(Debug, Clone)]
 pub struct ChunkWriter {
     bits: BitWriter,
-    count: u32,
+    count: u16,
+    leading: u8,
+    trailing: u8,
+    /// Newest timestamp (`i64::MIN` before the first sample).
     t: i64,
     delta: i64,
+    /// Bits of the newest value.
     v: u64,
-    leading: u32,
-    trailing: u32,
-    min_t: i64,
+}
+
+/// `leading` before the first value is written: no window of meaningful bits yet.
+const NO_WINDOW: u8 = u8::MAX;
+
+impl Default for ChunkWriter {
+    fn default() -> Self {
+        ChunkWriter {
+            bits: BitWriter::default(),
+            count: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+            t: i64::MIN,
+            delta: 0,
+            v: 0,
+        }
+    }
 }
 
 impl ChunkWriter {
@@ -121,8 +140,7 @@ impl ChunkWriter {
         if self.count == 0 {
             self.bits.write_bits(t as u64, 64);
             self.bits.write_bits(bits, 64);
-            self.min_t = t;
-            self.leading = u32::MAX;
+            self.leading = NO_WINDOW;
         } else {
             let delta = t.wrapping_sub(self.t);
             let dod = delta.wrapping_sub(self.delta);
@@ -161,29 +179,38 @@ impl ChunkWriter {
         self.bits.write_bit(true);
         let leading = xor.leading_zeros().min(31);
         let trailing = xor.trailing_zeros();
-        if self.leading != u32::MAX && leading >= self.leading && trailing >= self.trailing {
+        let (window_leading, window_trailing) = (u32::from(self.leading), u32::from(self.trailing));
+        if self.leading != NO_WINDOW && leading >= window_leading && trailing >= window_trailing {
             self.bits.write_bit(false);
-            let significant = 64 - self.leading - self.trailing;
-            self.bits.write_bits(xor >> self.trailing, significant);
+            let significant = 64 - window_leading - window_trailing;
+            self.bits.write_bits(xor >> window_trailing, significant);
         } else {
             self.bits.write_bit(true);
             let significant = 64 - leading - trailing;
             self.bits.write_bits(leading as u64, 5);
             self.bits.write_bits((significant % 64) as u64, 6);
             self.bits.write_bits(xor >> trailing, significant);
-            self.leading = leading;
-            self.trailing = trailing;
+            self.leading = leading as u8;
+            self.trailing = trailing as u8;
         }
     }
 
     /// Samples in the chunk.
     pub fn count(&self) -> u32 {
-        self.count
+        u32::from(self.count)
     }
 
-    /// Timestamp of the first sample (meaningless when empty).
+    /// Timestamp of the first sample (meaningless when empty): the chunk's first 64 bits.
     pub fn min_t(&self) -> i64 {
-        self.min_t
+        match self.bits.bytes.get(..8) {
+            Some(first) => i64::from_be_bytes(first.try_into().unwrap_or_default()),
+            None => self.t,
+        }
+    }
+
+    /// The newest sample appended, as time and value bits, even after [`ChunkWriter::close`].
+    pub fn last(&self) -> Option<(i64, u64)> {
+        (self.t != i64::MIN || self.count > 0).then_some((self.t, self.v))
     }
 
     /// Timestamp of the last sample (meaningless when empty).
@@ -203,8 +230,19 @@ impl ChunkWriter {
 
     /// Closes the chunk into its immutable form.
     pub fn finish(mut self) -> Chunk {
-        self.bits.bytes.shrink_to_fit();
-        Chunk { min_t: self.min_t, max_t: self.t, count: self.count, bytes: self.bits.bytes.into_boxed_slice() }
+        self.close()
+    }
+
+    /// Takes the samples out as an immutable chunk and starts an empty one, remembering the
+    /// newest sample.
+    pub fn close(&mut self) -> Chunk {
+        let min_t = self.min_t();
+        let bits = std::mem::take(&mut self.bits);
+        let count = std::mem::take(&mut self.count);
+        self.leading = NO_WINDOW;
+        self.trailing = 0;
+        self.delta = 0;
+        Chunk { min_t, max_t: self.t, count: u32::from(count), bytes: bits.bytes.into_boxed_slice() }
     }
 }
 

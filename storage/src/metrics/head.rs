@@ -6,18 +6,37 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 
 use super::chunk::ChunkWriter;
-use super::head_chunks::{ChunkFiles, ChunkHandle};
+use super::head_chunks::{ChunkFiles, StoredChunk};
 use super::index::{Postings, Symbols, label_of};
 use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tenant, WalPosition, is_stale_nan};
 
 /// Most samples in one chunk before a new one starts.
 pub(crate) const CHUNK_SAMPLES: u32 = 120;
 
+/// A WAL position in eight bytes: the segment in the high half, the offset in the low half. A
+/// position that does not fit is stored as an earlier one, which only makes replay start sooner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PackedPos(u64);
+
+impl PackedPos {
+    const NONE: PackedPos = PackedPos(u64::MAX);
+
+    fn new(p: WalPosition) -> PackedPos {
+        let segment = p.segment.min(u32::MAX as u64 - 1);
+        let offset = if segment == p.segment && p.offset <= u32::MAX as u64 { p.offset } else { 0 };
+        PackedPos(segment << 32 | offset)
+    }
+
+    fn get(self) -> Option<WalPosition> {
+        (self != PackedPos::NONE).then_some(WalPosition { segment: self.0 >> 32, offset: self.0 & 0xffff_ffff })
+    }
+}
+
 /// A closed chunk in the head, with the WAL record of its first sample.
 #[derive(Debug, Clone)]
 pub(crate) struct HeadChunk {
-    pub chunk: ChunkHandle,
-    pub first_pos: WalPosition,
+    pub chunk: StoredChunk,
+    first_pos: PackedPos,
 }
 
 /// One series in memory.
@@ -25,16 +44,13 @@ pub(crate) struct HeadChunk {
 pub(crate) struct MemSeries {
     pub tenant: u32,
     pub labels: Box<[(u32, u32)]>,
-    /// Closed chunks, oldest first.
-    pub chunks: Vec<HeadChunk>,
+    /// Closed chunks, oldest first. A boxed slice, resized one chunk at a time: most series
+    /// hold a few, and a vector's capacity field and growth would cost more.
+    pub chunks: Box<[HeadChunk]>,
     /// The chunk being appended to.
     pub open: ChunkWriter,
     /// The WAL record of the open chunk's first sample.
-    pub open_pos: Option<WalPosition>,
-    /// Timestamp of the newest sample (`i64::MIN` when none).
-    pub last_t: i64,
-    /// Bits of the newest value.
-    pub last_v: u64,
+    open_pos: PackedPos,
     /// Whether a WAL record applied so far defines this series.
     pub logged: bool,
 }
@@ -45,33 +61,36 @@ impl MemSeries {
         !self.chunks.is_empty() || self.open.count() > 0
     }
 
+    /// Timestamp of the newest sample ever appended (`i64::MIN` when none).
+    pub fn last_t(&self) -> i64 {
+        self.open.last().map_or(i64::MIN, |(t, _)| t)
+    }
+
     /// The earliest WAL record holding a sample that is still in this series' chunks.
     pub fn first_pos(&self) -> Option<WalPosition> {
-        self.chunks.first().map(|c| c.first_pos).or(self.open_pos)
+        self.chunks.first().map_or(self.open_pos, |c| c.first_pos).get()
     }
 
     /// Closes the open chunk, spilling it to a head chunk file when there are some.
-    fn close_open(&mut self, files: Option<&mut ChunkFiles>) {
+    fn close_open(&mut self, files: &mut ChunkFiles) {
         if self.open.count() == 0 {
             return;
         }
-        let done = std::mem::take(&mut self.open).finish();
-        if let Some(first_pos) = self.open_pos.take() {
-            let chunk = match files {
-                Some(files) => files.spill(done),
-                None => ChunkHandle::memory(done),
-            };
-            // One more slot at a time: most series hold one or two closed chunks, and the
-            // default growth would reserve four.
-            self.chunks.reserve_exact(1);
-            self.chunks.push(HeadChunk { chunk, first_pos });
+        let done = self.open.close();
+        let first_pos = std::mem::replace(&mut self.open_pos, PackedPos::NONE);
+        if first_pos != PackedPos::NONE {
+            let chunk = files.spill(&done);
+            let mut chunks = std::mem::take(&mut self.chunks).into_vec();
+            chunks.reserve_exact(1);
+            chunks.push(HeadChunk { chunk, first_pos });
+            self.chunks = chunks.into_boxed_slice();
         }
     }
 
-    fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self, files: &ChunkFiles) -> usize {
         self.labels.len() * 8
-            + self.chunks.iter().map(|c| c.chunk.heap_bytes()).sum::<usize>()
-            + self.chunks.capacity() * std::mem::size_of::<HeadChunk>()
+            + self.chunks.iter().map(|c| files.heap_bytes(&c.chunk)).sum::<usize>()
+            + self.chunks.len() * std::mem::size_of::<HeadChunk>()
             + std::mem::size_of::<MemSeries>()
             + self.open.heap_bytes()
     }
@@ -125,8 +144,8 @@ pub(crate) struct Head {
     /// The last WAL record applied.
     pub applied_through: Option<WalPosition>,
     pub live_series: usize,
-    /// Where closed chunks go; `None` keeps them in memory.
-    pub files: Option<ChunkFiles>,
+    /// Where closed chunks go (memory only until the store gives the head a directory).
+    pub files: ChunkFiles,
     hasher: ahash::RandomState,
 }
 
@@ -148,7 +167,7 @@ impl Head {
             block_range,
             applied_through: None,
             live_series: 0,
-            files: None,
+            files: ChunkFiles::in_memory(),
             hasher: ahash::RandomState::with_seeds(0x6c6f_6f6b, 0x6f75_7421, 0x7473_6462, 0x6865_6164),
         }
     }
@@ -226,11 +245,9 @@ impl Head {
         self.series[id as usize] = Some(Box::new(MemSeries {
             tenant: t,
             labels: interned,
-            chunks: Vec::new(),
+            chunks: Box::default(),
             open: ChunkWriter::new(),
-            open_pos: None,
-            last_t: i64::MIN,
-            last_v: 0,
+            open_pos: PackedPos::NONE,
             logged: false,
         }));
         (id, true)
@@ -257,15 +274,13 @@ impl Head {
         if s.open.count() > 0 {
             let block_end = align_down(s.open.min_t(), block_range).saturating_add(block_range);
             if s.open.count() >= CHUNK_SAMPLES || t >= block_end {
-                s.close_open(files.as_mut());
+                s.close_open(files);
             }
         }
         if s.open.count() == 0 {
-            s.open_pos = Some(pos);
+            s.open_pos = PackedPos::new(pos);
         }
         s.open.append(t, v);
-        s.last_t = t;
-        s.last_v = v.to_bits();
         Appended::Ok
     }
 
@@ -326,8 +341,8 @@ impl Head {
         for s in self.series.iter().flatten() {
             let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
             if let Some(first) = first {
-                let (lo, hi) = range.unwrap_or((first, s.last_t));
-                range = Some((lo.min(first), hi.max(s.last_t)));
+                let (lo, hi) = range.unwrap_or((first, s.last_t()));
+                range = Some((lo.min(first), hi.max(s.last_t())));
             }
         }
         range
@@ -339,7 +354,7 @@ impl Head {
         self.min_valid_t = self.min_valid_t.max(boundary);
         for s in self.series.iter_mut().flatten() {
             if s.open.count() > 0 && s.open.max_t() < boundary {
-                s.close_open(self.files.as_mut());
+                s.close_open(&mut self.files);
             }
         }
     }
@@ -351,14 +366,18 @@ impl Head {
         for slot in self.series.iter_mut() {
             let Some(s) = slot else { continue };
             let files = &mut self.files;
-            s.chunks.retain(|c| {
-                let keep = c.chunk.max_t >= boundary;
-                if !keep && let Some(files) = files.as_mut() {
-                    files.release(&c.chunk);
-                }
-                keep
-            });
-            if !s.has_samples() && s.last_t < boundary {
+            if s.chunks.iter().any(|c| c.chunk.max_t() < boundary) {
+                let mut chunks = std::mem::take(&mut s.chunks).into_vec();
+                chunks.retain(|c| {
+                    let keep = c.chunk.max_t() >= boundary;
+                    if !keep {
+                        files.release(&c.chunk);
+                    }
+                    keep
+                });
+                s.chunks = chunks.into_boxed_slice();
+            }
+            if !s.has_samples() && s.last_t() < boundary {
                 self.tenants[s.tenant as usize].series -= 1;
                 *slot = None;
                 removed += 1;
@@ -407,6 +426,18 @@ impl Head {
         })
     }
 
+    /// Orders series as blocks store them: by tenant name, then by labels.
+    pub fn compare_series(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        let get = |id: u32| self.series.get(id as usize).and_then(Option::as_ref);
+        let (Some(x), Some(y)) = (get(a), get(b)) else { return a.cmp(&b) };
+        let sym = &self.symbols;
+        let (tx, ty) = (self.tenants[x.tenant as usize].name.as_str(), self.tenants[y.tenant as usize].name.as_str());
+        tx.cmp(ty).then_with(|| {
+            let px = x.labels.iter().map(|&(n, v)| (sym.get(n), sym.get(v)));
+            px.cmp(y.labels.iter().map(|&(n, v)| (sym.get(n), sym.get(v))))
+        })
+    }
+
     /// The labels of series `id`.
     pub fn labels(&self, id: u32) -> Option<Labels> {
         self.series.get(id as usize).and_then(Option::as_ref).map(|s| self.symbols.labels(&s.labels))
@@ -414,7 +445,7 @@ impl Head {
 
     /// Approximate heap bytes of the whole head.
     pub fn heap_bytes(&self) -> usize {
-        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes()).sum();
+        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes(&self.files)).sum();
         let index: usize = self.tenants.iter().map(|t| t.postings.heap_bytes() + t.by_hash.capacity() * 16).sum();
         series + index + self.symbols.heap_bytes() + self.series.capacity() * 8
     }
@@ -441,11 +472,12 @@ fn check_order(s: &MemSeries, min_valid_t: i64, t: i64, v: f64) -> Appended {
     if t < min_valid_t {
         return Appended::OutOfBounds;
     }
-    if s.last_t == i64::MIN || t > s.last_t {
+    let Some((last_t, last_v)) = s.open.last() else { return Appended::Ok };
+    if t > last_t {
         return Appended::Ok;
     }
-    if t == s.last_t {
-        let same = v.to_bits() == s.last_v || (is_stale_nan(v) && is_stale_nan(f64::from_bits(s.last_v)));
+    if t == last_t {
+        let same = v.to_bits() == last_v || (is_stale_nan(v) && is_stale_nan(f64::from_bits(last_v)));
         return if same { Appended::Duplicate } else { Appended::OutOfOrder };
     }
     Appended::OutOfOrder
@@ -454,4 +486,27 @@ fn check_order(s: &MemSeries, min_valid_t: i64, t: i64, v: f64) -> Appended {
 /// `t` rounded down to a multiple of `range` (towards negative infinity).
 pub(crate) fn align_down(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_and_its_closed_chunks_stay_small() {
+        // The head holds one of these per series and up to six closed chunks per series
+        // between cuts: their sizes are most of the memory per active series.
+        assert!(std::mem::size_of::<MemSeries>() <= 112, "{}", std::mem::size_of::<MemSeries>());
+        assert!(std::mem::size_of::<HeadChunk>() <= 32, "{}", std::mem::size_of::<HeadChunk>());
+    }
+
+    #[test]
+    fn packed_positions_keep_their_order_and_never_move_later() {
+        let p = |segment, offset| WalPosition { segment, offset };
+        let a = PackedPos::new(p(3, 17));
+        assert_eq!(a.get(), Some(p(3, 17)));
+        assert!(PackedPos::new(p(3, 18)) > a && PackedPos::new(p(4, 0)) > a);
+        assert_eq!(PackedPos::new(p(5, u64::MAX)).get(), Some(p(5, 0)), "an offset too large becomes earlier");
+        assert_eq!(PackedPos::NONE.get(), None);
+    }
 }

@@ -184,7 +184,12 @@ impl Postings {
         self.by_name.get(&name).into_iter().flat_map(|m| m.iter().map(|(&v, ids)| (v, ids.as_slice())))
     }
 
-    /// Label names present, with how many series carry each.
+    /// The series with one label pair (empty when none has it).
+    pub fn list(&self, name: u32, value: u32) -> &[u32] {
+        self.by_name.get(&name).and_then(|values| values.get(&value)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Label names present.
     pub fn names(&self) -> impl Iterator<Item = u32> + '_ {
         self.by_name.keys().copied()
     }
@@ -246,6 +251,57 @@ impl Postings {
     }
 }
 
+/// The ids (ascending) of the series matching every matcher, from postings lists alone: ids
+/// run from 0 to `count`, `values(name)` gives the values a label name has and `list(name,
+/// value)` loads the series with that pair. Used by blocks, whose lists are on disk: a matcher
+/// that also matches an absent label (`!=`, `!~`, `=""`) loads only the lists it excludes.
+pub(crate) fn select_postings(
+    symbols: &Symbols,
+    matchers: &[Matcher],
+    count: u32,
+    values: impl Fn(u32) -> Vec<u32>,
+    mut list: impl FnMut(u32, u32) -> Result<Vec<u32>>,
+) -> Result<Vec<u32>> {
+    let mut candidates: Option<Vec<u32>> = None;
+    for m in matchers.iter().filter(|m| !m.matches_empty()) {
+        let Some(name) = symbols.lookup(&m.name) else { return Ok(Vec::new()) };
+        let mut lists = Vec::new();
+        if m.op == MatchOp::Equal {
+            if let Some(value) = symbols.lookup(&m.value) {
+                lists.push(list(name, value)?);
+            }
+        } else {
+            for value in values(name) {
+                if m.matches(symbols.get(value)) {
+                    lists.push(list(name, value)?);
+                }
+            }
+        }
+        let lists: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+        let ids = union(&lists);
+        let narrowed = match candidates {
+            None => ids,
+            Some(c) => intersect(&c, &ids),
+        };
+        if narrowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        candidates = Some(narrowed);
+    }
+    let mut ids = candidates.unwrap_or_else(|| (0..count).collect());
+    for m in matchers.iter().filter(|m| m.matches_empty()) {
+        // Nobody has the label: every series matches through its absence.
+        let Some(name) = symbols.lookup(&m.name) else { continue };
+        for value in values(name) {
+            if !m.matches(symbols.get(value)) {
+                let excluded = list(name, value)?;
+                ids = difference(&ids, &excluded);
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// The value of interned label `name` in a sorted interned label set.
 pub fn label_of(labels: &[(u32, u32)], name: u32) -> Option<u32> {
     labels.iter().find(|&&(n, _)| n == name).map(|&(_, v)| v)
@@ -265,6 +321,19 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
         }
     }
     out
+}
+
+fn difference(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut j = 0;
+    a.iter()
+        .copied()
+        .filter(|&x| {
+            while j < b.len() && b[j] < x {
+                j += 1;
+            }
+            j >= b.len() || b[j] != x
+        })
+        .collect()
 }
 
 fn union(lists: &[&[u32]]) -> Vec<u32> {
@@ -303,7 +372,16 @@ mod tests {
             &[("__name__", "up"), ("job", "b")],
             &[("__name__", "down"), ("job", "a"), ("instance", "2")],
         ]);
-        let sel = |ms: Vec<Matcher>| post.select(&sym, &ms, |id, n| label_of(&all[id as usize], n));
+        let by_labels = |ms: &[Matcher]| post.select(&sym, ms, |id, n| label_of(&all[id as usize], n));
+        let by_postings = |ms: &[Matcher]| {
+            let values = |n| post.values(n).map(|(v, _)| v).collect();
+            select_postings(&sym, ms, all.len() as u32, values, |n, v| Ok(post.list(n, v).to_vec())).unwrap()
+        };
+        let sel = |ms: Vec<Matcher>| {
+            let ids = by_labels(&ms);
+            assert_eq!(by_postings(&ms), ids, "blocks select as the head does: {ms:?}");
+            ids
+        };
         let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
         assert_eq!(sel(vec![m(MatchOp::Equal, "__name__", "up")]), vec![0, 1]);
         assert_eq!(sel(vec![m(MatchOp::Equal, "__name__", "up"), m(MatchOp::Equal, "job", "a")]), vec![0]);

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 pub use self::appender::{Appender, Refusals};
-use self::block::{Block, BlockWriter};
+use self::block::{Block, BlockWriter, ChunkReader, ChunkRef, SeriesReader};
 pub use self::chunk::{Chunk, ChunkWriter};
 use self::head::{Head, align_down};
 use self::head_chunks::{ChunkFiles, ChunkHandle};
@@ -77,7 +77,8 @@ impl Default for TsdbOptions {
 
 impl TsdbOptions {
     fn range_ms(&self) -> i64 {
-        (self.block_range.as_millis() as i64).max(1)
+        // A head chunk stores its time span in 32 bits.
+        (self.block_range.as_millis() as i64).clamp(1, u32::MAX as i64)
     }
 
     fn retention_ms(&self) -> i64 {
@@ -179,7 +180,7 @@ impl Tsdb {
         remove_replaced_blocks(&mut blocks)?;
         blocks.sort_by_key(|b| (b.meta.min_t, b.meta.max_t));
         let mut head = Head::new(options.range_ms(), options.max_exemplars);
-        head.files = Some(ChunkFiles::open(dir.join("head_chunks"))?);
+        head.files = ChunkFiles::open(dir.join("head_chunks"))?;
         let checkpoint = snapshot::load(dir, &mut head)?;
         if let Some(last) = blocks.iter().map(|b| b.meta.max_t).max() {
             head.min_valid_t = head.min_valid_t.max(last);
@@ -289,25 +290,43 @@ impl Tsdb {
 
     fn cut_range(&self, start: i64, end: i64) -> Result<()> {
         self.write().head.set_min_valid(end);
-        let mut series: Vec<SeriesChunks> = {
+        // From here no chunk ending before `end` appears or changes, so the series can be read
+        // a batch at a time, in block order, without copying every label set at once.
+        let order: Vec<u32> = {
             let state = self.read();
             let head = &state.head;
-            head.series
-                .iter()
-                .flatten()
-                .filter_map(|s| {
-                    let chunks: Vec<ChunkHandle> =
-                        s.chunks.iter().filter(|c| c.chunk.max_t < end).map(|c| c.chunk.clone()).collect();
-                    (!chunks.is_empty())
-                        .then(|| (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks))
+            let mut ids: Vec<u32> = (0..head.series.len() as u32)
+                .filter(|&id| {
+                    head.series[id as usize].as_ref().is_some_and(|s| s.chunks.iter().any(|c| c.chunk.max_t() < end))
                 })
-                .collect()
+                .collect();
+            ids.sort_unstable_by(|&a, &b| head.compare_series(a, b));
+            ids
         };
-        series.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
         let dir = self.block_dir(start, end, 1);
         let mut writer = BlockWriter::create(&dir, start, end, 1, self.options.cut_zstd_level)?;
-        for (tenant, labels, chunks) in &series {
-            writer.add_series(tenant, labels, &chunk_samples(chunks)?)?;
+        let mut samples = Vec::new();
+        for batch in order.chunks(1024) {
+            let series: Vec<SeriesChunks> = {
+                let state = self.read();
+                let head = &state.head;
+                batch
+                    .iter()
+                    .filter_map(|&id| head.series[id as usize].as_ref())
+                    .map(|s| {
+                        let chunks = s.chunks.iter().filter(|c| c.chunk.max_t() < end);
+                        let chunks = chunks.map(|c| head.files.handle(&c.chunk)).collect();
+                        (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks)
+                    })
+                    .collect()
+            };
+            for (tenant, labels, chunks) in &series {
+                samples.clear();
+                for c in chunks {
+                    c.decode_into(&mut samples)?;
+                }
+                writer.add_series(tenant, labels, &samples)?;
+            }
         }
         let block = writer.finish()?;
         let mut state = self.write();
@@ -401,7 +420,7 @@ impl Tsdb {
             let state = self.read();
             let head = &state.head;
             for s in head.series.iter().flatten() {
-                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| c.chunk.clone()).collect();
+                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| head.files.handle(&c.chunk)).collect();
                 if s.open.count() > 0 {
                     chunks.push(ChunkHandle::memory(s.open.clone().finish()));
                 }
@@ -463,7 +482,7 @@ impl Tsdb {
             head_min_t: range.map(|r| r.0),
             head_max_t: range.map(|r| r.1),
             head_bytes: head.heap_bytes() as u64,
-            head_chunk_file_bytes: head.files.as_ref().map_or(0, |f| f.bytes()),
+            head_chunk_file_bytes: head.files.bytes(),
             blocks: state.blocks.len() as u64,
             block_bytes: state.blocks.iter().map(|b| b.bytes).sum(),
             block_samples: state.blocks.iter().map(|b| b.meta.samples).sum(),
@@ -487,39 +506,62 @@ fn compaction_group(blocks: &[Arc<Block>], range: i64, min_valid_t: i64) -> Opti
     groups.into_iter().find(|(start, g)| g.len() > 1 && start + range <= min_valid_t)
 }
 
-/// Writes one block holding every series of `blocks` (merged by tenant and labels).
+/// One block's series of one tenant, read in label order during a merge.
+struct MergeCursor<'b> {
+    block: &'b Block,
+    series: SeriesReader<'b>,
+    chunks: ChunkReader<'b>,
+    next: u32,
+    current: Option<(Labels, Vec<ChunkRef>)>,
+}
+
+impl<'b> MergeCursor<'b> {
+    fn new(block: &'b Block, tenant: &Tenant) -> Result<MergeCursor<'b>> {
+        let series = block.series_reader(tenant);
+        let mut cursor = MergeCursor { block, series, chunks: ChunkReader::new(block), next: 0, current: None };
+        cursor.advance()?;
+        Ok(cursor)
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        self.current = None;
+        if self.next < self.series.len() {
+            let s = self.series.get(self.next)?;
+            self.current = Some((self.block.symbols.labels(&s.labels), s.chunks.clone()));
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Writes one block holding every series of `blocks`, merged by tenant and labels. Each
+/// block's series are sorted by labels, so this walks them side by side, one series at a time.
 fn merge(blocks: &[Arc<Block>], dir: &Path, min_t: i64, max_t: i64, level: u32, zstd: i32) -> Result<Option<Block>> {
-    use std::collections::BTreeMap;
     let mut writer = BlockWriter::create(dir, min_t, max_t, level, zstd)?;
-    let mut tenants: Vec<&Tenant> = blocks.iter().flat_map(|b| b.tenants.keys()).collect();
+    let mut tenants: Vec<&Tenant> = blocks.iter().flat_map(|b| b.tenants()).collect();
     tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     tenants.dedup();
+    let mut samples = Vec::new();
     for tenant in tenants {
-        // Each block's series are sorted by labels: merge them in label order.
-        let mut by_labels: BTreeMap<Labels, Vec<(usize, u32)>> = BTreeMap::new();
-        for (bi, b) in blocks.iter().enumerate() {
-            if let Some(t) = b.tenants.get(tenant) {
-                for (id, s) in t.series.iter().enumerate() {
-                    by_labels.entry(b.symbols.labels(&s.labels)).or_default().push((bi, id as u32));
-                }
-            }
-        }
-        let mut readers: Vec<block::ChunkReader<'_>> = blocks.iter().map(|b| block::ChunkReader::new(b)).collect();
-        let mut samples = Vec::new();
-        for (labels, sources) in by_labels {
+        let mut cursors: Vec<MergeCursor<'_>> =
+            blocks.iter().map(|b| MergeCursor::new(b, tenant)).collect::<Result<_>>()?;
+        while let Some(next) = cursors.iter().filter_map(|c| c.current.as_ref().map(|(l, _)| l)).min().cloned() {
             samples.clear();
-            let several = sources.len() > 1;
-            for (bi, id) in sources {
-                let Some(t) = blocks[bi].tenants.get(tenant) else { continue };
-                for r in &t.series[id as usize].chunks {
-                    readers[bi].samples_into(r, &mut samples)?;
+            let mut sources = 0;
+            for c in &mut cursors {
+                if let Some((_, refs)) = c.current.take_if(|(labels, _)| *labels == next) {
+                    for r in &refs {
+                        c.chunks.samples_into(r, &mut samples)?;
+                    }
+                    sources += 1;
+                    c.advance()?;
                 }
             }
-            if several {
+            if sources > 1 {
                 samples.sort_by_key(|s| s.t);
                 samples.dedup_by_key(|s| s.t);
             }
-            writer.add_series(tenant, &labels, &samples)?;
+            writer.add_series(tenant, &next, &samples)?;
         }
     }
     writer.finish()

@@ -111,8 +111,8 @@ impl Tsdb {
             let mut chunks: Vec<ChunkHandle> = s
                 .chunks
                 .iter()
-                .filter(|c| c.chunk.min_t <= max_t && c.chunk.max_t >= min_t)
-                .map(|c| c.chunk.clone())
+                .filter(|c| c.chunk.min_t <= max_t && c.chunk.max_t() >= min_t)
+                .map(|c| head.files.handle(&c.chunk))
                 .collect();
             if s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t {
                 chunks.push(ChunkHandle::memory(s.open.clone().finish()));
@@ -213,8 +213,8 @@ impl Tsdb {
                 chunk_count += s.chunks.len() as u64 + (s.open.count() > 0) as u64;
                 let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
                 if let Some(first) = first {
-                    let (lo, hi) = range.unwrap_or((first, s.last_t));
-                    range = Some((lo.min(first), hi.max(s.last_t)));
+                    let (lo, hi) = range.unwrap_or((first, s.last_t()));
+                    range = Some((lo.min(first), hi.max(s.last_t())));
                 }
             }
         }
@@ -254,11 +254,11 @@ impl Querier for Tsdb {
             Ok(())
         };
         for block in &blocks {
-            let Some(t) = block.tenants.get(tenant) else { continue };
+            let mut series = block.series_reader(tenant);
             let mut reader = ChunkReader::new(block);
-            for id in block.select(tenant, matchers) {
-                let s = &t.series[id as usize];
-                let refs: Vec<_> = s.chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t).collect();
+            for id in block.select(tenant, matchers)? {
+                let s = series.get(id)?;
+                let refs: Vec<_> = s.chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t).copied().collect();
                 if refs.is_empty() {
                     continue;
                 }
@@ -289,9 +289,9 @@ impl Querier for Tsdb {
         let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
         let mut out: BTreeSet<Labels> = head.into_iter().map(|g| g.labels).collect();
         for block in &blocks {
-            let Some(t) = block.tenants.get(tenant) else { continue };
-            for id in block.select(tenant, matchers) {
-                let s = &t.series[id as usize];
+            let mut series = block.series_reader(tenant);
+            for id in block.select(tenant, matchers)? {
+                let s = series.get(id)?;
                 if s.chunks.iter().any(|c| c.min_t <= max_t && c.max_t >= min_t) {
                     out.insert(block.symbols.labels(&s.labels));
                 }
@@ -312,9 +312,7 @@ impl Querier for Tsdb {
             names.extend(t.postings.names().map(|n| state.head.symbols.get(n).to_string()));
         }
         for b in state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)) {
-            if let Some(t) = b.tenants.get(tenant) {
-                names.extend(t.postings.names().map(|n| b.symbols.get(n).to_string()));
-            }
+            names.extend(b.label_names(tenant).into_iter().map(str::to_string));
         }
         Ok(names.into_iter().collect())
     }
@@ -342,9 +340,7 @@ impl Querier for Tsdb {
             }
         }
         for b in state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)) {
-            if let (Some(t), Some(n)) = (b.tenants.get(tenant), b.symbols.lookup(name)) {
-                values.extend(t.postings.values(n).map(|(v, _)| b.symbols.get(v).to_string()));
-            }
+            values.extend(b.label_values(tenant, name).into_iter().map(str::to_string));
         }
         Ok(values.into_iter().collect())
     }

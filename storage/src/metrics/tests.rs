@@ -261,7 +261,8 @@ fn a_damaged_block_is_an_error_not_a_panic() {
     let block = std::fs::read_dir(dir.path().join("blocks")).unwrap().next().unwrap().unwrap().path();
     let index = block.join("index");
     let mut bytes = std::fs::read(&index).unwrap();
-    let last = bytes.len() - 1;
+    // The last byte of the table of contents, just before the 24-byte footer.
+    let last = bytes.len() - 25;
     bytes[last] ^= 0xff;
     std::fs::write(&index, bytes).unwrap();
     let err = Tsdb::open(dir.path(), TsdbOptions::default()).err().unwrap();
