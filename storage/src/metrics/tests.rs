@@ -166,19 +166,21 @@ fn fill(db: &Tsdb, series: &[Labels], from: i64, hours: i64, seq: &mut u64) -> V
 fn cuts_compaction_and_retention_keep_exactly_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let series: Vec<Labels> = (0..5).map(|i| labels(&[("__name__", "m"), ("i", &i.to_string())])).collect();
-    let from = head::align_down(now_ms() - 30 * HOUR, 2 * HOUR);
+    // 48 hours, so that some compacted block (6 h or 18 h, aligned to the epoch) ends more than
+    // 24 h ago at any time of day: 30 hours left that to the clock.
+    let from = head::align_down(now_ms() - 48 * HOUR, 2 * HOUR);
     let expected = |i: usize, first: i64| -> Vec<Sample> {
-        (0..30 * 60)
+        (0..48 * 60)
             .map(|m| Sample { t: from + m * 60_000, v: (m * (i as i64 + 1)) as f64 })
             .filter(|s| s.t >= first)
             .collect()
     };
     {
         let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
-        fill(&db, &series, from, 30, &mut 0);
+        fill(&db, &series, from, 48, &mut 0);
         let stats = db.stats();
-        assert!(stats.blocks >= 12, "{stats:?}");
-        assert!(stats.head_min_t.unwrap() >= from + 26 * HOUR, "{stats:?}");
+        assert!(stats.blocks >= 21, "{stats:?}");
+        assert!(stats.head_min_t.unwrap() >= from + 44 * HOUR, "{stats:?}");
         // Every sample written is there, from blocks and head together.
         let all = select(&db, &[Matcher::equal("__name__", "m")], from, now_ms());
         for (i, s) in all.iter().enumerate() {
