@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{Postings, Symbols, select_postings};
 use super::pack::{self, put_varint};
-use crate::fs::{sync_dir, write_synced};
+use crate::fs::{replace_synced, sync_dir, write_synced};
 use crate::{Error, Labels, Result, Sample, Tenant};
 
 /// The block format version this code writes.
@@ -643,11 +643,8 @@ fn upgrade_v1(dir: &Path, meta: &mut BlockMeta) -> Result<()> {
     writer.finish(old.pages)?;
     std::fs::rename(&tmp, &path).map_err(Error::io("rename", &tmp))?;
     meta.version = BLOCK_VERSION;
-    let tmp_meta = dir.join("meta.json.tmp");
     let bytes = serde_json::to_vec_pretty(&*meta).map_err(|e| corrupt(dir, e.to_string()))?;
-    write_synced(&tmp_meta, &bytes)?;
-    std::fs::rename(&tmp_meta, dir.join("meta.json")).map_err(Error::io("rename", &tmp_meta))?;
-    sync_dir(dir)?;
+    replace_synced(&dir.join("meta.json"), &bytes)?;
     tracing::info!(block = %dir.display(), "metrics block index upgraded to version 2");
     Ok(())
 }

@@ -134,13 +134,10 @@ pub struct TsdbStats {
 /// One series' head chunks, with its tenant and labels, on the way into a block.
 type SeriesChunks = (Tenant, Labels, Vec<ChunkHandle>);
 
-/// The samples of head chunks, in order.
-fn chunk_samples(chunks: &[ChunkHandle]) -> Result<Vec<crate::Sample>> {
-    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.count as usize).sum());
-    for c in chunks {
-        c.decode_into(&mut out)?;
-    }
-    Ok(out)
+/// Replaces `out` with the samples of head chunks, in order.
+fn chunk_samples(chunks: &[ChunkHandle], out: &mut Vec<crate::Sample>) -> Result<()> {
+    out.clear();
+    chunks.iter().try_for_each(|c| c.decode_into(out))
 }
 
 struct State {
@@ -321,10 +318,7 @@ impl Tsdb {
                     .collect()
             };
             for (tenant, labels, chunks) in &series {
-                samples.clear();
-                for c in chunks {
-                    c.decode_into(&mut samples)?;
-                }
+                chunk_samples(chunks, &mut samples)?;
                 writer.add_series(tenant, labels, &samples)?;
             }
         }
@@ -440,8 +434,10 @@ impl Tsdb {
             series.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
             let block_dir = dir.join(format!("{start}-{}-head", start + range));
             let mut writer = BlockWriter::create(&block_dir, start, start + range, 1, self.options.compact_zstd_level)?;
+            let mut samples = Vec::new();
             for (tenant, labels, chunks) in &series {
-                writer.add_series(tenant, labels, &chunk_samples(chunks)?)?;
+                chunk_samples(chunks, &mut samples)?;
+                writer.add_series(tenant, labels, &samples)?;
             }
             writer.finish()?;
         }
