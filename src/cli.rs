@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive OTLP on :4317 (gRPC) and :4318 (HTTP), serve health and metrics on :3000.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Inspect the write-ahead log.
     #[command(subcommand)]
     Wal(WalCommand),
@@ -99,6 +99,21 @@ pub struct ServeArgs {
     /// Most active series per tenant [default: 1000000].
     #[arg(long = "metrics.max-series-per-tenant", env = "LOOKOUT_METRICS_MAX_SERIES_PER_TENANT")]
     pub metrics_max_series_per_tenant: Option<usize>,
+    /// How far back PromQL instant selectors look, e.g. 5m [default: 5m].
+    #[arg(long = "query.lookback-delta", env = "LOOKOUT_QUERY_LOOKBACK_DELTA", value_parser = humantime::parse_duration)]
+    pub query_lookback_delta: Option<Duration>,
+    /// Most samples one query may hold in memory [default: 50000000].
+    #[arg(long = "query.max-samples", env = "LOOKOUT_QUERY_MAX_SAMPLES")]
+    pub query_max_samples: Option<usize>,
+    /// Longest a query may run, e.g. 2m [default: 2m].
+    #[arg(long = "query.timeout", env = "LOOKOUT_QUERY_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub query_timeout: Option<Duration>,
+    /// Queries evaluated at once [default: 20].
+    #[arg(long = "query.max-concurrency", env = "LOOKOUT_QUERY_MAX_CONCURRENCY")]
+    pub query_max_concurrency: Option<usize>,
+    /// Prometheus feature flags; `promql-experimental-functions` is the one Lookout knows.
+    #[arg(long = "enable-feature", env = "LOOKOUT_ENABLE_FEATURE", value_delimiter = ',')]
+    pub enable_feature: Vec<String>,
     /// WAL segment size, e.g. 128MiB [default: 128MiB].
     #[arg(long = "wal.segment-size", env = "LOOKOUT_WAL_SEGMENT_SIZE")]
     pub wal_segment_size: Option<ByteSize>,
@@ -129,6 +144,16 @@ impl ServeArgs {
         set(&mut c.traces.retention, &self.traces_retention);
         set(&mut c.metrics.retention, &self.metrics_retention);
         set(&mut c.metrics.max_series_per_tenant, &self.metrics_max_series_per_tenant);
+        set(&mut c.query.lookback_delta, &self.query_lookback_delta);
+        set(&mut c.query.max_samples, &self.query_max_samples);
+        set(&mut c.query.timeout, &self.query_timeout);
+        set(&mut c.query.max_concurrency, &self.query_max_concurrency);
+        for feature in &self.enable_feature {
+            match feature.as_str() {
+                "promql-experimental-functions" => c.query.experimental_functions = true,
+                other => anyhow::bail!("unknown feature flag {other:?} (known: promql-experimental-functions)"),
+            }
+        }
         Ok(c)
     }
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub traces: TracesConfig,
     /// The metrics store and the ways metrics are made (OTLP translation, span metrics).
     pub metrics: MetricsConfig,
+    /// The PromQL engine.
+    pub query: QueryConfig,
     /// Prometheus's `global` section: scrape interval and timeout defaults, external labels.
     pub global: GlobalConfig,
     /// Prometheus's `scrape_configs`: targets Lookout pulls metrics from.
@@ -48,6 +50,7 @@ impl Default for Config {
             wal: WalConfig::default(),
             traces: TracesConfig::default(),
             metrics: MetricsConfig::default(),
+            query: QueryConfig::default(),
             global: default_global(),
             scrape_configs: Vec::new(),
             shutdown_timeout: Duration::from_secs(30),
@@ -231,6 +234,36 @@ impl Default for MetricsConfig {
             span_metrics: true,
             span_metrics_interval: Duration::from_secs(15),
             scrape_self: true,
+        }
+    }
+}
+
+/// The PromQL engine's settings, with Prometheus's defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample.
+    #[serde(with = "humantime_serde")]
+    pub lookback_delta: Duration,
+    /// Most samples one query may hold in memory.
+    pub max_samples: usize,
+    /// Longest a query may run.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Queries evaluated at once; the others wait.
+    pub max_concurrency: usize,
+    /// Allow Prometheus's experimental functions (`limitk`, `sort_by_label`, `mad_over_time`, …).
+    pub experimental_functions: bool,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            max_concurrency: 20,
+            experimental_functions: false,
         }
     }
 }

@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::Wal(WalCommand::Dump { data_dir })) => dump_wal(&data_dir),
         Some(Command::Loadgen(args)) => runtime()?.block_on(loadgen::run(args)),
     }

@@ -17,6 +17,7 @@ use lookout_ingest::{
     CorsOptions, IngestMetrics, IngestOptions, Ingester, IntakeOptions, LogsService, MetricsIntake, MetricsService,
     TraceService, Transport,
 };
+use lookout_query::promql::{Engine, EngineOptions};
 use lookout_query::{BuildInfo, PrometheusState, TempoState};
 use lookout_storage::metrics::{Tsdb, TsdbOptions};
 use lookout_storage::{
@@ -94,6 +95,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 go_version: "rust".into(),
             },
             admin_api: config.http.enable_admin_api,
+            engine: Arc::new(Engine::new(EngineOptions {
+                lookback_delta: config.query.lookback_delta.as_millis() as i64,
+                max_samples: config.query.max_samples,
+                timeout: config.query.timeout,
+                experimental_functions: config.query.experimental_functions,
+                ..EngineOptions::default()
+            })),
+            queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
         }));
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)

@@ -2,13 +2,15 @@
 //! HTTP APIs, reading the stores through storage.
 //!
 //! # Layout
-//! - `prometheus`: Prometheus's HTTP API below PromQL (series, labels, metadata, exemplars,
-//!   build info, TSDB status) over the metrics store.
+//! - `promql`: the PromQL engine, reading the metrics store through its `Querier` trait.
+//! - `prometheus`: Prometheus's HTTP API (queries, series, labels, metadata, exemplars, build
+//!   info, TSDB status) over the metrics store.
 //! - `remote_read`: Prometheus remote read, raw samples from the metrics store.
 //! - `tempo`: Tempo's HTTP API (echo, build info, trace by id) over the span store.
 //! - `traceql`: the TraceQL parser. Search with it comes next.
 
 pub mod prometheus;
+pub mod promql;
 pub mod remote_read;
 pub mod tempo;
 pub mod traceql;

@@ -319,6 +319,11 @@ impl Prometheus {
     /// Starts Prometheus with the configuration `config(port)` (given its own port) and
     /// `dir` for its files, and waits until it is ready.
     pub fn start(dir: &Path, config: impl FnOnce(u16) -> String) -> Prometheus {
+        Self::start_with_args(dir, &[], config)
+    }
+
+    /// [`Prometheus::start`] with more command-line flags.
+    pub fn start_with_args(dir: &Path, extra: &[&str], config: impl FnOnce(u16) -> String) -> Prometheus {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let file = dir.join("prometheus.yml");
         std::fs::write(&file, config(port)).unwrap();
@@ -326,6 +331,7 @@ impl Prometheus {
             .arg(format!("--config.file={}", file.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

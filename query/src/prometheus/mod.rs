@@ -1,5 +1,5 @@
-//! Prometheus's HTTP API below the query language, over the metrics store: series, label names
-//! and values, metadata, exemplars, build info and TSDB status, answered in the shapes
+//! Prometheus's HTTP API over the metrics store: PromQL queries (instant and range, format and
+//! parse), series, label names and values, metadata, exemplars, build info and TSDB status, answered in the shapes
 //! Prometheus 2.42–3.x gives (`web/api/v1/api.go`) so that Grafana's Prometheus data source
 //! works unchanged.
 //!
@@ -11,6 +11,7 @@
 
 mod handlers;
 mod params;
+mod query;
 mod read;
 mod reply;
 
@@ -20,6 +21,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use lookout_storage::metrics::Tsdb;
 use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::promql::Engine;
 
 /// What `/api/v1/status/buildinfo` reports, given by the binary. Prometheus's field names; the
 /// toolchain goes where Prometheus puts its Go version.
@@ -49,11 +53,19 @@ pub struct PrometheusState {
     pub build: BuildInfo,
     /// Whether `/api/v1/admin/…` answers (Prometheus's `--web.enable-admin-api`).
     pub admin_api: bool,
+    /// The PromQL engine behind `/api/v1/query` and `/api/v1/query_range`.
+    pub engine: Arc<Engine>,
+    /// Queries allowed to run at once (`--query.max-concurrency`); the others wait.
+    pub queries: Arc<Semaphore>,
 }
 
 /// The Prometheus API routes under `/api/v1`; the query endpoints take GET and POST.
 pub fn router(state: PrometheusState) -> Router {
     Router::new()
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
+        .route("/api/v1/format_query", get(query::format_query).post(query::format_query))
+        .route("/api/v1/parse_query", get(query::parse_query).post(query::parse_query))
         .route("/api/v1/series", get(handlers::series).post(handlers::series))
         .route("/api/v1/labels", get(handlers::labels).post(handlers::labels))
         .route("/api/v1/label/{name}/values", get(handlers::label_values).post(handlers::label_values))

@@ -21,6 +21,10 @@ pub(crate) enum ApiError {
     Internal(String),
     /// The endpoint is turned off (`unavailable`, 503), e.g. admin APIs.
     Unavailable(String),
+    /// The query ran past its timeout (`timeout`, 503).
+    Timeout(String),
+    /// The query was canceled (`canceled`, 499).
+    Canceled(String),
 }
 
 impl ApiError {
@@ -30,6 +34,8 @@ impl ApiError {
             ApiError::Execution(m) => (StatusCode::UNPROCESSABLE_ENTITY, "execution", m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            ApiError::Timeout(m) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", m),
+            ApiError::Canceled(m) => (StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST), "canceled", m),
         }
     }
 }
@@ -62,6 +68,8 @@ pub(crate) enum Answer {
         json: String,
         /// Warnings; the field is left out when empty.
         warnings: Vec<String>,
+        /// Infos (PromQL annotations); the field is left out when empty.
+        infos: Vec<String>,
     },
     /// 204.
     NoContent,
@@ -82,20 +90,24 @@ impl Answer {
     /// Data written by hand.
     pub(crate) fn raw(json: String, truncated: bool) -> Answer {
         let warnings = if truncated { vec![TRUNCATED.to_owned()] } else { Vec::new() };
-        Answer::Data { json, warnings }
+        Answer::Data { json, warnings, infos: Vec::new() }
     }
 }
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let (json, warnings) = match self {
+        let (json, warnings, infos) = match self {
             Answer::NoContent => return StatusCode::NO_CONTENT.into_response(),
-            Answer::Data { json, warnings } => (json, warnings),
+            Answer::Data { json, warnings, infos } => (json, warnings, infos),
         };
         let mut body = format!(r#"{{"status":"success","data":{json}"#);
         if !warnings.is_empty() {
             body.push_str(r#","warnings":"#);
             body.push_str(&serde_json::Value::from(warnings).to_string());
+        }
+        if !infos.is_empty() {
+            body.push_str(r#","infos":"#);
+            body.push_str(&serde_json::Value::from(infos).to_string());
         }
         body.push('}');
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()

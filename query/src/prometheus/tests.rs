@@ -67,7 +67,17 @@ fn fixture() -> Fixture {
     db.apply(WalPosition { segment: 0, offset: 2 }, &other, &batch);
 
     let build = BuildInfo { version: "0.1.0".into(), revision: "abc123".into(), ..BuildInfo::default() };
-    Fixture { _dir: dir, state: PrometheusState { tsdb: Arc::new(db), build, admin_api: true }, t0 }
+    Fixture {
+        _dir: dir,
+        state: PrometheusState {
+            tsdb: Arc::new(db),
+            build,
+            admin_api: true,
+            engine: Arc::new(crate::promql::Engine::default()),
+            queries: Arc::new(tokio::sync::Semaphore::new(4)),
+        },
+        t0,
+    }
 }
 
 /// Status, body (JSON, or `Value::Null` when empty).
@@ -388,4 +398,70 @@ async fn snapshot_writes_the_head_as_blocks_only_when_admin_apis_are_on() {
     let dir = f._dir.path().join("snapshots").join(name);
     let blocks: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(!blocks.is_empty(), "the head is written as blocks");
+}
+
+/// Seconds of `t` as Prometheus writes them in query results.
+fn secs(t: i64) -> Value {
+    if t % 1000 == 0 { json!(t / 1000) } else { json!(t as f64 / 1000.0) }
+}
+
+#[tokio::test]
+async fn instant_queries_answer_in_prometheus_result_shapes() {
+    let f = fixture();
+    let t = f.t0 + 45_000;
+    let uri = |q: &str| format!("/api/v1/query?query={}&time={}", enc(q), t as f64 / 1000.0);
+    let want = success(json!({ "resultType": "vector", "result": [
+        { "metric": { "__name__": "up", "instance": "a:1", "job": "api" }, "value": [secs(t), "3"] },
+        { "metric": { "__name__": "up", "instance": "b:1", "job": "db" }, "value": [secs(t), "3"] },
+    ]}));
+    assert_eq!(get(&f, &uri("up")).await, (StatusCode::OK, want));
+    let want = success(json!({ "resultType": "vector", "result": [
+        { "metric": { "job": "api" }, "value": [secs(t), "6"] },
+        { "metric": { "job": "db" }, "value": [secs(t), "6"] },
+    ]}));
+    assert_eq!(get(&f, &uri("sum by (job) (up * 2)")).await, (StatusCode::OK, want));
+    let want = success(json!({ "resultType": "scalar", "result": [secs(t), "7"] }));
+    assert_eq!(get(&f, &uri("1 + 2 * 3")).await, (StatusCode::OK, want));
+    let want = success(json!({ "resultType": "string", "result": [secs(t), "hello"] }));
+    assert_eq!(get(&f, &uri("\"hello\"")).await, (StatusCode::OK, want));
+    // Tenants see only their own series.
+    let (status, body) = get_as(&f, "other", &uri("count(up)")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["result"][0]["value"][1], "1");
+}
+
+#[tokio::test]
+async fn range_queries_by_post_form_are_matrices() {
+    let f = fixture();
+    let (start, end) = (f.t0 as f64 / 1000.0, (f.t0 + 45_000) as f64 / 1000.0);
+    let form = format!("query={}&start={start}&end={end}&step=15s", enc("up{job=\"api\"}"));
+    let want = success(json!({ "resultType": "matrix", "result": [
+        { "metric": { "__name__": "up", "instance": "a:1", "job": "api" }, "values": [
+            [secs(f.t0), "0"], [secs(f.t0 + 15_000), "1"], [secs(f.t0 + 30_000), "2"], [secs(f.t0 + 45_000), "3"],
+        ]},
+    ]}));
+    assert_eq!(post(&f, "/api/v1/query_range", &form).await, (StatusCode::OK, want));
+}
+
+#[tokio::test]
+async fn annotations_go_into_the_envelope() {
+    let f = fixture();
+    let uri = format!("/api/v1/query?query={}&time={}", enc("rate(up[1m])"), (f.t0 + 45_000) as f64 / 1000.0);
+    let (status, body) = get(&f, &uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["infos"],
+        json!(["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"up\""])
+    );
+}
+
+#[tokio::test]
+async fn format_query_pretty_prints() {
+    let f = fixture();
+    let (status, body) = get(&f, &format!("/api/v1/format_query?query={}", enc("sum(rate(x[5m]))by(job)"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");
+    let (status, body) = get(&f, &format!("/api/v1/parse_query?query={}", enc("up"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["type"], "vectorSelector", "{body}");
 }

@@ -1,0 +1,199 @@
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query` and `/api/v1/parse_query`:
+//! parameters read in Prometheus's order, the query run on the blocking pool under the
+//! concurrency limit, the result written as Prometheus writes it.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+
+use super::PrometheusState;
+use super::params::{Params, parse_time, tenant};
+use super::reply::{Answer, ApiError, LabelMap, Reply, TRUNCATED, bad_data, go_float, go_timestamp, invalid_param};
+use crate::promql::{Engine, QueryError, QueryOutput, Value};
+
+/// Most points per series a range query may ask for, as in Prometheus.
+const MAX_POINTS: i64 = 11_000;
+
+/// `/api/v1/query`: evaluates `query` at `time` (default now).
+pub(crate) async fn query(State(state): State<PrometheusState>, headers: HeaderMap, params: Params) -> Reply {
+    let tenant = tenant(&headers)?;
+    let limit = params.limit()?;
+    let time = params.time("time", now_ms())?;
+    let timeout = timeout(&params)?;
+    let stats = !params.get("stats").is_empty();
+    let query = params.get("query").to_owned();
+    let started = Instant::now();
+    let out = run(&state, timeout, move |engine, tsdb| engine.instant(tsdb, &tenant, &query, time)).await?;
+    respond(out, limit, stats.then_some(started))
+}
+
+/// `/api/v1/query_range`: evaluates `query` from `start` to `end` every `step`.
+pub(crate) async fn query_range(State(state): State<PrometheusState>, headers: HeaderMap, params: Params) -> Reply {
+    let tenant = tenant(&headers)?;
+    let limit = params.limit()?;
+    let start = parse_time(params.get("start")).map_err(|e| invalid_param("start", e))?;
+    let end = parse_time(params.get("end")).map_err(|e| invalid_param("end", e))?;
+    if end < start {
+        return Err(bad_data("end timestamp must not be before start time"));
+    }
+    let step = parse_duration(params.get("step")).map_err(|e| invalid_param("step", e))?;
+    if step <= 0 {
+        return Err(bad_data("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let timeout = timeout(&params)?;
+    let stats = !params.get("stats").is_empty();
+    let query = params.get("query").to_owned();
+    let started = Instant::now();
+    let out = run(&state, timeout, move |engine, tsdb| engine.range(tsdb, &tenant, &query, start, end, step)).await?;
+    respond(out, limit, stats.then_some(started))
+}
+
+/// `/api/v1/format_query`: the query pretty-printed.
+pub(crate) async fn format_query(params: Params) -> Reply {
+    let expr = crate::promql::parse(params.get("query")).map_err(|e| invalid_param("query", e))?;
+    Answer::data(&expr.prettify())
+}
+
+/// `/api/v1/parse_query`: the query's syntax tree as JSON.
+pub(crate) async fn parse_query(params: Params) -> Reply {
+    let expr = crate::promql::parse(params.get("query")).map_err(|e| invalid_param("query", e))?;
+    Answer::data(&expr)
+}
+
+/// Now, in milliseconds since the epoch.
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The `timeout` parameter, if given.
+fn timeout(params: &Params) -> Result<Option<Duration>, ApiError> {
+    let text = params.get("timeout");
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let ms = parse_duration(text).map_err(|e| invalid_param("timeout", e))?;
+    Ok(Some(Duration::from_millis(ms.max(0) as u64)))
+}
+
+/// A duration parameter in ms (`parseDuration`): seconds as a float, or a Prometheus duration.
+pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+    let invalid = || format!("cannot parse {text:?} to a valid duration");
+    if let Ok(seconds) = text.parse::<f64>() {
+        let ms = seconds * 1000.0;
+        if !ms.is_finite() || ms >= i64::MAX as f64 || ms <= i64::MIN as f64 {
+            return Err(format!("cannot parse {text:?} to a valid duration. It overflows int64"));
+        }
+        return Ok(ms.round() as i64);
+    }
+    promql_parser::util::parse_duration(text).map(|d| d.as_millis() as i64).map_err(|_| invalid())
+}
+
+/// Runs a query on the blocking pool, at most the configured number at once, with the
+/// request's timeout when it is shorter than the engine's.
+async fn run(
+    state: &PrometheusState,
+    timeout: Option<Duration>,
+    f: impl FnOnce(&Engine, &dyn lookout_storage::metrics::Querier) -> Result<QueryOutput, QueryError> + Send + 'static,
+) -> Result<QueryOutput, ApiError> {
+    let _permit = state.queries.acquire().await.map_err(|_| ApiError::Unavailable("query engine stopped".into()))?;
+    let mut engine: Engine = (*state.engine).clone();
+    if let Some(t) = timeout {
+        let mut options = engine.options().clone();
+        options.timeout = options.timeout.min(t);
+        engine = Engine::new(options);
+    }
+    let tsdb = Arc::clone(&state.tsdb);
+    let out = tokio::task::spawn_blocking(move || f(&engine, tsdb.as_ref()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("query panicked: {e}")))?;
+    out.map_err(|e| match e {
+        QueryError::BadData(m) => invalid_param("query", m),
+        QueryError::Execution(m) => ApiError::Execution(m),
+        e @ QueryError::Timeout(_) => ApiError::Timeout(e.to_string()),
+        e @ QueryError::Canceled(_) => ApiError::Canceled(e.to_string()),
+    })
+}
+
+/// Writes a result as Prometheus does: `{"resultType":…,"result":…}`, with warnings and infos.
+fn respond(out: QueryOutput, limit: usize, stats: Option<Instant>) -> Reply {
+    let mut json = String::with_capacity(1024);
+    let mut truncated = false;
+    let labels = |l| serde_json::to_string(&LabelMap(l)).map_err(|e| ApiError::Internal(e.to_string()));
+    match &out.value {
+        Value::Scalar { t, v } => {
+            let _ = write!(json, r#"{{"resultType":"scalar","result":[{},"{}"]}}"#, go_timestamp(*t), go_float(*v));
+        }
+        Value::String { t, v } => {
+            let _ = write!(
+                json,
+                r#"{{"resultType":"string","result":[{},{}]}}"#,
+                go_timestamp(*t),
+                serde_json::Value::from(v.as_str())
+            );
+        }
+        Value::Vector(samples) => {
+            json.push_str(r#"{"resultType":"vector","result":["#);
+            for (i, s) in samples.iter().enumerate() {
+                if limit > 0 && i >= limit {
+                    truncated = true;
+                    break;
+                }
+                if i > 0 {
+                    json.push(',');
+                }
+                let _ = write!(
+                    json,
+                    r#"{{"metric":{},"value":[{},"{}"]}}"#,
+                    labels(&s.labels)?,
+                    go_timestamp(s.t),
+                    go_float(s.v)
+                );
+            }
+            json.push_str("]}");
+        }
+        Value::Matrix(series) => {
+            json.push_str(r#"{"resultType":"matrix","result":["#);
+            for (i, s) in series.iter().enumerate() {
+                if limit > 0 && i >= limit {
+                    truncated = true;
+                    break;
+                }
+                if i > 0 {
+                    json.push(',');
+                }
+                let _ = write!(json, r#"{{"metric":{},"values":["#, labels(&s.labels)?);
+                for (j, p) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        json.push(',');
+                    }
+                    let _ = write!(json, r#"[{},"{}"]"#, go_timestamp(p.t), go_float(p.v));
+                }
+                json.push_str("]}");
+            }
+            json.push_str("]}");
+        }
+    }
+    if let Some(started) = stats {
+        // Splice the stats into the data object, as Prometheus reports them beside the result.
+        json.pop();
+        let secs = started.elapsed().as_secs_f64();
+        let _ = write!(
+            json,
+            r#","stats":{{"timings":{{"evalTotalTime":{secs},"resultSortTime":0,"queryPreparationTime":0,"innerEvalTime":{secs},"execQueueTime":0,"execTotalTime":{secs}}},"samples":{{"totalQueryableSamples":{n},"peakSamples":{n}}}}}}}"#,
+            n = out.samples_read
+        );
+    }
+    let mut warnings = out.annotations.warnings;
+    if truncated {
+        warnings.push(TRUNCATED.to_owned());
+    }
+    Ok(Answer::Data { json, warnings, infos: out.annotations.infos })
+}

@@ -1,0 +1,130 @@
+use lookout_storage::metrics::{Matcher, Querier, SeriesData};
+use lookout_storage::{Labels, Sample, Tenant};
+
+use super::*;
+
+/// Series in memory: what the engine reads in these tests.
+struct Mem(Vec<SeriesData>);
+
+impl Querier for Mem {
+    fn select(
+        &self,
+        _tenant: &Tenant,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> lookout_storage::Result<Vec<SeriesData>> {
+        let mut out: Vec<SeriesData> = self
+            .0
+            .iter()
+            .filter(|s| matchers.iter().all(|m| m.matches_labels(&s.labels)))
+            .map(|s| SeriesData {
+                labels: s.labels.clone(),
+                samples: s.samples.iter().filter(|p| p.t >= min_t && p.t <= max_t).copied().collect(),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn series(
+        &self,
+        tenant: &Tenant,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> lookout_storage::Result<Vec<Labels>> {
+        Ok(self.select(tenant, matchers, min_t, max_t)?.into_iter().map(|s| s.labels).collect())
+    }
+}
+
+/// `name{pairs}` with a sample every `step_s` seconds from 0: `values`.
+fn series(pairs: &[(&str, &str)], step_s: i64, values: &[f64]) -> SeriesData {
+    SeriesData {
+        labels: Labels::from_pairs(pairs.iter().copied()),
+        samples: values.iter().enumerate().map(|(i, v)| Sample { t: i as i64 * step_s * 1000, v: *v }).collect(),
+    }
+}
+
+fn store() -> Mem {
+    let counter = |job: &str, per_step: f64| {
+        series(
+            &[("__name__", "http_requests_total"), ("job", job)],
+            60,
+            &(0..=20).map(|i| i as f64 * per_step).collect::<Vec<_>>(),
+        )
+    };
+    Mem(vec![counter("api", 60.0), counter("web", 120.0)])
+}
+
+fn tenant() -> Tenant {
+    Tenant::default()
+}
+
+fn instant(q: &str, t_s: i64) -> Result<QueryOutput, QueryError> {
+    Engine::default().instant(&store(), &tenant(), q, t_s * 1000)
+}
+
+fn vector(q: &str, t_s: i64) -> Vec<(String, f64)> {
+    match instant(q, t_s).expect(q).value {
+        Value::Vector(v) => v.into_iter().map(|s| (s.labels.to_string(), s.v)).collect(),
+        other => panic!("{q}: expected a vector, got {other:?}"),
+    }
+}
+
+#[test]
+fn rate_of_a_steady_counter_is_its_slope() {
+    assert_eq!(
+        vector("rate(http_requests_total[5m])", 600),
+        vec![("{job=\"api\"}".into(), 1.0), ("{job=\"web\"}".into(), 2.0)]
+    );
+}
+
+#[test]
+fn sum_by_groups_and_drops_other_labels() {
+    assert_eq!(
+        vector("sum by (job) (http_requests_total)", 600),
+        vec![("{job=\"api\"}".into(), 600.0), ("{job=\"web\"}".into(), 1200.0)]
+    );
+    assert_eq!(vector("sum(rate(http_requests_total[5m]))", 600), vec![("{}".into(), 3.0)]);
+}
+
+#[test]
+fn lookback_ends_five_minutes_after_the_last_sample() {
+    // The last sample is at 20 minutes.
+    assert_eq!(vector("http_requests_total", 1499).len(), 2);
+    assert!(vector("http_requests_total", 1500).is_empty());
+}
+
+#[test]
+fn many_to_many_matching_is_an_execution_error() {
+    let err = instant("http_requests_total + on() http_requests_total", 600).unwrap_err();
+    assert!(matches!(err, QueryError::Execution(ref m) if m.contains("many-to-many matching not allowed")), "{err:?}");
+}
+
+#[test]
+fn range_queries_return_a_point_per_step() {
+    let out = Engine::default()
+        .range(&store(), &tenant(), "http_requests_total{job=\"api\"} / 60", 0, 600_000, 60_000)
+        .unwrap();
+    let Value::Matrix(m) = out.value else { panic!("expected a matrix") };
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].points.iter().map(|p| p.v).collect::<Vec<_>>(), (0..=10).map(|i| i as f64).collect::<Vec<_>>());
+}
+
+#[test]
+fn parse_errors_are_bad_data_and_experimental_functions_need_the_flag() {
+    assert!(matches!(instant("sum(", 0), Err(QueryError::BadData(_))));
+    assert!(matches!(instant("sort_by_label(http_requests_total, \"job\")", 0), Err(QueryError::BadData(_))));
+}
+
+#[test]
+fn too_many_samples_is_prometheus_error() {
+    let engine = Engine::new(EngineOptions { max_samples: 5, ..EngineOptions::default() });
+    let err = engine.instant(&store(), &tenant(), "http_requests_total[10m]", 600_000).unwrap_err();
+    assert_eq!(
+        err,
+        QueryError::Execution("query processing would load too many samples into memory in query execution".into())
+    );
+}
