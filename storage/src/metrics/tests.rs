@@ -190,7 +190,9 @@ fn cuts_compaction_and_retention_keep_exactly_the_window() {
         let merged = db.compact().unwrap();
         assert!(merged >= 3, "{merged}");
         let levels: Vec<u32> = db.read().blocks.iter().map(|b| b.meta.level).collect();
-        assert!(levels.contains(&2), "{levels:?}");
+        // Some hours of the day merge every 6 h block on into 18 h ones, so only a level above
+        // the cut's is certain.
+        assert!(levels.iter().any(|&l| l >= 2), "{levels:?}");
         let after = select(&db, &[Matcher::equal("__name__", "m")], from, now_ms());
         assert_eq!(after, all);
         db.cut_all().unwrap();
