@@ -79,7 +79,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: &Steps) -
         }
         token::T_COUNT_VALUES => {
             let Param::Label(label) = param else { return exec_err("missing parameter") };
-            count_values(&label, series, &agg.modifier, steps)
+            count_values(&label, series, &agg.modifier)
         }
         _ => accumulate(ev, op, series, &agg.modifier, steps),
     }
@@ -171,7 +171,7 @@ fn select_k(
     modifier: &Option<LabelModifier>,
     steps: &Steps,
 ) -> EvalResult<Val> {
-    let (groups, of) = grouping(&series, modifier);
+    let (_, of) = grouping(&series, modifier);
     // Per step, the (series, value) pairs of each group, in input order.
     let mut chosen: Vec<Vec<Pt>> = vec![Vec::new(); series.len()];
     let mut by_step: Vec<Vec<(usize, f64)>> = vec![Vec::new(); steps.n];
@@ -232,7 +232,6 @@ fn select_k(
             }
         }
     }
-    let _ = groups;
     let mut out = Vec::new();
     // For an instant query, order the result as Prometheus does: by group, then by value.
     let mut order: Vec<usize> = (0..series.len()).collect();
@@ -257,7 +256,8 @@ fn select_k(
     Ok(Val::Vector(out))
 }
 
-fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+/// Descending by value, NaN last.
+pub(super) fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
         (true, false) => std::cmp::Ordering::Greater,
@@ -266,7 +266,8 @@ fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
-fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+/// Ascending by value, NaN last.
+pub(super) fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
         (true, false) => std::cmp::Ordering::Greater,
@@ -324,7 +325,7 @@ fn per_step_quantile(
 }
 
 /// count_values: how many series have each value, per group and step.
-fn count_values(label: &str, series: Vec<Ser>, modifier: &Option<LabelModifier>, steps: &Steps) -> EvalResult<Val> {
+fn count_values(label: &str, series: Vec<Ser>, modifier: &Option<LabelModifier>) -> EvalResult<Val> {
     if label.is_empty() {
         return exec_err(format!("invalid label name {label:?}"));
     }
@@ -349,6 +350,5 @@ fn count_values(label: &str, series: Vec<Ser>, modifier: &Option<LabelModifier>,
         points.sort_by_key(|p| p.i);
         s.points = points;
     }
-    let _ = steps;
     Ok(Val::Vector(out))
 }

@@ -8,6 +8,7 @@ use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 
 use super::QueryError;
+use super::aggregate::{asc_nan_last, desc_nan_last};
 use super::eval::{
     EvalResult, Evaluator, Merged, NAME, Pt, Raw, Ser, Steps, Val, absent_labels, chunks, exec_err, unparen,
 };
@@ -324,24 +325,8 @@ fn string_arg(args: &[&Expr], i: usize) -> EvalResult<String> {
 fn sort_series(name: &str, series: &mut [Ser], by: &[String]) {
     let value = |s: &Ser| s.points.first().map_or(f64::NAN, |p| p.v);
     match name {
-        "sort" => series.sort_by(|a, b| {
-            let (x, y) = (value(a), value(b));
-            match (x.is_nan(), y.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-            }
-        }),
-        "sort_desc" => series.sort_by(|a, b| {
-            let (x, y) = (value(a), value(b));
-            match (x.is_nan(), y.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
-            }
-        }),
+        "sort" => series.sort_by(|a, b| asc_nan_last(value(a), value(b))),
+        "sort_desc" => series.sort_by(|a, b| desc_nan_last(value(a), value(b))),
         _ => {
             let desc = name == "sort_by_label_desc";
             series.sort_by(|a, b| {
@@ -416,19 +401,14 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) -> EvalR
         let value = s.labels.get(&src).unwrap_or("").to_string();
         if let Some(caps) = re.captures(&value) {
             let mut out = String::new();
-            caps.expand(&go_template(&repl), &mut out);
+            // Go's `$1`/`${name}` template syntax is the regex crate's.
+            caps.expand(&repl, &mut out);
             s.labels.set(&dst, out);
             s.drop_name = if dst == NAME { false } else { s.drop_name };
         }
     }
     check_unique_per_step(&series)?;
     Ok(Val::Vector(series))
-}
-
-/// Go's `$1`/`${1}`/`$name` expansion differs from the regex crate's only in that `$1x` means
-/// the group named `1x` in both; the syntaxes are the same, so the template passes through.
-fn go_template(repl: &str) -> String {
-    repl.to_string()
 }
 
 fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) -> EvalResult<Val> {
@@ -749,7 +729,6 @@ fn window_value(name: &str, w: &WindowArgs<'_>) -> EvalResult<Option<f64>> {
         }
         _ => return exec_err(format!("function {name:?} is not supported by Lookout")),
     };
-    let _ = (w.start, w.end, w.range);
     Ok(v)
 }
 

@@ -16,15 +16,10 @@ struct Bucket {
 }
 
 /// Groups bucket series by their labels without `le`; warns about unusable `le` values.
-fn group_buckets(
-    ev: &mut Evaluator<'_>,
-    series: Vec<Ser>,
-    steps: &Steps,
-) -> (Vec<Labels>, Vec<Vec<Vec<Bucket>>>, bool) {
+fn group_buckets(ev: &mut Evaluator<'_>, series: Vec<Ser>, steps: &Steps) -> (Vec<Labels>, Vec<Vec<Vec<Bucket>>>) {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<Labels> = Vec::new();
     let mut buckets: Vec<Vec<Vec<Bucket>>> = Vec::new();
-    let mut drop = false;
     for s in series {
         let le = s.labels.get("le").and_then(parse_le);
         let Some(upper) = le else {
@@ -35,7 +30,6 @@ fn group_buckets(
             ));
             continue;
         };
-        drop = true;
         let mut key = s.labels.clone();
         key.remove("le");
         let g = *index.entry(key.clone()).or_insert_with(|| {
@@ -47,7 +41,7 @@ fn group_buckets(
             buckets[g][p.i as usize].push(Bucket { upper, count: p.v });
         }
     }
-    (groups, buckets, drop)
+    (groups, buckets)
 }
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
@@ -62,7 +56,7 @@ pub(super) fn quantile(ev: &mut Evaluator<'_>, q: &[f64], series: Vec<Ser>, step
         let bad = q.iter().copied().find(|q| q.is_nan() || *q < 0.0 || *q > 1.0).unwrap_or(f64::NAN);
         ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_value(bad)));
     }
-    let (groups, buckets, _) = group_buckets(ev, series, steps);
+    let (groups, buckets) = group_buckets(ev, series, steps);
     let mut out = Vec::new();
     let mut forced = Vec::new();
     for (labels, per_step) in groups.into_iter().zip(buckets) {
@@ -95,7 +89,7 @@ pub(super) fn fraction(
     series: Vec<Ser>,
     steps: &Steps,
 ) -> EvalResult<Val> {
-    let (groups, buckets, _) = group_buckets(ev, series, steps);
+    let (groups, buckets) = group_buckets(ev, series, steps);
     let mut out = Vec::new();
     for (labels, per_step) in groups.into_iter().zip(buckets) {
         let mut points = Vec::new();
