@@ -10,45 +10,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{Lookout, ReadSeries, eventually, http_client, now_ms, python, remote_read};
+use common::{
+    Lookout, ReadSeries, WriteRequest, eventually, http_client, now_ms, python, remote_read, remote_write, series,
+};
 use lookout_query::remote_read::prompb;
 use prost::Message;
 
 const EQ: i32 = 0;
 const RE: i32 = 2;
-
-/// Prometheus's remote write request, built from the remote read messages it shares.
-#[derive(Clone, PartialEq, prost::Message)]
-struct WriteRequest {
-    #[prost(message, repeated, tag = "1")]
-    timeseries: Vec<prompb::TimeSeries>,
-}
-
-fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
-    let mut all: Vec<prompb::Label> = labels
-        .iter()
-        .chain(std::iter::once(&("__name__", name)))
-        .map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() })
-        .collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    prompb::TimeSeries {
-        labels: all,
-        samples: samples.iter().map(|&(t, v)| prompb::Sample { timestamp: t, value: v }).collect(),
-    }
-}
-
-fn remote_write(lookout: &Lookout, timeseries: Vec<prompb::TimeSeries>) -> (u16, String) {
-    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).unwrap();
-    let r = http_client()
-        .post(format!("http://{}/api/v1/write", lookout.http))
-        .header("content-type", "application/x-protobuf")
-        .header("content-encoding", "snappy")
-        .header("x-prometheus-remote-write-version", "0.1.0")
-        .body(body)
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
 
 fn read(lookout: &Lookout, matchers: &[(i32, &str, &str)]) -> Vec<ReadSeries> {
     remote_read(&format!("http://{}", lookout.http), matchers, 0, now_ms() + 60_000)
@@ -73,7 +42,12 @@ fn last_values(series: &[ReadSeries], drop: &[&str]) -> BTreeMap<String, f64> {
 fn otlp_metrics_from_the_python_sdk_become_the_series_the_specification_prescribes() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("lookout.yaml");
-    std::fs::write(&config, "metrics:\n  promote_resource_attributes: [deployment.environment]\n").unwrap();
+    // Lookout's own scrape would add job "lookout" to the label values checked below.
+    std::fs::write(
+        &config,
+        "metrics:\n  scrape_self: false\n  promote_resource_attributes: [deployment.environment]\n",
+    )
+    .unwrap();
     let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_metrics.py");
     let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
@@ -160,17 +134,20 @@ fn remote_write_refusals_and_bad_bodies_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let lookout = Lookout::start(&dir.path().join("data"), &["--metrics.max-series-per-tenant", "50"]);
     let t0 = now_ms() - 600_000;
-    let (status, body) =
-        remote_write(&lookout, vec![series("rw_test", &[("job", "rw")], &[(t0, 1.0), (t0 + 1000, 2.0)])]);
+    let (status, body) = remote_write(
+        &format!("http://{}", lookout.http),
+        vec![series("rw_test", &[("job", "rw")], &[(t0, 1.0), (t0 + 1000, 2.0)])],
+    );
     assert_eq!(status, 204, "{body}");
     // Out of order: refused with Prometheus's wording, 400 so that the sender does not retry.
-    let (status, body) = remote_write(&lookout, vec![series("rw_test", &[("job", "rw")], &[(t0, 5.0)])]);
+    let (status, body) =
+        remote_write(&format!("http://{}", lookout.http), vec![series("rw_test", &[("job", "rw")], &[(t0, 5.0)])]);
     assert_eq!(status, 400);
     assert!(body.contains("out of order sample"), "{body}");
     // The per-tenant series limit, named in the reply; the series under the limit are kept.
     let many: Vec<prompb::TimeSeries> =
         (0..60).map(|i| series("other", &[("i", &format!("{i:02}"))], &[(now_ms(), 1.0)])).collect();
-    let (status, body) = remote_write(&lookout, many);
+    let (status, body) = remote_write(&format!("http://{}", lookout.http), many);
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("max_series_per_tenant") && body.contains("limit of 50"), "{body}");
     assert_eq!(read(&lookout, &[(EQ, "__name__", "other")]).len(), 49);

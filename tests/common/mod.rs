@@ -282,6 +282,48 @@ pub fn remote_read(base: &str, matchers: &[(i32, &str, &str)], start_ms: i64, en
     out
 }
 
+/// Prometheus's remote write request, built from the remote read messages it shares.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<lookout_query::remote_read::prompb::TimeSeries>,
+}
+
+/// One remote-write series: `__name__` plus `labels`, sorted by name as the protocol asks.
+pub fn series(
+    name: &str,
+    labels: &[(&str, &str)],
+    samples: &[(i64, f64)],
+) -> lookout_query::remote_read::prompb::TimeSeries {
+    use lookout_query::remote_read::prompb;
+    let mut all: Vec<prompb::Label> = labels
+        .iter()
+        .chain(std::iter::once(&("__name__", name)))
+        .map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    prompb::TimeSeries {
+        labels: all,
+        samples: samples.iter().map(|&(t, v)| prompb::Sample { timestamp: t, value: v }).collect(),
+    }
+}
+
+/// Sends one remote write 1.0 request (`POST {base}/api/v1/write`) — to Lookout or to a real
+/// Prometheus — and returns the status and body.
+pub fn remote_write(base: &str, timeseries: Vec<lookout_query::remote_read::prompb::TimeSeries>) -> (u16, String) {
+    use prost::Message;
+    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).unwrap();
+    let r = http_client()
+        .post(format!("{base}/api/v1/write"))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
