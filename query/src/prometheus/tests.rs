@@ -465,3 +465,46 @@ async fn format_query_pretty_prints() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["type"], "vectorSelector", "{body}");
 }
+
+#[tokio::test]
+async fn bad_queries_get_prometheus_error_types_and_positions() {
+    let f = fixture();
+    let at = format!("&time={}", (f.t0 + 45_000) as f64 / 1000.0);
+    let query = |q: &str| format!("/api/v1/query?query={}{at}", enc(q));
+    // Syntax and type errors: bad_data, 400, the position first.
+    let (status, body) = get(&f, &query("sum(rate(up[5m])")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            bad_data("invalid parameter \"query\": 1:17: parse error: unclosed left parenthesis")
+        )
+    );
+    let (status, body) = post(&f, "/api/v1/query", &format!("query={}", enc("1 +\n  rate(up)"))).await;
+    let want = "invalid parameter \"query\": 2:8: parse error: expected type range vector in call to function \"rate\", got instant vector";
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, bad_data(want)));
+    // An error while evaluating: execution, 422.
+    let (status, body) = get(&f, &query("up + on() up")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errorType"], "execution");
+    assert!(body["error"].as_str().unwrap().contains("many-to-many matching not allowed"), "{body}");
+    // A query that runs out of its time: timeout, 503.
+    let (status, body) = get(&f, &format!("{}&timeout=0.000001", query("rate(up[1m])"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["errorType"], "timeout");
+    assert!(body["error"].as_str().unwrap().starts_with("query timed out in "), "{body}");
+    // Parameters.
+    let (status, body) = get(&f, "/api/v1/query?query=up&time=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().starts_with("invalid parameter \"time\": "), "{body}");
+    let range = |step: &str| format!("/api/v1/query_range?query=up&start=0&end=100000&step={step}");
+    let (status, body) = get(&f, &range("0")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "zero or negative query resolution step widths are not accepted. Try a positive integer");
+    let (status, body) = get(&f, &range("1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+    );
+}

@@ -1,8 +1,11 @@
-//! Where a query's syntax error is. `promql-parser` says that a query is wrong but not where,
-//! and Prometheus's errors start with `line:column`. The first token after which the query
-//! can no longer be completed into a valid one is where the error is: each prefix is tried
-//! with the endings that most often complete a PromQL expression (an operand, a closing
-//! bracket, a duration, a label value).
+//! Where a query's error is, and Prometheus's wording for it. `promql-parser` says what is
+//! wrong but not where, and Prometheus's errors start with `line:column`.
+//! - A syntax error is at the first token after which the query can no longer be completed
+//!   into a valid one: each prefix is tried with the endings that most often complete a PromQL
+//!   expression (an operand, a closing bracket, a duration, a label value).
+//! - An error the parser finds in a well-formed expression (a type, an argument count) is at
+//!   the innermost part of the query that gives the same error on its own, as Prometheus puts
+//!   it at the node it checks; for a wrong argument, at that argument.
 
 use promql_parser::parser;
 
@@ -14,7 +17,7 @@ const MAX_TOKENS: usize = 200;
 pub(super) fn describe(query: &str, parser_message: &str) -> String {
     let (offset, what) = locate(query, parser_message);
     let (line, col) = line_col(query, offset);
-    format!("{line}:{col}: parse error: {what}")
+    format!("{line}:{col}: parse error: {}", prometheus_wording(&what))
 }
 
 /// 1-based line and byte column of `offset`.
@@ -37,6 +40,7 @@ fn tokens(q: &str) -> Result<Vec<Token>, usize> {
     let b = q.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
+    let mut in_brackets = false;
     while i < b.len() {
         let c = b[i];
         let start = i;
@@ -62,11 +66,21 @@ fn tokens(q: &str) -> Result<Vec<Token>, usize> {
                 return Err(start);
             }
             i += 1;
+        } else if c == b':' && in_brackets {
+            // A subquery's colon; elsewhere colons belong to names like `job:rate5m`.
+            i += 1;
         } else if c.is_ascii_alphanumeric() || c == b'_' || c == b':' || c == b'.' {
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b':' | b'.')) {
+            let name_char =
+                |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.') || (c == b':' && !in_brackets);
+            while i < b.len() && name_char(b[i]) {
                 i += 1;
             }
         } else if matches!(c, b'(' | b')' | b'{' | b'}' | b'[' | b']' | b',' | b'@') {
+            in_brackets = match c {
+                b'[' => true,
+                b']' => false,
+                _ => in_brackets,
+            };
             i += 1;
         } else if matches!(c, b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'~') {
             i += 1;
@@ -107,9 +121,9 @@ fn closers(prefix: &str, toks: &[Token]) -> String {
 
 /// Whether some common ending makes `prefix` a valid query.
 fn completable(prefix: &str, toks: &[Token]) -> bool {
-    const MIDDLES: [&str; 18] = [
+    const MIDDLES: [&str; 22] = [
         "", "[5m]", "[5m:]", " 1", " x", "\"\"", "=\"\"", "5m", "5m:", " 5m", " 100", "(x)", " (x)", " (a) (x)",
-        "(a) (x)", "x)", "1, x", "x, 1",
+        "(a) (x)", "x)", "1, x", "x, 1", "a) (x", ") (x", "x[5m]", "a=\"b\"",
     ];
     let close = closers(prefix, toks);
     MIDDLES.iter().any(|m| {
@@ -117,6 +131,31 @@ fn completable(prefix: &str, toks: &[Token]) -> bool {
         parser::parse(&candidate).is_ok()
     })
 }
+
+/// Errors the parser raises while checking a well-formed expression, by how they start.
+const NODE_ERRORS: [&str; 21] = [
+    "expected ",
+    "unknown function with name",
+    "wrong number of arguments",
+    "metric name must not be set twice",
+    "set operator",
+    "binary expression must contain",
+    "vector selector must contain",
+    "ranges only allowed",
+    "no offset modifiers allowed",
+    "no @ modifiers allowed",
+    "@ <timestamp> may not",
+    "offset may not",
+    "@ modifier must be preceded",
+    "offset modifier must be preceded",
+    "bool modifier can only",
+    "comparisons between scalars",
+    "no grouping allowed",
+    "vector matching only allowed",
+    "unary expression only allowed",
+    "timestamp out of bounds",
+    "aggregation operator expected",
+];
 
 /// The byte offset of the error and what is wrong there.
 fn locate(query: &str, parser_message: &str) -> (usize, String) {
@@ -127,20 +166,242 @@ fn locate(query: &str, parser_message: &str) -> (usize, String) {
     if toks.is_empty() {
         return (0, "no expression found in input".to_owned());
     }
+    // The lexer finds both only at the end of its scan: Prometheus puts an unclosed parenthesis
+    // at the end of the input, and a stray one just after it.
+    if parser_message == "unclosed left parenthesis" || parser_message.starts_with("unexpected end of input") {
+        return (query.len(), parser_message.to_owned());
+    }
+    // A bad regular expression: Prometheus points at its matcher.
+    if let Some(regex) = parser_message.strip_prefix("illegal regex for ") {
+        let matcher = toks.windows(3).find(|w| {
+            matches!(&query[w[1].start..w[1].end], "=~" | "!~")
+                && parser::parse(&format!("{{__name__={}}}", &query[w[2].start..w[2].end]))
+                    .is_ok_and(|e| e.to_string().contains(regex))
+        });
+        if let Some(w) = matcher {
+            return (w[0].start, parser_message.to_owned());
+        }
+    }
+    if parser_message.starts_with("unexpected right parenthesis") {
+        let mut depth = 0i32;
+        for t in &toks {
+            match &query[t.start..t.end] {
+                "(" => depth += 1,
+                ")" if depth == 0 => return (t.end, parser_message.to_owned()),
+                ")" => depth -= 1,
+                _ => {}
+            }
+        }
+    }
     if toks.len() > MAX_TOKENS {
         return (query.len(), parser_message.to_owned());
+    }
+    if NODE_ERRORS.iter().any(|p| parser_message.starts_with(p))
+        && let Some((first, last)) = failing_node(query, &toks, parser_message)
+    {
+        return (node_position(query, &toks[first..=last], parser_message), parser_message.to_owned());
     }
     for k in 0..toks.len() {
         let prefix = &query[..toks[k].end];
         if !completable(prefix, &toks[..=k]) {
             let text = &query[toks[k].start..toks[k].end];
-            return (toks[k].start, specific(parser_message).unwrap_or_else(|| format!("unexpected {text:?}")));
+            return (toks[k].start, specific(parser_message).unwrap_or_else(|| unexpected(text)));
         }
     }
     (query.len(), specific(parser_message).unwrap_or_else(|| "unexpected end of input".to_owned()))
 }
 
+/// Prometheus's words for an unexpected token: its kind, then the token.
+fn unexpected(token: &str) -> String {
+    let first = token.as_bytes()[0];
+    if first.is_ascii_digit() || first == b'.' {
+        format!("unexpected number {token:?}")
+    } else if first.is_ascii_alphabetic() || first == b'_' || first == b':' {
+        format!("unexpected identifier {token:?}")
+    } else if first == b'"' || first == b'\'' || first == b'`' {
+        format!("unexpected string {token:?}")
+    } else {
+        format!("unexpected {token:?}")
+    }
+}
+
+/// The tokens `(first, last)` of the innermost (latest starting, then shortest) balanced part
+/// of the query that fails on its own with the same message.
+fn failing_node(query: &str, toks: &[Token], message: &str) -> Option<(usize, usize)> {
+    for first in (0..toks.len()).rev() {
+        let mut depth = 0i32;
+        for last in first..toks.len() {
+            match &query[toks[last].start..toks[last].end] {
+                "(" | "{" | "[" => depth += 1,
+                ")" | "}" | "]" => depth -= 1,
+                _ => {}
+            }
+            if depth < 0 {
+                break;
+            }
+            if depth == 0
+                && let Err(e) = parser::parse(&query[toks[first].start..toks[last].end])
+                && e == message
+            {
+                return Some((first, last));
+            }
+        }
+    }
+    None
+}
+
+/// Where Prometheus reports an error found in the expression `node`: at the offending argument
+/// of a call or the parameter of an aggregation, at the `[` of a range on something that is
+/// not a selector, else at the start of the expression.
+fn node_position(query: &str, node: &[Token], message: &str) -> usize {
+    let text = |t: &Token| &query[t.start..t.end];
+    let args = || -> Vec<&[Token]> {
+        let Some(open) = node.iter().position(|t| text(t) == "(") else { return Vec::new() };
+        let mut out = Vec::new();
+        let (mut depth, mut from) = (0, open + 1);
+        for (i, t) in node.iter().enumerate().skip(open + 1) {
+            match text(t) {
+                "(" | "{" | "[" => depth += 1,
+                ")" | "}" | "]" if depth > 0 => depth -= 1,
+                "," | ")" if depth == 0 => {
+                    if i > from {
+                        out.push(&node[from..i]);
+                    }
+                    from = i + 1;
+                    if text(t) == ")" {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    };
+    if message.contains("in call to function") {
+        let got = message.rsplit("got ").next().unwrap_or_default();
+        let typed = args().into_iter().find(|arg| {
+            let (start, end) = (arg[0].start, arg[arg.len() - 1].end);
+            parser::parse(&query[start..end]).is_ok_and(|e| e.value_type().to_string() == got)
+        });
+        if let Some(arg) = typed {
+            return arg[0].start;
+        }
+    }
+    if message.contains("in aggregation expression")
+        && let Some(param) = args().first()
+    {
+        return param[0].start;
+    }
+    // Both about the operator of a binary expression.
+    if message.starts_with("comparisons between scalars") || message.starts_with("bool modifier") {
+        let mut depth = 0;
+        for t in &node[1..] {
+            match text(t) {
+                "(" | "{" | "[" => depth += 1,
+                ")" | "}" | "]" => depth -= 1,
+                op if depth == 0 && is_operator(op) => return t.start,
+                _ => {}
+            }
+        }
+    }
+    if message.starts_with("ranges only allowed") || message.ends_with("before range") {
+        let mut depth = 0;
+        let mut last_bracket = None;
+        for t in node {
+            match text(t) {
+                "[" if depth == 0 => {
+                    last_bracket = Some(t.start);
+                    depth += 1;
+                }
+                "(" | "{" | "[" => depth += 1,
+                ")" | "}" | "]" => depth -= 1,
+                _ => {}
+            }
+        }
+        if let Some(at) = last_bracket {
+            return at;
+        }
+    }
+    node[0].start
+}
+
+/// Whether a token is a binary operator.
+fn is_operator(token: &str) -> bool {
+    matches!(
+        token,
+        "+" | "-" | "*" | "/" | "%" | "^" | "==" | "!=" | ">" | "<" | ">=" | "<=" | "and" | "or" | "unless" | "atan2"
+    )
+}
+
 /// The parser's message when it says more than that the query is invalid.
 fn specific(message: &str) -> Option<String> {
     (message != "invalid promql query").then(|| message.to_owned())
+}
+
+/// Prometheus's wording for the parser's messages: names in double quotes, and its names for
+/// the value types.
+fn prometheus_wording(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    let mut chars = message.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        // A name in single quotes ('rate'), not a quoted character like ')' after "parenthesis".
+        let opens = c == '\'' && !quoted && !prev.is_alphanumeric() && chars.clone().skip(1).any(|n| n == '\'');
+        if opens && chars.peek().is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == ':') {
+            quoted = true;
+            out.push('"');
+        } else if c == '\'' && quoted {
+            quoted = false;
+            out.push('"');
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    for (from, to) in [
+        ("type matrix", "type range vector"),
+        ("type vector", "type instant vector"),
+        ("got matrix", "got range vector"),
+        ("got vector", "got instant vector"),
+        ("in aggregation expression", "in aggregation parameter"),
+    ] {
+        out = out.replace(from, to);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus 2.42's positions for these queries (`tests/promql.rs` checks many more against
+    /// a running Prometheus).
+    #[test]
+    fn errors_are_where_prometheus_puts_them() {
+        for (query, want) in [
+            ("sum(rate(x[5m])", "1:16: parse error: unclosed left parenthesis"),
+            ("sum(rate(x[5m])))", "1:18: parse error: unexpected right parenthesis ')'"),
+            (
+                "rate(x)",
+                "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector",
+            ),
+            ("sum(rate(x[5m], 1))", "1:5: parse error: expected 1 argument(s) in call to \"rate\", got 2"),
+            ("sum by (job) x", "1:14: parse error: unexpected identifier \"x\""),
+            ("x{a=\"b\" b=\"c\"}", "1:9: parse error: unexpected identifier \"b\""),
+            (
+                "1 +\n  sum(\n    rate(x)\n  )",
+                "3:10: parse error: expected type range vector in call to function \"rate\", got instant vector",
+            ),
+            ("x offset 5m[5m]", "1:12: parse error: no offset modifiers allowed before range"),
+            ("x{a=~\"(\"}", "1:3: parse error: illegal regex for ("),
+            ("1 > 2", "1:3: parse error: comparisons between scalars must use BOOL modifier"),
+            ("count_values(1, x)", "1:14: parse error: expected type string in aggregation parameter, got scalar"),
+            ("x[5m:1m:1m]", "1:8: parse error: unexpected second colon(:) in brackets"),
+            ("   ", "1:1: parse error: no expression found in input"),
+        ] {
+            let message = parser::parse(query).unwrap_err();
+            assert_eq!(describe(query, &message), want, "{query:?}");
+        }
+    }
 }
