@@ -554,7 +554,7 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::Vector(out))
             }
             Val::Vector(series) => {
-                if is_sort(expr) {
+                if contains_sort(expr) {
                     self.annotations
                         .warn("sort is ineffective for range queries since results are always ordered by labels");
                 }
@@ -610,8 +610,20 @@ fn keeps_order(expr: &Expr) -> bool {
 }
 
 /// Whether the top expression is one of the sort functions.
-fn is_sort(expr: &Expr) -> bool {
-    matches!(unparen(expr), Expr::Call(c) if matches!(c.func.name, "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"))
+/// Whether a sort function is called anywhere in `expr`: in a range query each such call
+/// is ineffective, as Prometheus warns.
+fn contains_sort(expr: &Expr) -> bool {
+    struct Find(bool);
+    impl promql_parser::util::ExprVisitor for Find {
+        type Error = std::convert::Infallible;
+        fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
+            self.0 |= matches!(e, Expr::Call(c) if matches!(c.func.name, "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"));
+            Ok(!self.0)
+        }
+    }
+    let mut find = Find(false);
+    let _ = promql_parser::util::walk_expr(&mut find, expr);
+    find.0
 }
 
 /// Milliseconds of an offset (negative for `offset -5m`).

@@ -71,7 +71,10 @@ pub(super) fn is_supported(name: &str) -> bool {
                 | "label_replace"
                 | "label_join"
                 | "histogram_quantile"
+                | "histogram_quantiles"
                 | "histogram_fraction"
+                | "min_of"
+                | "max_of"
                 | "histogram_count"
                 | "histogram_sum"
                 | "histogram_avg"
@@ -244,6 +247,12 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, call: &Call, steps: &Steps) -> EvalRe
             let q = ev.eval_scalar(args[0], steps)?;
             let series = ev.eval_vector(args[1], steps)?;
             super::histogram::quantile(ev, &q, series, steps)
+        }
+        "histogram_quantiles" => histogram_quantiles(ev, &args, steps),
+        "min_of" | "max_of" => {
+            let (a, b) = (ev.eval_scalar(args[0], steps)?, ev.eval_scalar(args[1], steps)?);
+            let f = if name == "min_of" { go_min } else { go_max };
+            Ok(Val::Scalar(a.into_iter().zip(b).map(|(a, b)| f(a, b)).collect()))
         }
         "histogram_fraction" => {
             let lower = ev.eval_scalar(args[0], steps)?;
@@ -450,6 +459,46 @@ pub(super) fn check_unique_per_step(series: &[Ser]) -> EvalResult<()> {
         }
     }
     Ok(())
+}
+
+/// `histogram_quantiles(buckets, "label", q1, q2, …)`: `histogram_quantile` for each quantile,
+/// told apart by `label` set to the quantile.
+fn histogram_quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) -> EvalResult<Val> {
+    let series = ev.eval_vector(args[0], steps)?;
+    let label = string_arg(args, 1)?;
+    if !valid_label_name(&label) {
+        return exec_err(format!("invalid label name {label:?}"));
+    }
+    let mut out = Vec::new();
+    for arg in &args[2..] {
+        let q = ev.eval_scalar(arg, steps)?;
+        let Val::Vector(part) = super::histogram::quantile(ev, &q, series.clone(), steps)? else {
+            continue;
+        };
+        for s in part {
+            // The quantile may change from step to step, and with it the label.
+            let mut by_value: Vec<(String, Vec<Pt>)> = Vec::new();
+            for p in s.points {
+                let value = float_label(q[p.i as usize]);
+                match by_value.iter_mut().find(|(v, _)| *v == value) {
+                    Some((_, points)) => points.push(p),
+                    None => by_value.push((value, vec![p])),
+                }
+            }
+            for (value, points) in by_value {
+                let mut labels = s.labels.clone();
+                labels.set(&label, value);
+                out.push(Ser { labels, points, drop_name: s.drop_name });
+            }
+        }
+    }
+    check_unique_per_step(&out)?;
+    Ok(Val::Vector(out))
+}
+
+/// A float as OpenMetrics writes it in a label: whole numbers keep a `.0`.
+fn float_label(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.1}") } else { format_value(v) }
 }
 
 /// The date functions: from seconds since the epoch (UTC) to a calendar field.
@@ -696,6 +745,8 @@ fn window_value(name: &str, w: &WindowArgs<'_>) -> EvalResult<Option<f64>> {
         "stddev_over_time" => Some(variance(s.iter().map(|s| s.v)).sqrt()),
         "stdvar_over_time" => Some(variance(s.iter().map(|s| s.v))),
         "quantile_over_time" => Some(quantile(w.params[0], s.iter().map(|s| s.v).collect())),
+        // A NaN sample makes the deviation unknown, rather than sorting first.
+        "mad_over_time" if s.iter().any(|s| s.v.is_nan()) => Some(f64::NAN),
         "mad_over_time" => {
             let values: Vec<f64> = s.iter().map(|s| s.v).collect();
             let median = quantile(0.5, values.clone());

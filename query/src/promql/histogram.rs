@@ -236,7 +236,8 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
             break;
         }
         if !lower_set && lo < lower && hi > lower {
-            lower_rank = if lo.is_infinite() { rank } else { interpolate(lower) };
+            // An infinitely wide bucket is not interpolated: none of it counts.
+            lower_rank = if lo.is_infinite() { b.count } else { interpolate(lower) };
             lower_set = true;
         }
         if !upper_set && lo < upper && hi > upper {
