@@ -180,14 +180,25 @@ pub(super) fn chunks(steps: &Steps, at: Option<i64>) -> Vec<(usize, usize)> {
     (0..steps.n).step_by(per).map(|lo| (lo, (lo + per).min(steps.n))).collect()
 }
 
-/// Output series gathered chunk by chunk, merged by labels.
+/// Output series gathered chunk by chunk, merged by labels. Within one chunk every label set
+/// comes once, so the index by labels is built only when a next chunk starts.
 #[derive(Default)]
 pub(super) struct Merged {
     pub series: Vec<Ser>,
     index: HashMap<Labels, usize>,
+    /// How many of `series` the index covers.
+    indexed: usize,
 }
 
 impl Merged {
+    /// Starts the next chunk: its series may continue those of earlier chunks.
+    pub fn next_chunk(&mut self) {
+        for (i, s) in self.series.iter().enumerate().skip(self.indexed) {
+            self.index.insert(s.labels.clone(), i);
+        }
+        self.indexed = self.series.len();
+    }
+
     /// Adds points of the series `labels` (later chunks' points come after earlier ones).
     pub fn add(&mut self, labels: Labels, points: Vec<Pt>, drop_name: bool) {
         if points.is_empty() {
@@ -195,10 +206,7 @@ impl Merged {
         }
         match self.index.get(&labels) {
             Some(&i) => self.series[i].points.extend(points),
-            None => {
-                self.index.insert(labels.clone(), self.series.len());
-                self.series.push(Ser { labels, points, drop_name });
-            }
+            None => self.series.push(Ser { labels, points, drop_name }),
         }
     }
 }
@@ -413,6 +421,7 @@ impl<'a> Evaluator<'a> {
         let lookback = self.opts.lookback_delta;
         let mut out = Merged::default();
         for (lo, hi) in chunks(steps, at) {
+            out.next_chunk();
             let first = Self::ref_time(steps, lo, at, offset);
             let last = Self::ref_time(steps, hi - 1, at, offset);
             let data = self.select(vs, first.min(last).saturating_sub(lookback).saturating_add(1), first.max(last))?;

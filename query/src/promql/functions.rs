@@ -575,6 +575,7 @@ fn eval_range_function(
             let range = ms.range.as_millis() as i64;
             let offset = super::eval::offset_ms(&ms.vs.offset);
             for (lo, hi) in chunks(steps, at) {
+                out.next_chunk();
                 let part = Steps { start: steps.t(lo), step: steps.step, n: hi - lo };
                 let raws = ev.range_selector(&ms.vs, range, &part, at)?;
                 let window = Window { steps, lo, hi, at, offset, range };

@@ -68,12 +68,24 @@ impl<'a> BitReader<'a> {
     }
 
     fn read_bit(&mut self) -> Option<bool> {
-        self.read_bits(1).map(|b| b == 1)
+        let byte = *self.bytes.get(self.pos / 8)?;
+        let bit = (byte >> (7 - self.pos % 8)) & 1;
+        self.pos += 1;
+        Some(bit == 1)
     }
 
     pub(crate) fn read_bits(&mut self, mut n: u32) -> Option<u64> {
         if self.pos + n as usize > self.bytes.len() * 8 {
             return None;
+        }
+        // Up to 57 bits from one big-endian word, when eight bytes are there to load.
+        let (byte, offset) = (self.pos / 8, (self.pos % 8) as u32);
+        if (1..=57).contains(&n)
+            && let Some(word) = self.bytes.get(byte..byte + 8)
+        {
+            let word = u64::from_be_bytes(word.try_into().unwrap_or_default());
+            self.pos += n as usize;
+            return Some((word << offset) >> (64 - n));
         }
         let mut out = 0u64;
         while n > 0 {

@@ -239,18 +239,16 @@ impl Querier for Tsdb {
             return Ok(Vec::new());
         }
         let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
-        let mut merged: BTreeMap<Labels, (Vec<Sample>, usize)> = BTreeMap::new();
-        let mut buf = Vec::new();
+        // Each source (a block, the head) holds a label set once; a series in several sources
+        // is merged after sorting by labels.
+        let mut parts: Vec<SeriesData> = Vec::new();
         let mut add = |labels: Labels, fill: &mut dyn FnMut(&mut Vec<Sample>) -> Result<()>| -> Result<()> {
-            buf.clear();
-            fill(&mut buf)?;
-            buf.retain(|s| s.t >= min_t && s.t <= max_t);
-            if buf.is_empty() {
-                return Ok(());
+            let mut samples = Vec::new();
+            fill(&mut samples)?;
+            samples.retain(|s| s.t >= min_t && s.t <= max_t);
+            if !samples.is_empty() {
+                parts.push(SeriesData { labels, samples });
             }
-            let entry = merged.entry(labels).or_default();
-            entry.0.extend_from_slice(&buf);
-            entry.1 += 1;
             Ok(())
         };
         for block in &blocks {
@@ -269,16 +267,27 @@ impl Querier for Tsdb {
         for g in head {
             add(g.labels, &mut |out| g.chunks.iter().try_for_each(|c| c.decode_into(out)))?;
         }
-        Ok(merged
-            .into_iter()
-            .map(|(labels, (mut samples, sources))| {
-                if sources > 1 {
-                    samples.sort_by_key(|s| s.t);
-                    samples.dedup_by_key(|s| s.t);
+        // Stable, so a series' parts stay in block-then-head order.
+        parts.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let mut out: Vec<SeriesData> = Vec::with_capacity(parts.len());
+        let mut merged = Vec::new();
+        for part in parts {
+            match out.last_mut() {
+                Some(last) if last.labels == part.labels => {
+                    last.samples.extend(part.samples);
+                    if merged.last() != Some(&(out.len() - 1)) {
+                        merged.push(out.len() - 1);
+                    }
                 }
-                SeriesData { labels, samples }
-            })
-            .collect())
+                _ => out.push(part),
+            }
+        }
+        for i in merged {
+            let samples = &mut out[i].samples;
+            samples.sort_by_key(|s| s.t);
+            samples.dedup_by_key(|s| s.t);
+        }
+        Ok(out)
     }
 
     fn series(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<Labels>> {
