@@ -6,7 +6,8 @@
 # _bucket histograms), one sender. Then ../shared/bench/promqlbench/promql-bench.sh times its query
 # set (instant at the end of the data and 1 h ranges at step 15 s), and this script adds 24 h ranges
 # at step 60 s (what Grafana picks for a day on a 1,440-pixel panel). Peak RSS during the queries is
-# VmHWM after resetting it (`echo 5 > /proc/PID/clear_refs`) once the ingest is done.
+# VmHWM after resetting it (`echo 5 > /proc/PID/clear_refs`) once the ingest is done and the
+# server has finished cutting and compacting what it received (its CPU time stands still).
 #
 # Usage: benches/promql.sh OUTDIR [RUNS]
 #   RWGEN=path/to/rwgen LOOKOUT=target/release/lookout benches/promql.sh /tmp/promql 10
@@ -37,8 +38,19 @@ day_ranges() {
   done
 }
 
+# Waits until the server's background work after the ingest (cuts, compactions) is done: its
+# CPU time grows by less than 0.1 s over 5 s (at most 15 minutes).
+settle() {
+  local pid=$1 before after
+  for _ in $(seq 180); do
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat"); sleep 5; after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    (( after - before < 10 )) && return 0
+  done
+}
+
 run() { # name base_url pid end_ts
   local name=$1 base=$2 pid=$3 end=$4
+  settle "$pid"
   echo 5 > "/proc/$pid/clear_refs"
   grep VmRSS "/proc/$pid/status" | sed 's/^/before queries: /'
   "$BENCH" "$base" "$end" "$RUNS"

@@ -499,10 +499,15 @@ fn lookout_answers_promql_as_prometheus_does() {
     let config = dir.path().join("lookout.yaml");
     // Lookout's own scrape stays out of the data both servers hold.
     std::fs::write(&config, "metrics:\n  scrape_self: false\n  span_metrics: false\n").unwrap();
-    let lookout = Lookout::start(&dir.path().join("lookout"), &["--config.file", config.to_str().unwrap()]);
+    // Both servers refuse a query that would hold more than a million samples (the runaway one
+    // below); no other query comes near that.
+    let lookout = Lookout::start(
+        &dir.path().join("lookout"),
+        &["--config.file", config.to_str().unwrap(), "--query.max-samples", "1000000"],
+    );
     let prometheus = Prometheus::start_with_args(
         dir.path(),
-        &["--web.enable-remote-write-receiver", "--query.lookback-delta=5m"],
+        &["--web.enable-remote-write-receiver", "--query.lookback-delta=5m", "--query.max-samples=1000000"],
         |_| "global:\n  scrape_interval: 1h\nscrape_configs: []\n".into(),
     );
     // One hour of data ending two minutes ago, on 15 s boundaries.
@@ -569,6 +574,20 @@ fn lookout_answers_promql_as_prometheus_does() {
             ));
         }
     }
+    // A runaway query: a subquery of 2.6 billion steps is refused as Prometheus refuses it, and
+    // the server goes on answering (the comparisons above and below run on the same process).
+    let runaway = [("query", "count_over_time(vector(1)[30d:1ms])".to_string())];
+    match compare(&lookout_url, &prometheus.url, "/api/v1/query", &runaway, false) {
+        Ok(_) => {}
+        Err(diff) => failures.push(format!("runaway query: {diff}")),
+    }
+    let refused: Value =
+        http_client().post(format!("{lookout_url}/api/v1/query")).form(&runaway).send().unwrap().json().unwrap();
+    assert_eq!(refused["errorType"], "execution", "{refused}");
+    assert_eq!(refused["error"], "query processing would load too many samples into memory in query execution");
+    let after = [("query", "count(up or vector(1))".into()), ("time", format!("{:.3}", times[0]))];
+    let after = compare(&lookout_url, &prometheus.url, "/api/v1/query", &after, false);
+    assert_eq!(after, Ok(1));
     // Comparisons of two empty answers prove little: only queries built to be empty may be.
     assert!(empty.len() <= 10, "{} queries answer nothing: {empty:?}", empty.len());
     assert!(failures.is_empty(), "{} of {} queries differ:\n{}", failures.len(), queries.len(), failures.join("\n\n"));

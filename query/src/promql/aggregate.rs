@@ -326,7 +326,7 @@ fn per_step_quantile(
 
 /// count_values: how many series have each value, per group and step.
 fn count_values(label: &str, series: Vec<Ser>, modifier: &Option<LabelModifier>) -> EvalResult<Val> {
-    if label.is_empty() {
+    if !super::functions::valid_label_name(label) {
         return exec_err(format!("invalid label name {label:?}"));
     }
     let mut index: HashMap<Labels, usize> = HashMap::new();

@@ -390,9 +390,10 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
     &d[z.min(d.len().saturating_sub(1))..]
 }
 
-/// Whether `name` is a valid label name (UTF-8 names are allowed, as in Prometheus 3).
-fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+/// Whether `name` is a valid label name: UTF-8 names are allowed, as in Prometheus 3, but not
+/// invalid UTF-8, which the query's byte escapes leave as U+FFFD (`syntax::go_byte_escapes`).
+pub(super) fn valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('\u{fffd}')
 }
 
 fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) -> EvalResult<Val> {

@@ -123,8 +123,7 @@ impl Engine {
 }
 
 /// Teaches the parser `holt_winters`, Prometheus 2's name for `double_exponential_smoothing`,
-/// so that rules and dashboards written for Prometheus 2 keep working, and Prometheus 3's
-/// newest experimental functions that this parser version does not know.
+/// so that rules and dashboards written for Prometheus 2 keep working.
 fn register_functions() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -137,22 +136,16 @@ fn register_functions() {
             ValueType::Vector,
             false,
         );
-        use ValueType::{Scalar, String, Vector};
-        let newest = [
-            Function::new("min_of", vec![Scalar, Scalar], 0, Scalar, true),
-            Function::new("max_of", vec![Scalar, Scalar], 0, Scalar, true),
-            // At least one quantile; the last type repeats.
-            Function::new("histogram_quantiles", vec![Vector, String, Scalar, Scalar], -1, Vector, true),
-        ];
-        // Only fails when a name is built in, which none is in this parser version.
-        let _ = promql_parser::parser::register_extra_functions([holt_winters].into_iter().chain(newest).collect());
+        // Only fails when the name is built in, which it is not in this parser version.
+        let _ = promql_parser::parser::register_extra_functions(vec![holt_winters]);
     });
 }
 
 /// Parses a query; a syntax error says where it is, as Prometheus's do (`1:5: parse error: …`).
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     register_functions();
-    promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(syntax::describe(query, &e)))
+    let text = syntax::go_byte_escapes(query);
+    promql_parser::parser::parse(&text).map_err(|e| QueryError::BadData(syntax::describe(&text, &e)))
 }
 
 impl Default for Engine {

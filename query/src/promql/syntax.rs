@@ -20,6 +20,91 @@ pub(super) fn describe(query: &str, parser_message: &str) -> String {
     format!("{line}:{col}: parse error: {}", prometheus_wording(&what))
 }
 
+/// The query with its string literals' byte escapes read as Go reads them. `promql-parser`
+/// turns `\xc3\xa9` into two characters (`Ã©`) where Go's `"\xc3\xa9"` is the bytes of `é`,
+/// and `\xff` into `ÿ` where Go's is an invalid byte. Runs of `\xNN` and octal `\NNN` escapes
+/// that hold a byte above 0x7f are replaced by the characters their bytes encode, with U+FFFD
+/// for bytes that are not UTF-8 (so that such a label name is refused, as Prometheus refuses
+/// invalid UTF-8). Other queries come back unchanged.
+pub(super) fn go_byte_escapes(query: &str) -> std::borrow::Cow<'_, str> {
+    if !query.contains('\\') {
+        return query.into();
+    }
+    let Ok(toks) = tokens(query) else { return query.into() };
+    let mut out = String::new();
+    let mut copied = 0;
+    for t in toks {
+        let text = &query[t.start..t.end];
+        if !(text.starts_with('"') || text.starts_with('\'')) {
+            continue;
+        }
+        let Some(rewritten) = rewrite_literal(text) else { continue };
+        out.push_str(&query[copied..t.start]);
+        out.push_str(&rewritten);
+        copied = t.end;
+    }
+    if copied == 0 {
+        return query.into();
+    }
+    out.push_str(&query[copied..]);
+    out.into()
+}
+
+/// One quoted literal with its high byte escapes decoded, or `None` when it has none.
+fn rewrite_literal(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let byte_escape = |i: usize| -> Option<(u8, usize)> {
+        if b.get(i) != Some(&b'\\') {
+            return None;
+        }
+        match b.get(i + 1)? {
+            b'x' => {
+                let hex = std::str::from_utf8(b.get(i + 2..i + 4)?).ok()?;
+                Some((u8::from_str_radix(hex, 16).ok()?, 4))
+            }
+            b'0'..=b'7' => {
+                let oct = std::str::from_utf8(b.get(i + 1..i + 4)?).ok()?;
+                Some((u8::from_str_radix(oct, 8).ok()?, 4))
+            }
+            _ => None,
+        }
+    };
+    let mut out = String::new();
+    let mut changed = false;
+    let mut i = 0;
+    while i < b.len() {
+        // A run of byte escapes.
+        let (mut bytes, mut j) = (Vec::new(), i);
+        while let Some((byte, len)) = byte_escape(j) {
+            bytes.push(byte);
+            j += len;
+        }
+        if bytes.iter().any(|&byte| byte > 0x7f) {
+            for c in String::from_utf8_lossy(&bytes).chars() {
+                if c.is_ascii() {
+                    out.push_str(&format!("\\x{:02x}", c as u8));
+                } else {
+                    out.push(c);
+                }
+            }
+            changed = true;
+            i = j;
+            continue;
+        }
+        if j > i {
+            out.push_str(&text[i..j]);
+            i = j;
+            continue;
+        }
+        // Any other character, with the one after a backslash kept beside it.
+        let len = if b[i] == b'\\' { 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8) } else { 0 };
+        let len = if len == 0 { text[i..].chars().next().map_or(1, char::len_utf8) } else { len };
+        out.push_str(&text[i..i + len]);
+        i += len;
+    }
+    changed.then_some(out)
+}
+
 /// 1-based line and byte column of `offset`.
 fn line_col(query: &str, offset: usize) -> (usize, usize) {
     let before = &query[..offset.min(query.len())];
@@ -402,6 +487,19 @@ mod tests {
         ] {
             let message = parser::parse(query).unwrap_err();
             assert_eq!(describe(query, &message), want, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn byte_escapes_are_read_as_go_reads_them() {
+        assert_eq!(go_byte_escapes(r#"x{a="\xc3\xa9"}"#), r#"x{a="é"}"#);
+        assert_eq!(
+            go_byte_escapes(r#"label_replace(x, "\xff", "", "a", "")"#),
+            "label_replace(x, \"\u{fffd}\", \"\", \"a\", \"\")"
+        );
+        assert_eq!(go_byte_escapes(r#"x{a="\303\251\x41\n"}"#), r#"x{a="é\x41\n"}"#);
+        for unchanged in [r#"x{a="\x41\"\\"}"#, "x{a=`\\xff`}", "up"] {
+            assert!(matches!(go_byte_escapes(unchanged), std::borrow::Cow::Borrowed(_)), "{unchanged}");
         }
     }
 }

@@ -1,61 +1,17 @@
-use lookout_storage::metrics::{Matcher, Querier, SeriesData};
+use lookout_storage::metrics::MemSeries;
 use lookout_storage::{Labels, Sample, Tenant};
 
 use super::*;
 
-/// Series in memory: what the engine reads in these tests.
-struct Mem(Vec<SeriesData>);
-
-impl Querier for Mem {
-    fn select(
-        &self,
-        _tenant: &Tenant,
-        matchers: &[Matcher],
-        min_t: i64,
-        max_t: i64,
-    ) -> lookout_storage::Result<Vec<SeriesData>> {
-        let mut out: Vec<SeriesData> = self
-            .0
-            .iter()
-            .filter(|s| matchers.iter().all(|m| m.matches_labels(&s.labels)))
-            .map(|s| SeriesData {
-                labels: s.labels.clone(),
-                samples: s.samples.iter().filter(|p| p.t >= min_t && p.t <= max_t).copied().collect(),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+/// `http_requests_total` for jobs api and web, a sample a minute from 0 to 20 minutes,
+/// growing by 60 and 120 a minute.
+fn store() -> MemSeries {
+    let mut store = MemSeries::new();
+    for (job, per_step) in [("api", 60.0), ("web", 120.0)] {
+        let labels = Labels::from_pairs([("__name__", "http_requests_total"), ("job", job)]);
+        store.append(&labels, (0..=20).map(|i| Sample { t: i * 60_000, v: i as f64 * per_step }).collect());
     }
-
-    fn series(
-        &self,
-        tenant: &Tenant,
-        matchers: &[Matcher],
-        min_t: i64,
-        max_t: i64,
-    ) -> lookout_storage::Result<Vec<Labels>> {
-        Ok(self.select(tenant, matchers, min_t, max_t)?.into_iter().map(|s| s.labels).collect())
-    }
-}
-
-/// `name{pairs}` with a sample every `step_s` seconds from 0: `values`.
-fn series(pairs: &[(&str, &str)], step_s: i64, values: &[f64]) -> SeriesData {
-    SeriesData {
-        labels: Labels::from_pairs(pairs.iter().copied()),
-        samples: values.iter().enumerate().map(|(i, v)| Sample { t: i as i64 * step_s * 1000, v: *v }).collect(),
-    }
-}
-
-fn store() -> Mem {
-    let counter = |job: &str, per_step: f64| {
-        series(
-            &[("__name__", "http_requests_total"), ("job", job)],
-            60,
-            &(0..=20).map(|i| i as f64 * per_step).collect::<Vec<_>>(),
-        )
-    };
-    Mem(vec![counter("api", 60.0), counter("web", 120.0)])
+    store
 }
 
 fn tenant() -> Tenant {
@@ -127,4 +83,18 @@ fn too_many_samples_is_prometheus_error() {
         err,
         QueryError::Execution("query processing would load too many samples into memory in query execution".into())
     );
+}
+
+#[test]
+fn prometheus_2_names_and_newest_functions_parse() {
+    let value = |q: &str| match instant(q, 600).unwrap().value {
+        Value::Vector(v) => v.first().map(|s| s.v),
+        Value::Scalar { v, .. } => Some(v),
+        other => panic!("{other:?}"),
+    };
+    // Prometheus 2's name for double_exponential_smoothing, which is experimental.
+    assert!(value("holt_winters(http_requests_total{job=\"api\"}[10m], 0.5, 0.5)").is_some());
+    let experimental = Engine::new(EngineOptions { experimental_functions: true, ..EngineOptions::default() });
+    let out = experimental.instant(&store(), &tenant(), "min_of(2, max_of(1, 3))", 0).unwrap();
+    assert!(matches!(out.value, Value::Scalar { v, .. } if v == 2.0), "{:?}", out.value);
 }

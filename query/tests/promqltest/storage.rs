@@ -4,10 +4,10 @@
 //! series `load_with_nhcb` would build, are not stored; their label sets are remembered so that
 //! a failing eval can say it read a series whose histogram samples are missing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lookout_storage::metrics::{Matcher, Querier, SeriesData};
+use lookout_storage::metrics::{Matcher, MemSeries, Querier, SeriesData};
 use lookout_storage::{Labels, METRIC_NAME, Sample, Tenant};
 
 use super::notation::SeqValue;
@@ -16,8 +16,8 @@ use super::script::Load;
 /// Series loaded since the last `clear`.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    /// Float samples per series, sorted by time, one per timestamp.
-    series: BTreeMap<Labels, Vec<Sample>>,
+    /// Float samples per series.
+    series: MemSeries,
     /// Series that would also hold native-histogram samples.
     histogram_series: BTreeSet<Labels>,
     /// Set when a select matched a series of `histogram_series`.
@@ -51,24 +51,9 @@ impl MemStore {
         }
     }
 
-    /// Adds samples to a series, keeping it sorted with one sample per timestamp (the newest
-    /// write wins).
+    /// Adds samples to a series (at a timestamp written twice, the later write wins).
     pub fn append(&mut self, labels: &Labels, samples: Vec<Sample>) {
-        if samples.is_empty() {
-            return;
-        }
-        let stored = self.series.entry(labels.clone()).or_default();
-        stored.extend(samples);
-        // A stable sort keeps later writes after earlier ones at the same time.
-        stored.sort_by_key(|s| s.t);
-        let mut deduped: Vec<Sample> = Vec::with_capacity(stored.len());
-        for s in stored.drain(..) {
-            match deduped.last_mut() {
-                Some(last) if last.t == s.t => *last = s,
-                _ => deduped.push(s),
-            }
-        }
-        *stored = deduped;
+        self.series.append(labels, samples);
     }
 
     /// Remembers the NHCB series a `load_with_nhcb` would build from an `X_bucket{le=…}` series.
@@ -99,41 +84,28 @@ impl MemStore {
             self.read_histograms.store(true, Ordering::Relaxed);
         }
     }
-
-    /// Matching series with their samples in `[min_t, max_t]`, those with none left out.
-    fn matching(&self, matchers: &[Matcher], min_t: i64, max_t: i64) -> impl Iterator<Item = (&Labels, &[Sample])> {
-        self.note_histogram_reads(matchers);
-        self.series.iter().filter(|(labels, _)| matchers.iter().all(|m| m.matches_labels(labels))).filter_map(
-            move |(labels, samples)| {
-                let from = samples.partition_point(|s| s.t < min_t);
-                let to = samples.partition_point(|s| s.t <= max_t);
-                (from < to).then(|| (labels, &samples[from..to]))
-            },
-        )
-    }
 }
 
 impl Querier for MemStore {
     fn select(
         &self,
-        _tenant: &Tenant,
+        tenant: &Tenant,
         matchers: &[Matcher],
         min_t: i64,
         max_t: i64,
     ) -> lookout_storage::Result<Vec<SeriesData>> {
-        Ok(self
-            .matching(matchers, min_t, max_t)
-            .map(|(labels, samples)| SeriesData { labels: labels.clone(), samples: samples.to_vec() })
-            .collect())
+        self.note_histogram_reads(matchers);
+        self.series.select(tenant, matchers, min_t, max_t)
     }
 
     fn series(
         &self,
-        _tenant: &Tenant,
+        tenant: &Tenant,
         matchers: &[Matcher],
         min_t: i64,
         max_t: i64,
     ) -> lookout_storage::Result<Vec<Labels>> {
-        Ok(self.matching(matchers, min_t, max_t).map(|(labels, _)| labels.clone()).collect())
+        self.note_histogram_reads(matchers);
+        self.series.series(tenant, matchers, min_t, max_t)
     }
 }

@@ -19,6 +19,7 @@ mod chunk;
 mod head;
 mod head_chunks;
 mod index;
+mod memory;
 mod pack;
 mod querier;
 mod snapshot;
@@ -38,6 +39,7 @@ pub use self::chunk::{Chunk, ChunkWriter};
 use self::head::{Head, align_down};
 use self::head_chunks::{ChunkFiles, ChunkHandle};
 pub use self::index::{MatchOp, Matcher};
+pub use self::memory::MemSeries;
 pub use self::querier::{Querier, SeriesData, TsdbStatus};
 use crate::{Error, Labels, Result, SampleBatch, Tenant, WalPosition};
 
