@@ -394,9 +394,13 @@ impl<'a> Evaluator<'a> {
 
     /// Reads matching series with samples in `[min_t, max_t]`.
     fn select(&mut self, vs: &VectorSelector, min_t: i64, max_t: i64) -> EvalResult<Vec<SeriesData>> {
-        let sets = matcher_sets(vs)?;
+        self.select_sets(&matcher_sets(vs)?, min_t, max_t)
+    }
+
+    /// Reads the series matching any of the matcher sets with samples in `[min_t, max_t]`.
+    pub fn select_sets(&mut self, sets: &[Vec<Matcher>], min_t: i64, max_t: i64) -> EvalResult<Vec<SeriesData>> {
         let mut out: Vec<SeriesData> = Vec::new();
-        for set in &sets {
+        for set in sets {
             let found = self
                 .querier
                 .select(self.tenant, set, min_t, max_t)

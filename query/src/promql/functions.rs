@@ -73,6 +73,7 @@ pub(super) fn is_supported(name: &str) -> bool {
                 | "histogram_quantile"
                 | "histogram_quantiles"
                 | "histogram_fraction"
+                | "info"
                 | "min_of"
                 | "max_of"
                 | "histogram_count"
@@ -249,6 +250,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, call: &Call, steps: &Steps) -> EvalRe
             super::histogram::quantile(ev, &q, series, steps)
         }
         "histogram_quantiles" => histogram_quantiles(ev, &args, steps),
+        "info" => super::info::info(ev, &args, steps),
         "min_of" | "max_of" => {
             let (a, b) = (ev.eval_scalar(args[0], steps)?, ev.eval_scalar(args[1], steps)?);
             let f = if name == "min_of" { go_min } else { go_max };

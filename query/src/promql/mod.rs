@@ -15,6 +15,7 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod info;
 mod syntax;
 mod value;
 
@@ -145,7 +146,15 @@ fn register_functions() {
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     register_functions();
     let text = syntax::go_byte_escapes(query);
-    promql_parser::parser::parse(&text).map_err(|e| QueryError::BadData(syntax::describe(&text, &e)))
+    promql_parser::parser::parse(&text).or_else(|e| {
+        // `info()`'s label selector may match the empty string, which the parser refuses.
+        let marked = (e == "vector selector must contain at least one non-empty matcher")
+            .then(|| syntax::mark_info_selectors(&text))
+            .flatten();
+        marked
+            .and_then(|q| promql_parser::parser::parse(&q).ok())
+            .ok_or_else(|| QueryError::BadData(syntax::describe(&text, &e)))
+    })
 }
 
 impl Default for Engine {

@@ -105,6 +105,60 @@ fn rewrite_literal(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// A matcher Lookout adds to the label selector of `info()`'s second argument, which may match
+/// the empty string (`{data=~".*"}`): Prometheus's parser allows that there and nowhere else,
+/// and `promql-parser` nowhere. `info()` drops it again.
+pub(super) const INFO_SELECTOR_MARK: &str = "__lookout_info_selector__";
+
+/// The query with [`INFO_SELECTOR_MARK`] added to the selector of every `info()` call's second
+/// argument, or `None` when it has no such call.
+pub(super) fn mark_info_selectors(query: &str) -> Option<String> {
+    let toks = tokens(query).ok()?;
+    let text = |t: &Token| &query[t.start..t.end];
+    let mut inserts: Vec<(usize, bool)> = Vec::new();
+    for (k, t) in toks.iter().enumerate() {
+        if text(t) != "info" || toks.get(k + 1).map(text) != Some("(") {
+            continue;
+        }
+        // The call's top-level comma, then the braces of the selector after it.
+        let mut depth = 0;
+        let mut comma = None;
+        for (j, u) in toks.iter().enumerate().skip(k + 1) {
+            match text(u) {
+                "(" | "{" | "[" => depth += 1,
+                ")" | "}" | "]" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                "," if depth == 1 => {
+                    comma = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(comma) = comma else { continue };
+        let Some(open) = toks.get(comma + 1).filter(|u| text(u) == "{") else { continue };
+        let Some(close) = toks.iter().skip(comma + 2).find(|u| text(u) == "}") else { continue };
+        inserts.push((close.start, close.start > open.end && query[open.end..close.start].trim().is_empty()));
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = query.to_owned();
+    for (at, empty) in inserts.into_iter().rev() {
+        let sep = if empty || query[..at].trim_end().ends_with('{') || query[..at].trim_end().ends_with(',') {
+            ""
+        } else {
+            ","
+        };
+        out.insert_str(at, &format!("{sep}{INFO_SELECTOR_MARK}=~\".+\""));
+    }
+    Some(out)
+}
+
 /// 1-based line and byte column of `offset`.
 fn line_col(query: &str, offset: usize) -> (usize, usize) {
     let before = &query[..offset.min(query.len())];

@@ -119,8 +119,8 @@ pub fn run_eval(engine: &Engine, store: &MemStore, eval: &Eval) -> Result<(), St
         return Err(format!("invalid eval block: {error}"));
     }
     // A parse error is never an expected failure (FORMAT.md §6.1).
-    if let Err(e) = promql_parser::parser::parse(&eval.expr) {
-        return Err(format!("parse error: {}", first_line(&e)));
+    if let Err(e) = lookout_query::promql::parse(&eval.expr) {
+        return Err(format!("parse error: {}", first_line(&e.to_string())));
     }
     store.reset_histogram_flag();
     let tenant = Tenant::default();
