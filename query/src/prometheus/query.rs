@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -104,12 +105,15 @@ async fn run(
     f: impl FnOnce(&Engine, &dyn lookout_storage::metrics::Querier) -> Result<QueryOutput, QueryError> + Send + 'static,
 ) -> Result<QueryOutput, ApiError> {
     let _permit = state.queries.acquire().await.map_err(|_| ApiError::Unavailable("query engine stopped".into()))?;
-    let mut engine: Engine = (*state.engine).clone();
+    // The query stops when this request is dropped, as when its client goes away.
+    let canceled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&canceled));
+    let mut options = state.engine.options().clone();
     if let Some(t) = timeout {
-        let mut options = engine.options().clone();
         options.timeout = options.timeout.min(t);
-        engine = Engine::new(options);
     }
+    options.canceled = Some(canceled);
+    let engine = Engine::new(options);
     let tsdb = Arc::clone(&state.tsdb);
     let out = tokio::task::spawn_blocking(move || f(&engine, tsdb.as_ref()))
         .await
@@ -120,6 +124,15 @@ async fn run(
         e @ QueryError::Timeout(_) => ApiError::Timeout(e.to_string()),
         e @ QueryError::Canceled(_) => ApiError::Canceled(e.to_string()),
     })
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Writes a result as Prometheus does: `{"resultType":…,"result":…}`, with warnings and infos.

@@ -295,6 +295,9 @@ impl<'a> Evaluator<'a> {
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout("expression evaluation"));
         }
+        if self.opts.canceled.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(QueryError::Canceled("expression evaluation"));
+        }
         Ok(())
     }
 

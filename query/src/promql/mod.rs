@@ -19,6 +19,8 @@ mod info;
 mod syntax;
 mod value;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use lookout_storage::Tenant;
@@ -40,6 +42,9 @@ pub struct EngineOptions {
     /// Step of a subquery written without one (`x[5m:]`), in ms: Prometheus's global
     /// evaluation interval.
     pub default_subquery_step: i64,
+    /// When set (by whoever asked, e.g. a client that went away), the engine's running
+    /// queries stop with [`QueryError::Canceled`].
+    pub canceled: Option<Arc<AtomicBool>>,
 }
 
 impl Default for EngineOptions {
@@ -50,6 +55,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             experimental_functions: false,
             default_subquery_step: 60 * 1000,
+            canceled: None,
         }
     }
 }
@@ -66,7 +72,7 @@ pub enum QueryError {
     /// The query ran past its timeout (`timeout`, 503).
     #[error("query timed out in {0}")]
     Timeout(&'static str),
-    /// The query was canceled (`canceled`, 503).
+    /// The query was canceled (`canceled`, 499).
     #[error("query was canceled in {0}")]
     Canceled(&'static str),
 }

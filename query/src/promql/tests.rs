@@ -98,3 +98,12 @@ fn prometheus_2_names_and_newest_functions_parse() {
     let out = experimental.instant(&store(), &tenant(), "min_of(2, max_of(1, 3))", 0).unwrap();
     assert!(matches!(out.value, Value::Scalar { v, .. } if v == 2.0), "{:?}", out.value);
 }
+
+#[test]
+fn a_canceled_query_stops() {
+    let canceled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let engine = Engine::new(EngineOptions { canceled: Some(canceled), ..EngineOptions::default() });
+    let err = engine.instant(&store(), &tenant(), "rate(http_requests_total[5m])", 600_000).unwrap_err();
+    assert_eq!(err, QueryError::Canceled("expression evaluation"));
+    assert_eq!(err.to_string(), "query was canceled in expression evaluation");
+}
