@@ -25,6 +25,7 @@ pub fn corpus_engine() -> Engine {
         timeout: Duration::from_secs(100),
         experimental_functions: true,
         default_subquery_step: 60 * 1000,
+        canceled: None,
     })
 }
 
