@@ -556,4 +556,18 @@ mod tests {
             assert!(matches!(go_byte_escapes(unchanged), std::borrow::Cow::Borrowed(_)), "{unchanged}");
         }
     }
+
+    #[test]
+    fn info_selectors_get_the_mark_and_nothing_else_does() {
+        let marked = mark_info_selectors(r#"sum(info(rate(x[5m]), {data=~".*"})) + info(y, {})"#).unwrap();
+        assert_eq!(
+            marked,
+            format!(
+                r#"sum(info(rate(x[5m]), {{data=~".*",{m}=~".+"}})) + info(y, {{{m}=~".+"}})"#,
+                m = INFO_SELECTOR_MARK
+            )
+        );
+        assert!(parser::parse(&marked).is_ok());
+        assert_eq!(mark_info_selectors(r#"info(x) + y{a=~".*"}"#), None);
+    }
 }
