@@ -13,30 +13,43 @@ use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tena
 /// Most samples in one chunk before a new one starts.
 pub(crate) const CHUNK_SAMPLES: u32 = 120;
 
-/// A WAL position in eight bytes: the segment in the high half, the offset in the low half. A
-/// position that does not fit is stored as an earlier one, which only makes replay start sooner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct PackedPos(u64);
+/// Replay marks: `(position, time)` means that every sample in WAL records before `position`
+/// is at most `time`, so a sample newer than `time` came from a record at or after `position`.
+/// Replay for the head's oldest sample can start at the newest mark older than it. One mark is
+/// taken per [`Marks::EVERY`] of sample time, so replay starts at most that much too early.
+#[derive(Debug, Default)]
+struct Marks(VecDeque<(WalPosition, i64)>);
 
-impl PackedPos {
-    const NONE: PackedPos = PackedPos(u64::MAX);
+impl Marks {
+    /// Sample time between marks (ms).
+    const EVERY: i64 = 60_000;
 
-    fn new(p: WalPosition) -> PackedPos {
-        let segment = p.segment.min(u32::MAX as u64 - 1);
-        let offset = if segment == p.segment && p.offset <= u32::MAX as u64 { p.offset } else { 0 };
-        PackedPos(segment << 32 | offset)
+    /// Before applying the record at `pos`, when the newest sample time so far is `max_t`.
+    fn note(&mut self, pos: WalPosition, max_t: i64) {
+        match self.0.back() {
+            Some(&(_, t)) if max_t < t.saturating_add(Self::EVERY) => {}
+            _ => self.0.push_back((pos, max_t)),
+        }
     }
 
-    fn get(self) -> Option<WalPosition> {
-        (self != PackedPos::NONE).then_some(WalPosition { segment: self.0 >> 32, offset: self.0 & 0xffff_ffff })
+    /// Where replay starts for samples at `t` and later: the newest mark below `t`, or the
+    /// first mark (taken before the first record the head applied).
+    fn before(&self, t: i64) -> Option<WalPosition> {
+        let newer = self.0.partition_point(|&(_, m)| m < t);
+        self.0.get(newer.saturating_sub(1)).map(|&(pos, _)| pos)
+    }
+
+    /// Drops the marks that replay for samples at `t` and later no longer needs.
+    fn forget_before(&mut self, t: i64) {
+        let newer = self.0.partition_point(|&(_, m)| m < t);
+        self.0.drain(..newer.saturating_sub(1));
     }
 }
 
-/// A closed chunk in the head, with the WAL record of its first sample.
+/// A closed chunk in the head.
 #[derive(Debug, Clone)]
 pub(crate) struct HeadChunk {
     pub chunk: StoredChunk,
-    first_pos: PackedPos,
 }
 
 /// One series in memory.
@@ -49,8 +62,6 @@ pub(crate) struct MemSeries {
     pub chunks: Box<[HeadChunk]>,
     /// The chunk being appended to.
     pub open: ChunkWriter,
-    /// The WAL record of the open chunk's first sample.
-    open_pos: PackedPos,
     /// Whether a WAL record applied so far defines this series.
     pub logged: bool,
 }
@@ -66,9 +77,9 @@ impl MemSeries {
         self.open.last().map_or(i64::MIN, |(t, _)| t)
     }
 
-    /// The earliest WAL record holding a sample that is still in this series' chunks.
-    pub fn first_pos(&self) -> Option<WalPosition> {
-        self.chunks.first().map_or(self.open_pos, |c| c.first_pos).get()
+    /// Time of the oldest sample in the head, if any.
+    pub fn min_t(&self) -> Option<i64> {
+        self.chunks.first().map(|c| c.chunk.min_t).or((self.open.count() > 0).then(|| self.open.min_t()))
     }
 
     /// Closes the open chunk, spilling it to a head chunk file when there are some.
@@ -77,14 +88,11 @@ impl MemSeries {
             return;
         }
         let done = self.open.close();
-        let first_pos = std::mem::replace(&mut self.open_pos, PackedPos::NONE);
-        if first_pos != PackedPos::NONE {
-            let chunk = files.spill(&done);
-            let mut chunks = std::mem::take(&mut self.chunks).into_vec();
-            chunks.reserve_exact(1);
-            chunks.push(HeadChunk { chunk, first_pos });
-            self.chunks = chunks.into_boxed_slice();
-        }
+        let chunk = files.spill(&done);
+        let mut chunks = std::mem::take(&mut self.chunks).into_vec();
+        chunks.reserve_exact(1);
+        chunks.push(HeadChunk { chunk });
+        self.chunks = chunks.into_boxed_slice();
     }
 
     fn heap_bytes(&self, files: &ChunkFiles) -> usize {
@@ -143,6 +151,10 @@ pub(crate) struct Head {
     pub block_range: i64,
     /// The last WAL record applied.
     pub applied_through: Option<WalPosition>,
+    /// Newest sample time appended so far.
+    max_t: i64,
+    /// Where replay must start for the samples of a given time.
+    marks: Marks,
     pub live_series: usize,
     /// Where closed chunks go (memory only until the store gives the head a directory).
     pub files: ChunkFiles,
@@ -166,6 +178,8 @@ impl Head {
             min_valid_t: i64::MIN,
             block_range,
             applied_through: None,
+            max_t: i64::MIN,
+            marks: Marks::default(),
             live_series: 0,
             files: ChunkFiles::in_memory(),
             hasher: ahash::RandomState::with_seeds(0x6c6f_6f6b, 0x6f75_7421, 0x7473_6462, 0x6865_6164),
@@ -247,7 +261,6 @@ impl Head {
             labels: interned,
             chunks: Box::default(),
             open: ChunkWriter::new(),
-            open_pos: PackedPos::NONE,
             logged: false,
         }));
         (id, true)
@@ -260,7 +273,7 @@ impl Head {
     }
 
     /// Appends one sample (from WAL record `pos`).
-    pub fn append(&mut self, id: u32, t: i64, v: f64, pos: WalPosition) -> Appended {
+    pub fn append(&mut self, id: u32, t: i64, v: f64) -> Appended {
         let min_valid_t = self.min_valid_t;
         let block_range = self.block_range;
         let files = &mut self.files;
@@ -277,15 +290,14 @@ impl Head {
                 s.close_open(files);
             }
         }
-        if s.open.count() == 0 {
-            s.open_pos = PackedPos::new(pos);
-        }
         s.open.append(t, v);
+        self.max_t = self.max_t.max(t);
         Appended::Ok
     }
 
     /// Applies one WAL record: definitions, samples, exemplars, metadata.
     pub fn apply(&mut self, pos: WalPosition, tenant: &Tenant, batch: &SampleBatch) -> ApplyCounts {
+        self.marks.note(pos, self.max_t);
         let mut counts = ApplyCounts::default();
         for def in &batch.series {
             let Some(want) = series_id(def.series) else { continue };
@@ -297,7 +309,7 @@ impl Head {
         }
         for s in &batch.samples {
             let verdict = match series_id(s.series) {
-                Some(id) => self.append(id, s.t, s.v, pos),
+                Some(id) => self.append(id, s.t, s.v),
                 None => Appended::UnknownSeries,
             };
             match verdict {
@@ -360,7 +372,7 @@ impl Head {
     }
 
     /// Drops chunks that end before `boundary` (they are in a block now), then series left
-    /// with no samples, and resets each series' first WAL position when its chunks are gone.
+    /// with no samples, and the replay marks no sample needs any more.
     pub fn truncate(&mut self, boundary: i64) -> usize {
         let mut removed = 0;
         for slot in self.series.iter_mut() {
@@ -386,6 +398,9 @@ impl Head {
         if removed > 0 {
             self.live_series -= removed;
             self.rebuild_index();
+        }
+        if let Some(oldest) = self.series.iter().flatten().filter_map(|s| s.min_t()).min() {
+            self.marks.forget_before(oldest);
         }
         let live: std::collections::HashSet<u32> = self.exemplars.iter().map(|(id, _)| *id).collect();
         let gone: Vec<u32> = live.into_iter().filter(|id| self.series[*id as usize].is_none()).collect();
@@ -413,9 +428,11 @@ impl Head {
         }
     }
 
-    /// The earliest WAL position whose records still matter to the head.
+    /// The earliest WAL position whose records still matter to the head: the newest mark
+    /// taken before any sample the head still holds was appended.
     pub fn replay_from(&self) -> Option<WalPosition> {
-        self.series.iter().flatten().filter_map(|s| s.first_pos()).min()
+        let oldest = self.series.iter().flatten().filter_map(|s| s.min_t()).min()?;
+        self.marks.before(oldest)
     }
 
     /// Series ids of `tenant` matching the matchers.
@@ -496,17 +513,26 @@ mod tests {
     fn a_series_and_its_closed_chunks_stay_small() {
         // The head holds one of these per series and up to six closed chunks per series
         // between cuts: their sizes are most of the memory per active series.
-        assert!(std::mem::size_of::<MemSeries>() <= 112, "{}", std::mem::size_of::<MemSeries>());
-        assert!(std::mem::size_of::<HeadChunk>() <= 32, "{}", std::mem::size_of::<HeadChunk>());
+        assert!(std::mem::size_of::<MemSeries>() <= 104, "{}", std::mem::size_of::<MemSeries>());
+        assert!(std::mem::size_of::<HeadChunk>() <= 24, "{}", std::mem::size_of::<HeadChunk>());
     }
 
     #[test]
-    fn packed_positions_keep_their_order_and_never_move_later() {
-        let p = |segment, offset| WalPosition { segment, offset };
-        let a = PackedPos::new(p(3, 17));
-        assert_eq!(a.get(), Some(p(3, 17)));
-        assert!(PackedPos::new(p(3, 18)) > a && PackedPos::new(p(4, 0)) > a);
-        assert_eq!(PackedPos::new(p(5, u64::MAX)).get(), Some(p(5, 0)), "an offset too large becomes earlier");
-        assert_eq!(PackedPos::NONE.get(), None);
+    fn replay_starts_at_the_newest_mark_below_the_oldest_sample() {
+        let p = |offset| WalPosition { segment: 1, offset };
+        let mut marks = Marks::default();
+        marks.note(p(0), i64::MIN);
+        marks.note(p(10), 30_000);
+        marks.note(p(20), 70_000); // less than a minute of sample time after the last mark: none
+        marks.note(p(30), 200_000);
+        assert_eq!(marks.0.len(), 3);
+        // Samples from time 30,001 on were all appended at or after the record at 10.
+        assert_eq!(marks.before(30_001), Some(p(10)));
+        assert_eq!(marks.before(150_000), Some(p(10)));
+        assert_eq!(marks.before(30_000), Some(p(0)), "a sample at the mark's own time may be before it");
+        assert_eq!(marks.before(i64::MIN), Some(p(0)), "the first mark covers everything");
+        marks.forget_before(250_000);
+        assert_eq!(marks.0.len(), 1);
+        assert_eq!(marks.before(250_000), Some(p(30)));
     }
 }
