@@ -46,12 +46,6 @@ impl Marks {
     }
 }
 
-/// A closed chunk in the head.
-#[derive(Debug, Clone)]
-pub(crate) struct HeadChunk {
-    pub chunk: StoredChunk,
-}
-
 /// One series in memory.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
@@ -59,7 +53,7 @@ pub(crate) struct MemSeries {
     pub labels: Box<[(u32, u32)]>,
     /// Closed chunks, oldest first. A boxed slice, resized one chunk at a time: most series
     /// hold a few, and a vector's capacity field and growth would cost more.
-    pub chunks: Box<[HeadChunk]>,
+    pub chunks: Box<[StoredChunk]>,
     /// The chunk being appended to.
     pub open: ChunkWriter,
     /// Whether a WAL record applied so far defines this series.
@@ -79,7 +73,7 @@ impl MemSeries {
 
     /// Time of the oldest sample in the head, if any.
     pub fn min_t(&self) -> Option<i64> {
-        self.chunks.first().map(|c| c.chunk.min_t).or((self.open.count() > 0).then(|| self.open.min_t()))
+        self.chunks.first().map(|c| c.min_t).or((self.open.count() > 0).then(|| self.open.min_t()))
     }
 
     /// Closes the open chunk, spilling it to a head chunk file when there are some.
@@ -91,14 +85,14 @@ impl MemSeries {
         let chunk = files.spill(&done);
         let mut chunks = std::mem::take(&mut self.chunks).into_vec();
         chunks.reserve_exact(1);
-        chunks.push(HeadChunk { chunk });
+        chunks.push(chunk);
         self.chunks = chunks.into_boxed_slice();
     }
 
     fn heap_bytes(&self, files: &ChunkFiles) -> usize {
         self.labels.len() * 8
-            + self.chunks.iter().map(|c| files.heap_bytes(&c.chunk)).sum::<usize>()
-            + self.chunks.len() * std::mem::size_of::<HeadChunk>()
+            + self.chunks.iter().map(|c| files.heap_bytes(c)).sum::<usize>()
+            + self.chunks.len() * std::mem::size_of::<StoredChunk>()
             + std::mem::size_of::<MemSeries>()
             + self.open.heap_bytes()
     }
@@ -351,7 +345,7 @@ impl Head {
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let mut range: Option<(i64, i64)> = None;
         for s in self.series.iter().flatten() {
-            let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
+            let first = s.min_t();
             if let Some(first) = first {
                 let (lo, hi) = range.unwrap_or((first, s.last_t()));
                 range = Some((lo.min(first), hi.max(s.last_t())));
@@ -378,12 +372,12 @@ impl Head {
         for slot in self.series.iter_mut() {
             let Some(s) = slot else { continue };
             let files = &mut self.files;
-            if s.chunks.iter().any(|c| c.chunk.max_t() < boundary) {
+            if s.chunks.iter().any(|c| c.max_t() < boundary) {
                 let mut chunks = std::mem::take(&mut s.chunks).into_vec();
                 chunks.retain(|c| {
-                    let keep = c.chunk.max_t() >= boundary;
+                    let keep = c.max_t() >= boundary;
                     if !keep {
-                        files.release(&c.chunk);
+                        files.release(c);
                     }
                     keep
                 });
@@ -399,7 +393,7 @@ impl Head {
             self.live_series -= removed;
             self.rebuild_index();
         }
-        if let Some(oldest) = self.series.iter().flatten().filter_map(|s| s.min_t()).min() {
+        if let Some(oldest) = self.oldest_t() {
             self.marks.forget_before(oldest);
         }
         let live: std::collections::HashSet<u32> = self.exemplars.iter().map(|(id, _)| *id).collect();
@@ -428,10 +422,15 @@ impl Head {
         }
     }
 
+    /// Time of the oldest sample in the head, if any.
+    fn oldest_t(&self) -> Option<i64> {
+        self.series.iter().flatten().filter_map(|s| s.min_t()).min()
+    }
+
     /// The earliest WAL position whose records still matter to the head: the newest mark
     /// taken before any sample the head still holds was appended.
     pub fn replay_from(&self) -> Option<WalPosition> {
-        let oldest = self.series.iter().flatten().filter_map(|s| s.min_t()).min()?;
+        let oldest = self.oldest_t()?;
         self.marks.before(oldest)
     }
 
@@ -514,7 +513,7 @@ mod tests {
         // The head holds one of these per series and up to six closed chunks per series
         // between cuts: their sizes are most of the memory per active series.
         assert!(std::mem::size_of::<MemSeries>() <= 104, "{}", std::mem::size_of::<MemSeries>());
-        assert!(std::mem::size_of::<HeadChunk>() <= 24, "{}", std::mem::size_of::<HeadChunk>());
+        assert!(std::mem::size_of::<StoredChunk>() <= 24, "{}", std::mem::size_of::<StoredChunk>());
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl Tsdb {
             let head = &state.head;
             let mut ids: Vec<u32> = (0..head.series.len() as u32)
                 .filter(|&id| {
-                    head.series[id as usize].as_ref().is_some_and(|s| s.chunks.iter().any(|c| c.chunk.max_t() < end))
+                    head.series[id as usize].as_ref().is_some_and(|s| s.chunks.iter().any(|c| c.max_t() < end))
                 })
                 .collect();
             ids.sort_unstable_by(|&a, &b| head.compare_series(a, b));
@@ -313,8 +313,8 @@ impl Tsdb {
                     .iter()
                     .filter_map(|&id| head.series[id as usize].as_ref())
                     .map(|s| {
-                        let chunks = s.chunks.iter().filter(|c| c.chunk.max_t() < end);
-                        let chunks = chunks.map(|c| head.files.handle(&c.chunk)).collect();
+                        let chunks = s.chunks.iter().filter(|c| c.max_t() < end);
+                        let chunks = chunks.map(|c| head.files.handle(c)).collect();
                         (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks)
                     })
                     .collect()
@@ -416,7 +416,7 @@ impl Tsdb {
             let state = self.read();
             let head = &state.head;
             for s in head.series.iter().flatten() {
-                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| head.files.handle(&c.chunk)).collect();
+                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| head.files.handle(c)).collect();
                 if s.open.count() > 0 {
                     chunks.push(ChunkHandle::memory(s.open.clone().finish()));
                 }

@@ -111,8 +111,8 @@ impl Tsdb {
             let mut chunks: Vec<ChunkHandle> = s
                 .chunks
                 .iter()
-                .filter(|c| c.chunk.min_t <= max_t && c.chunk.max_t() >= min_t)
-                .map(|c| head.files.handle(&c.chunk))
+                .filter(|c| c.min_t <= max_t && c.max_t() >= min_t)
+                .map(|c| head.files.handle(c))
                 .collect();
             if s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t {
                 chunks.push(ChunkHandle::memory(s.open.clone().finish()));
@@ -211,7 +211,7 @@ impl Tsdb {
         for id in ids {
             if let Some(s) = head.series[id as usize].as_ref() {
                 chunk_count += s.chunks.len() as u64 + (s.open.count() > 0) as u64;
-                let first = s.chunks.first().map(|c| c.chunk.min_t).or((s.open.count() > 0).then(|| s.open.min_t()));
+                let first = s.min_t();
                 if let Some(first) = first {
                     let (lo, hi) = range.unwrap_or((first, s.last_t()));
                     range = Some((lo.min(first), hi.max(s.last_t())));
