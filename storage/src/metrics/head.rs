@@ -6,12 +6,13 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 
 use super::chunk::ChunkWriter;
-use super::head_chunks::{ChunkFiles, StoredChunk};
+use super::head_chunks::{ChunkFiles, ChunkLoc};
 use super::index::{Postings, Symbols, label_of};
 use crate::{Labels, MetricMetadata, SampleBatch, SampleExemplar, SeriesRef, Tenant, WalPosition, is_stale_nan};
 
 /// Most samples in one chunk before a new one starts.
 pub(crate) const CHUNK_SAMPLES: u32 = 120;
+const _: () = assert!(CHUNK_SAMPLES <= u8::MAX as u32);
 
 /// Replay marks: `(position, time)` means that every sample in WAL records before `position`
 /// is at most `time`, so a sample newer than `time` came from a record at or after `position`.
@@ -51,19 +52,24 @@ impl Marks {
 pub(crate) struct MemSeries {
     pub tenant: u32,
     pub labels: Box<[(u32, u32)]>,
-    /// Closed chunks, oldest first. A boxed slice, resized one chunk at a time: most series
-    /// hold a few, and a vector's capacity field and growth would cost more.
-    pub chunks: Box<[StoredChunk]>,
+    /// The newest closed chunk, in the head chunk files; it names the one before it.
+    pub newest: ChunkLoc,
+    /// First timestamp of the oldest closed chunk (meaningless when `closed` is 0).
+    oldest_t: i64,
+    /// Closed chunks in the head.
+    pub closed: u16,
     /// The chunk being appended to.
     pub open: ChunkWriter,
     /// Whether a WAL record applied so far defines this series.
     pub logged: bool,
+    /// Samples the open chunk may hold before it closes (see [`chunk_limit`]).
+    limit: u8,
 }
 
 impl MemSeries {
     /// Whether the series holds samples in the head.
     pub fn has_samples(&self) -> bool {
-        !self.chunks.is_empty() || self.open.count() > 0
+        self.closed > 0 || self.open.count() > 0
     }
 
     /// Timestamp of the newest sample ever appended (`i64::MIN` when none).
@@ -73,7 +79,7 @@ impl MemSeries {
 
     /// Time of the oldest sample in the head, if any.
     pub fn min_t(&self) -> Option<i64> {
-        self.chunks.first().map(|c| c.min_t).or((self.open.count() > 0).then(|| self.open.min_t()))
+        if self.closed > 0 { Some(self.oldest_t) } else { (self.open.count() > 0).then(|| self.open.min_t()) }
     }
 
     /// Closes the open chunk, spilling it to a head chunk file when there are some.
@@ -82,19 +88,19 @@ impl MemSeries {
             return;
         }
         let done = self.open.close();
-        let chunk = files.spill(&done);
-        let mut chunks = std::mem::take(&mut self.chunks).into_vec();
-        chunks.reserve_exact(1);
-        chunks.push(chunk);
-        self.chunks = chunks.into_boxed_slice();
+        let at = files.spill(&done, self.newest);
+        if at.is_none() {
+            return;
+        }
+        if self.closed == 0 {
+            self.oldest_t = done.min_t;
+        }
+        self.newest = at;
+        self.closed = self.closed.saturating_add(1);
     }
 
-    fn heap_bytes(&self, files: &ChunkFiles) -> usize {
-        self.labels.len() * 8
-            + self.chunks.iter().map(|c| files.heap_bytes(c)).sum::<usize>()
-            + self.chunks.len() * std::mem::size_of::<StoredChunk>()
-            + std::mem::size_of::<MemSeries>()
-            + self.open.heap_bytes()
+    fn heap_bytes(&self) -> usize {
+        self.labels.len() * 8 + std::mem::size_of::<MemSeries>() + self.open.heap_bytes()
     }
 }
 
@@ -152,6 +158,8 @@ pub(crate) struct Head {
     pub live_series: usize,
     /// Where closed chunks go (memory only until the store gives the head a directory).
     pub files: ChunkFiles,
+    /// Chunks ending before this are gone from the head (in blocks).
+    pub chunks_from: i64,
     hasher: ahash::RandomState,
 }
 
@@ -176,6 +184,7 @@ impl Head {
             marks: Marks::default(),
             live_series: 0,
             files: ChunkFiles::in_memory(),
+            chunks_from: i64::MIN,
             hasher: ahash::RandomState::with_seeds(0x6c6f_6f6b, 0x6f75_7421, 0x7473_6462, 0x6865_6164),
         }
     }
@@ -253,9 +262,12 @@ impl Head {
         self.series[id as usize] = Some(Box::new(MemSeries {
             tenant: t,
             labels: interned,
-            chunks: Box::default(),
+            newest: ChunkLoc::NONE,
+            oldest_t: 0,
+            closed: 0,
             open: ChunkWriter::new(),
             logged: false,
+            limit: CHUNK_SAMPLES as u8,
         }));
         (id, true)
     }
@@ -280,9 +292,12 @@ impl Head {
         }
         if s.open.count() > 0 {
             let block_end = align_down(s.open.min_t(), block_range).saturating_add(block_range);
-            if s.open.count() >= CHUNK_SAMPLES || t >= block_end {
+            if s.open.count() >= u32::from(s.limit) || t >= block_end {
                 s.close_open(files);
             }
+        }
+        if s.open.count() == 0 {
+            s.limit = chunk_limit(id, s.last_t(), align_down(t, block_range));
         }
         s.open.append(t, v);
         self.max_t = self.max_t.max(t);
@@ -367,21 +382,30 @@ impl Head {
 
     /// Drops chunks that end before `boundary` (they are in a block now), then series left
     /// with no samples, and the replay marks no sample needs any more.
+    ///
+    /// Finding a series' oldest chunk left reads chunk headers back from the head chunk files
+    /// (from the page cache: they were written within the last few hours).
     pub fn truncate(&mut self, boundary: i64) -> usize {
         let mut removed = 0;
+        self.chunks_from = self.chunks_from.max(boundary);
+        let reader = self.files.reader();
         for slot in self.series.iter_mut() {
             let Some(s) = slot else { continue };
-            let files = &mut self.files;
-            if s.chunks.iter().any(|c| c.max_t() < boundary) {
-                let mut chunks = std::mem::take(&mut s.chunks).into_vec();
-                chunks.retain(|c| {
-                    let keep = c.max_t() >= boundary;
-                    if !keep {
-                        files.release(c);
-                    }
-                    keep
+            if s.closed > 0 && s.oldest_t < boundary {
+                let (mut kept, mut oldest) = (0u16, None);
+                let walked = reader.walk(s.newest, boundary, true, |c| {
+                    kept += 1;
+                    oldest = Some(c.min_t);
+                    true
                 });
-                s.chunks = chunks.into_boxed_slice();
+                if let Err(e) = walked {
+                    tracing::warn!(error = %e, "cannot read a head chunk back; the series' older head chunks are dropped");
+                }
+                s.closed = kept;
+                match oldest {
+                    Some(t) => s.oldest_t = t,
+                    None => s.newest = ChunkLoc::NONE,
+                }
             }
             if !s.has_samples() && s.last_t() < boundary {
                 self.tenants[s.tenant as usize].series -= 1;
@@ -389,6 +413,7 @@ impl Head {
                 removed += 1;
             }
         }
+        self.files.drop_before(boundary);
         if removed > 0 {
             self.live_series -= removed;
             self.rebuild_index();
@@ -461,9 +486,9 @@ impl Head {
 
     /// Approximate heap bytes of the whole head.
     pub fn heap_bytes(&self) -> usize {
-        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes(&self.files)).sum();
+        let series: usize = self.series.iter().flatten().map(|s| s.heap_bytes()).sum();
         let index: usize = self.tenants.iter().map(|t| t.postings.heap_bytes() + t.by_hash.capacity() * 16).sum();
-        series + index + self.symbols.heap_bytes() + self.series.capacity() * 8
+        series + index + self.symbols.heap_bytes() + self.series.capacity() * 8 + self.files.memory_bytes() as usize
     }
 }
 
@@ -499,6 +524,21 @@ fn check_order(s: &MemSeries, min_valid_t: i64, t: i64, v: f64) -> Appended {
     Appended::OutOfOrder
 }
 
+/// Samples the open chunk of series `id` may hold before it closes, when that chunk started in
+/// the block range beginning at `block_start`.
+///
+/// Series scraped together fill their chunks together: were every chunk of a block range
+/// [`CHUNK_SAMPLES`] long, every open chunk of the head would be full at the same moment and
+/// empty at the next, and the head's memory would swing by the whole of its open chunks. The
+/// first chunk of each series in a block range is shorter instead, by an amount that depends
+/// on the series id, so that at any moment the open chunks are about half full on average.
+/// The price is one more chunk per block range for most series.
+/// `last_t` is the series' newest sample before the chunk's first.
+fn chunk_limit(id: u32, last_t: i64, block_start: i64) -> u8 {
+    let first_in_range = last_t < block_start;
+    if first_in_range { (id % CHUNK_SAMPLES) as u8 + 1 } else { CHUNK_SAMPLES as u8 }
+}
+
 /// `t` rounded down to a multiple of `range` (towards negative infinity).
 pub(crate) fn align_down(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
@@ -510,10 +550,47 @@ mod tests {
 
     #[test]
     fn a_series_and_its_closed_chunks_stay_small() {
-        // The head holds one of these per series and up to six closed chunks per series
-        // between cuts: their sizes are most of the memory per active series.
+        // The head holds one of these per series, whatever the number of its closed chunks.
         assert!(std::mem::size_of::<MemSeries>() <= 104, "{}", std::mem::size_of::<MemSeries>());
-        assert!(std::mem::size_of::<StoredChunk>() <= 24, "{}", std::mem::size_of::<StoredChunk>());
+        assert_eq!(std::mem::size_of::<ChunkLoc>(), 8);
+    }
+
+    #[test]
+    fn open_chunks_of_series_sampled_together_do_not_fill_together() {
+        // 240 series sampled every 15 s for two 2-hour block ranges (480 samples each): were
+        // every chunk 120 samples long, all open chunks would hold 120 samples at once.
+        let (range, series) = (7_200_000, 240u32);
+        let mut head = Head::new(range, 0);
+        let tenant = Tenant::default();
+        for i in 0..series {
+            head.get_or_create(&tenant, &Labels::from_pairs([("i", i.to_string())]), None);
+        }
+        let mut most = 0;
+        for n in 0..960i64 {
+            for id in 0..series {
+                assert_eq!(head.append(id, n * 15_000, n as f64), Appended::Ok);
+            }
+            let open: u32 = head.series.iter().flatten().map(|s| s.open.count()).sum();
+            most = most.max(open);
+        }
+        assert!(most <= series * CHUNK_SAMPLES / 2 + series, "{most} samples in open chunks at once");
+        let reader = head.files.reader();
+        for s in head.series.iter().flatten() {
+            let chunks = reader.chunks(s.newest, i64::MIN, i64::MIN, i64::MAX).unwrap();
+            assert_eq!(chunks.len(), usize::from(s.closed));
+            assert_eq!(chunks.iter().map(|c| c.count).sum::<u32>() + s.open.count(), 960);
+            assert!(chunks.iter().all(|c| align_down(c.min_t, range) == align_down(c.max_t, range)));
+            assert!(chunks.len() <= 10, "at most five chunks per block range");
+        }
+        // After the first range is cut, only the chunks of the second are left.
+        head.truncate(range);
+        let reader = head.files.reader();
+        for s in head.series.iter().flatten() {
+            let chunks = reader.chunks(s.newest, head.chunks_from, i64::MIN, i64::MAX).unwrap();
+            assert_eq!(chunks.len(), usize::from(s.closed));
+            assert_eq!(chunks.iter().map(|c| c.count).sum::<u32>() + s.open.count(), 480);
+            assert_eq!(s.min_t(), Some(range));
+        }
     }
 
     #[test]

@@ -296,7 +296,10 @@ impl Tsdb {
             let head = &state.head;
             let mut ids: Vec<u32> = (0..head.series.len() as u32)
                 .filter(|&id| {
-                    head.series[id as usize].as_ref().is_some_and(|s| s.chunks.iter().any(|c| c.max_t() < end))
+                    // Chunks never span a block range: one starting before `end` ends before it.
+                    head.series[id as usize]
+                        .as_ref()
+                        .is_some_and(|s| s.closed > 0 && s.min_t().is_some_and(|t| t < end))
                 })
                 .collect();
             ids.sort_unstable_by(|&a, &b| head.compare_series(a, b));
@@ -309,15 +312,16 @@ impl Tsdb {
             let series: Vec<SeriesChunks> = {
                 let state = self.read();
                 let head = &state.head;
+                let reader = head.files.reader();
                 batch
                     .iter()
                     .filter_map(|&id| head.series[id as usize].as_ref())
                     .map(|s| {
-                        let chunks = s.chunks.iter().filter(|c| c.max_t() < end);
-                        let chunks = chunks.map(|c| head.files.handle(c)).collect();
-                        (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks)
+                        let chunks = reader.chunks(s.newest, head.chunks_from, i64::MIN, end - 1)?;
+                        let chunks = chunks.into_iter().filter(|c| c.max_t < end).collect();
+                        Ok((head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks))
                     })
-                    .collect()
+                    .collect::<Result<_>>()?
             };
             for (tenant, labels, chunks) in &series {
                 chunk_samples(chunks, &mut samples)?;
@@ -415,8 +419,9 @@ impl Tsdb {
         {
             let state = self.read();
             let head = &state.head;
+            let reader = head.files.reader();
             for s in head.series.iter().flatten() {
-                let mut chunks: Vec<ChunkHandle> = s.chunks.iter().map(|c| head.files.handle(c)).collect();
+                let mut chunks = reader.chunks(s.newest, head.chunks_from, i64::MIN, i64::MAX)?;
                 if s.open.count() > 0 {
                     chunks.push(ChunkHandle::memory(s.open.clone().finish()));
                 }
@@ -471,12 +476,7 @@ impl Tsdb {
         let range = head.time_range();
         TsdbStats {
             head_series: head.live_series as u64,
-            head_chunks: head
-                .series
-                .iter()
-                .flatten()
-                .map(|s| s.chunks.len() as u64 + (s.open.count() > 0) as u64)
-                .sum(),
+            head_chunks: head.series.iter().flatten().map(|s| u64::from(s.closed) + (s.open.count() > 0) as u64).sum(),
             head_min_t: range.map(|r| r.0),
             head_max_t: range.map(|r| r.1),
             head_bytes: head.heap_bytes() as u64,

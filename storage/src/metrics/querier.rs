@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::block::{Block, ChunkReader};
-use super::head_chunks::ChunkHandle;
+use super::head_chunks::{ChainReader, ChunkHandle, ChunkLoc};
 use super::{Matcher, Tsdb};
 use crate::{Labels, MetricMetadata, Result, Sample, SampleExemplar, Tenant};
 
@@ -83,10 +83,42 @@ pub struct TsdbStatus {
     pub series_count_by_label_value_pair: Vec<(String, u64)>,
 }
 
-/// Chunks of one series gathered under the lock, decoded after it.
+/// One head series gathered under the lock: where its closed chunks are, and a copy of its
+/// open chunk if that overlaps the range. Closed chunks are read after the lock.
 struct Gathered {
     labels: Labels,
-    chunks: Vec<ChunkHandle>,
+    newest: ChunkLoc,
+    open: Option<ChunkHandle>,
+}
+
+/// Head series gathered under the lock, with what reads their closed chunks after it.
+struct HeadPart {
+    series: Vec<Gathered>,
+    reader: ChainReader,
+    /// Chunks ending before this had left the head.
+    chunks_from: i64,
+}
+
+impl HeadPart {
+    /// The series' chunks overlapping `[min_t, max_t]`, oldest first.
+    fn chunks(&self, g: &Gathered, min_t: i64, max_t: i64) -> Result<Vec<ChunkHandle>> {
+        let mut chunks = self.reader.chunks(g.newest, self.chunks_from, min_t, max_t)?;
+        chunks.extend(g.open.clone());
+        Ok(chunks)
+    }
+
+    /// Whether the series has samples in `[min_t, max_t]`, reading only chunk headers.
+    fn has_samples(&self, g: &Gathered, min_t: i64, max_t: i64) -> Result<bool> {
+        if g.open.is_some() {
+            return Ok(true);
+        }
+        let mut found = false;
+        self.reader.walk(g.newest, self.chunks_from.max(min_t), true, |c| {
+            found = c.min_t <= max_t;
+            !found
+        })?;
+        Ok(found)
+    }
 }
 
 impl Tsdb {
@@ -96,33 +128,24 @@ impl Tsdb {
     }
 
     /// Head series matching, with their chunks overlapping the range; and the blocks overlapping.
-    fn gather(
-        &self,
-        tenant: &Tenant,
-        matchers: &[Matcher],
-        min_t: i64,
-        max_t: i64,
-    ) -> (Vec<Gathered>, Vec<Arc<Block>>) {
+    fn gather(&self, tenant: &Tenant, matchers: &[Matcher], min_t: i64, max_t: i64) -> (HeadPart, Vec<Arc<Block>>) {
         let state = self.read();
         let head = &state.head;
         let mut out = Vec::new();
         for id in head.select(tenant, matchers) {
             let Some(s) = head.series[id as usize].as_ref() else { continue };
-            let mut chunks: Vec<ChunkHandle> = s
-                .chunks
-                .iter()
-                .filter(|c| c.min_t <= max_t && c.max_t() >= min_t)
-                .map(|c| head.files.handle(c))
-                .collect();
-            if s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t {
-                chunks.push(ChunkHandle::memory(s.open.clone().finish()));
-            }
-            if !chunks.is_empty() {
-                out.push(Gathered { labels: head.symbols.labels(&s.labels), chunks });
+            let open = (s.open.count() > 0 && s.open.min_t() <= max_t && s.open.max_t() >= min_t)
+                .then(|| ChunkHandle::memory(s.open.clone().finish()));
+            // Closed chunks lie between the oldest one's start and the newest sample.
+            let closed = s.closed > 0 && s.min_t().is_some_and(|t| t <= max_t) && s.last_t() >= min_t;
+            if open.is_some() || closed {
+                let newest = if closed { s.newest } else { ChunkLoc::NONE };
+                out.push(Gathered { labels: head.symbols.labels(&s.labels), newest, open });
             }
         }
         let blocks = state.blocks.iter().filter(|b| b.overlaps(min_t, max_t)).cloned().collect();
-        (out, blocks)
+        let part = HeadPart { series: out, reader: head.files.reader(), chunks_from: head.chunks_from };
+        (part, blocks)
     }
 
     /// Exemplars of the series matching any of the matcher sets, in `[min_t, max_t]`.
@@ -210,7 +233,7 @@ impl Tsdb {
         let mut range: Option<(i64, i64)> = None;
         for id in ids {
             if let Some(s) = head.series[id as usize].as_ref() {
-                chunk_count += s.chunks.len() as u64 + (s.open.count() > 0) as u64;
+                chunk_count += u64::from(s.closed) + (s.open.count() > 0) as u64;
                 let first = s.min_t();
                 if let Some(first) = first {
                     let (lo, hi) = range.unwrap_or((first, s.last_t()));
@@ -264,8 +287,9 @@ impl Querier for Tsdb {
                 add(labels, &mut |out| refs.iter().try_for_each(|r| reader.samples_into(r, out)))?;
             }
         }
-        for g in head {
-            add(g.labels, &mut |out| g.chunks.iter().try_for_each(|c| c.decode_into(out)))?;
+        for g in &head.series {
+            let chunks = head.chunks(g, min_t, max_t)?;
+            add(g.labels.clone(), &mut |out| chunks.iter().try_for_each(|c| c.decode_into(out)))?;
         }
         // Stable, so a series' parts stay in block-then-head order.
         parts.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -296,7 +320,12 @@ impl Querier for Tsdb {
             return Ok(Vec::new());
         }
         let (head, blocks) = self.gather(tenant, matchers, min_t, max_t);
-        let mut out: BTreeSet<Labels> = head.into_iter().map(|g| g.labels).collect();
+        let mut out = BTreeSet::new();
+        for g in &head.series {
+            if head.has_samples(g, min_t, max_t)? {
+                out.insert(g.labels.clone());
+            }
+        }
         for block in &blocks {
             let mut series = block.series_reader(tenant);
             for id in block.select(tenant, matchers)? {
