@@ -309,22 +309,20 @@ impl Tsdb {
         let mut writer = BlockWriter::create(&dir, start, end, 1, self.options.cut_zstd_level)?;
         let mut samples = Vec::new();
         for batch in order.chunks(1024) {
-            let series: Vec<SeriesChunks> = {
+            // Where each series' chunks are, under the lock; the chunks are read after it.
+            let (series, reader, chunks_from) = {
                 let state = self.read();
                 let head = &state.head;
-                let reader = head.files.reader();
-                batch
+                let series: Vec<_> = batch
                     .iter()
                     .filter_map(|&id| head.series[id as usize].as_ref())
-                    .map(|s| {
-                        let chunks = reader.chunks(s.newest, head.chunks_from, i64::MIN, end - 1)?;
-                        let chunks = chunks.into_iter().filter(|c| c.max_t < end).collect();
-                        Ok((head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), chunks))
-                    })
-                    .collect::<Result<_>>()?
+                    .map(|s| (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), s.newest))
+                    .collect();
+                (series, head.files.reader(), head.chunks_from)
             };
-            for (tenant, labels, chunks) in &series {
-                chunk_samples(chunks, &mut samples)?;
+            for (tenant, labels, newest) in &series {
+                let chunks = reader.chunks(*newest, chunks_from, i64::MIN, end - 1)?;
+                chunk_samples(&chunks, &mut samples)?;
                 writer.add_series(tenant, labels, &samples)?;
             }
         }
@@ -416,24 +414,30 @@ impl Tsdb {
         }
         let range = self.options.range_ms();
         let mut by_range: std::collections::BTreeMap<i64, Vec<SeriesChunks>> = Default::default();
-        {
+        // Where each series' chunks are, under the lock; the chunks are read after it.
+        let (series, reader, chunks_from) = {
             let state = self.read();
             let head = &state.head;
-            let reader = head.files.reader();
-            for s in head.series.iter().flatten() {
-                let mut chunks = reader.chunks(s.newest, head.chunks_from, i64::MIN, i64::MAX)?;
-                if s.open.count() > 0 {
-                    chunks.push(ChunkHandle::memory(s.open.clone().finish()));
-                }
-                let tenant = head.tenants[s.tenant as usize].name.clone();
-                let labels = head.symbols.labels(&s.labels);
-                for c in chunks {
-                    let start = align_down(c.min_t, range);
-                    let list = by_range.entry(start).or_default();
-                    match list.last_mut() {
-                        Some(last) if last.0 == tenant && last.1 == labels => last.2.push(c),
-                        _ => list.push((tenant.clone(), labels.clone(), vec![c])),
-                    }
+            let series: Vec<_> = head
+                .series
+                .iter()
+                .flatten()
+                .map(|s| {
+                    let open = (s.open.count() > 0).then(|| ChunkHandle::memory(s.open.clone().finish()));
+                    (head.tenants[s.tenant as usize].name.clone(), head.symbols.labels(&s.labels), s.newest, open)
+                })
+                .collect();
+            (series, head.files.reader(), head.chunks_from)
+        };
+        for (tenant, labels, newest, open) in series {
+            let mut chunks = reader.chunks(newest, chunks_from, i64::MIN, i64::MAX)?;
+            chunks.extend(open);
+            for c in chunks {
+                let start = align_down(c.min_t, range);
+                let list = by_range.entry(start).or_default();
+                match list.last_mut() {
+                    Some(last) if last.0 == tenant && last.1 == labels => last.2.push(c),
+                    _ => list.push((tenant.clone(), labels.clone(), vec![c])),
                 }
             }
         }
