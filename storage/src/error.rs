@@ -57,6 +57,12 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A log partition's tantivy index failed.
+    #[error("log index: {0}")]
+    Index(String),
+    /// A lock was poisoned by a panic in another thread.
+    #[error("a store lock was poisoned")]
+    Poisoned,
     /// The WAL is closed (shutting down) or failed earlier and takes no more writes.
     #[error("wal is not accepting writes: {0}")]
     Unavailable(String),

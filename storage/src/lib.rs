@@ -16,6 +16,7 @@
 
 mod error;
 mod fs;
+pub mod logs;
 pub mod metrics;
 mod model;
 mod traces;

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{AnyValue, Attributes, SpanId, TraceId};
+use super::{AnyValue, Attributes, Label, Labels, SpanId, TraceId};
 
 /// One log record (or event).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,4 +27,40 @@ pub struct LogRecord {
     pub span_id: Option<SpanId>,
     /// Event name, for records that are events.
     pub event_name: String,
+}
+
+/// Log entries as Loki holds them: streams identified by their label set, each entry a
+/// timestamp, a line and structured metadata. What Loki's push API sends, and what OTLP log
+/// records are mapped to before they are indexed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamBatch {
+    /// Streams with their entries.
+    pub streams: Vec<Stream>,
+}
+
+/// One stream's entries in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stream {
+    /// Stream labels (sorted by name).
+    pub labels: Labels,
+    /// Entries in the order they were sent.
+    pub entries: Vec<Entry>,
+}
+
+/// One log line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Nanoseconds since the Unix epoch.
+    pub time_unix_nano: i64,
+    /// The line.
+    pub line: String,
+    /// Structured metadata, in the order it was sent.
+    pub metadata: Vec<Label>,
+}
+
+impl StreamBatch {
+    /// Entries in the batch.
+    pub fn entry_count(&self) -> usize {
+        self.streams.iter().map(|s| s.entries.len()).sum()
+    }
 }

@@ -14,7 +14,7 @@ mod trace;
 pub use common::{
     AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId, Tenant, TraceId,
 };
-pub use log::LogRecord;
+pub use log::{Entry, LogRecord, Stream, StreamBatch};
 pub use metric::{
     Buckets, Exemplar, ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, Number, NumberPoint,
     SummaryPoint, Temporality, ValueAtQuantile,
@@ -66,6 +66,9 @@ pub enum Payload {
     Metrics(Batch<Metric>),
     /// Prometheus-shaped samples for the metrics store.
     Samples(SampleBatch),
+    /// Log entries in Loki's shape (stream labels, line, structured metadata), as Loki's push
+    /// API sends them.
+    Streams(StreamBatch),
 }
 
 impl Payload {
@@ -73,7 +76,7 @@ impl Payload {
     pub fn signal(&self) -> Signal {
         match self {
             Payload::Traces(_) => Signal::Traces,
-            Payload::Logs(_) => Signal::Logs,
+            Payload::Logs(_) | Payload::Streams(_) => Signal::Logs,
             Payload::Metrics(_) | Payload::Samples(_) => Signal::Metrics,
         }
     }
@@ -85,6 +88,7 @@ impl Payload {
             Payload::Logs(b) => b.items().count(),
             Payload::Metrics(b) => b.items().map(Metric::point_count).sum(),
             Payload::Samples(b) => b.samples.len(),
+            Payload::Streams(b) => b.entry_count(),
         }
     }
 }

@@ -1,0 +1,213 @@
+//! One time partition of the log store: a tantivy index holding the entries whose timestamps
+//! fall in `[start, end)`. Its last commit names the WAL position it covers, so that replay
+//! after a crash adds only what the commit does not hold.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
+
+use crate::{Entry, Error, Label, Result, WalPosition};
+
+/// Name of the tokenizer of the `line` field: runs of alphanumeric characters, case kept, so
+/// that a token found in a filter string is found in the lines that contain the string.
+pub(crate) const LINE_TOKENIZER: &str = "lookout_line";
+
+/// Bytes of indexing memory for each partition's writer.
+const WRITER_MEMORY: usize = 32 << 20;
+
+/// The fields of a log document.
+#[derive(Clone, Copy)]
+pub(crate) struct Fields {
+    /// Entry time, ns (fast).
+    pub ts: Field,
+    /// Stream id (indexed, fast).
+    pub stream: Field,
+    /// Tenant (indexed).
+    pub tenant: Field,
+    /// OTLP severity number, 0 if none (fast).
+    pub severity: Field,
+    /// `detected_level` as an index into `level::LEVELS` (fast).
+    pub level: Field,
+    /// Line length in bytes (fast).
+    pub size: Field,
+    /// Trace id, hex (indexed, fast).
+    pub trace_id: Field,
+    /// Span id, hex (indexed, fast).
+    pub span_id: Field,
+    /// The line (indexed without positions, stored).
+    pub line: Field,
+    /// Structured metadata as JSON `[[name, value], …]` (stored).
+    pub metadata: Field,
+}
+
+impl Fields {
+    fn schema() -> (Schema, Fields) {
+        let mut b = Schema::builder();
+        let line_options = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer(LINE_TOKENIZER).set_index_option(IndexRecordOption::Basic),
+            )
+            .set_stored();
+        let fields = Fields {
+            ts: b.add_i64_field("ts", FAST),
+            stream: b.add_u64_field("stream", INDEXED | FAST),
+            tenant: b.add_text_field("tenant", STRING),
+            severity: b.add_u64_field("severity", FAST),
+            level: b.add_u64_field("level", FAST),
+            size: b.add_u64_field("size", FAST),
+            trace_id: b.add_text_field("trace_id", STRING | FAST),
+            span_id: b.add_text_field("span_id", STRING | FAST),
+            line: b.add_text_field("line", line_options),
+            metadata: b.add_text_field("metadata", STORED),
+        };
+        (b.build(), fields)
+    }
+}
+
+/// One partition.
+pub(crate) struct Partition {
+    /// First nanosecond covered.
+    pub start: i64,
+    /// First nanosecond after it.
+    pub end: i64,
+    pub dir: PathBuf,
+    pub fields: Fields,
+    index: Index,
+    pub reader: IndexReader,
+    state: Mutex<WriteState>,
+}
+
+/// What the writer side of a partition knows.
+#[derive(Default)]
+struct WriteState {
+    writer: Option<IndexWriter>,
+    /// The WAL position the last commit covers (everything at or before it is in the index).
+    committed: Option<WalPosition>,
+    /// The last position added since the commit, and the first.
+    last: Option<WalPosition>,
+    first: Option<WalPosition>,
+}
+
+impl Partition {
+    /// Opens the partition in `dir`, creating it if needed.
+    pub fn open(dir: &Path, start: i64, end: i64) -> Result<Partition> {
+        let (schema, fields) = Fields::schema();
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        let index = if dir.join("meta.json").exists() {
+            Index::open_in_dir(dir).map_err(tantivy_error)?
+        } else {
+            let settings = IndexSettings {
+                docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(3) }),
+                docstore_blocksize: 64 << 10,
+                ..IndexSettings::default()
+            };
+            Index::builder().schema(schema).settings(settings).create_in_dir(dir).map_err(tantivy_error)?
+        };
+        index.tokenizers().register(LINE_TOKENIZER, TextAnalyzer::builder(SimpleTokenizer::default()).build());
+        let committed = index.load_metas().map_err(tantivy_error)?.payload.and_then(|p| serde_json::from_str(&p).ok());
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy_error)?;
+        let state = WriteState { committed, ..WriteState::default() };
+        Ok(Partition { start, end, dir: dir.to_owned(), fields, index, reader, state: Mutex::new(state) })
+    }
+
+    /// Whether the last commit already holds what was written at `position`.
+    pub fn covers(&self, position: WalPosition) -> bool {
+        self.state.lock().map(|s| s.committed.is_some_and(|c| position <= c)).unwrap_or(false)
+    }
+
+    /// Adds entries of one stream, written to the WAL at `position`.
+    pub fn add(&self, position: WalPosition, tenant: &str, stream: u64, entries: &[&Entry]) -> Result<()> {
+        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        if state.writer.is_none() {
+            state.writer = Some(self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?);
+        }
+        let Some(writer) = state.writer.as_ref() else { return Ok(()) };
+        let f = self.fields;
+        for entry in entries {
+            let mut doc = TantivyDocument::new();
+            doc.add_i64(f.ts, entry.time_unix_nano);
+            doc.add_u64(f.stream, stream);
+            doc.add_text(f.tenant, tenant);
+            doc.add_u64(f.size, entry.line.len() as u64);
+            let mut severity = 0;
+            let mut level = super::level::LEVELS.len() - 1;
+            for Label { name, value } in &entry.metadata {
+                match name.as_str() {
+                    "severity_number" => severity = value.parse().unwrap_or(0),
+                    "detected_level" => {
+                        level = super::level::LEVELS.iter().position(|l| l == value).unwrap_or(level);
+                    }
+                    "trace_id" => doc.add_text(f.trace_id, value),
+                    "span_id" => doc.add_text(f.span_id, value),
+                    _ => {}
+                }
+            }
+            doc.add_u64(f.severity, severity);
+            doc.add_u64(f.level, level as u64);
+            doc.add_text(f.line, &entry.line);
+            let pairs: Vec<[&str; 2]> = entry.metadata.iter().map(|l| [l.name.as_str(), l.value.as_str()]).collect();
+            doc.add_text(f.metadata, serde_json::to_string(&pairs).unwrap_or_default());
+            writer.add_document(doc).map_err(tantivy_error)?;
+        }
+        state.first.get_or_insert(position);
+        state.last = Some(position);
+        Ok(())
+    }
+
+    /// The first WAL position added since the last commit, if any.
+    pub fn uncommitted_from(&self) -> Option<WalPosition> {
+        self.state.lock().ok().and_then(|s| s.first)
+    }
+
+    /// Commits what was added (with the WAL position it covers) and makes it searchable.
+    /// With `close`, the writer is released afterwards.
+    pub fn commit(&self, close: bool) -> Result<bool> {
+        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        let Some(last) = state.last else {
+            if close && let Some(writer) = state.writer.take() {
+                writer.wait_merging_threads().map_err(tantivy_error)?;
+            }
+            return Ok(false);
+        };
+        let Some(writer) = state.writer.as_mut() else { return Ok(false) };
+        let mut prepared = writer.prepare_commit().map_err(tantivy_error)?;
+        prepared.set_payload(&serde_json::to_string(&last).unwrap_or_default());
+        prepared.commit().map_err(tantivy_error)?;
+        state.committed = Some(last);
+        state.last = None;
+        state.first = None;
+        if close && let Some(writer) = state.writer.take() {
+            writer.wait_merging_threads().map_err(tantivy_error)?;
+        }
+        drop(state);
+        self.reader.reload().map_err(tantivy_error)?;
+        Ok(true)
+    }
+
+    /// Waits for merges, for a clean close.
+    pub fn close(&self) -> Result<()> {
+        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        if let Some(writer) = state.writer.take() {
+            writer.wait_merging_threads().map_err(tantivy_error)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the partition takes on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|dir| dir.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// A tantivy error as a storage error.
+pub(crate) fn tantivy_error(e: tantivy::TantivyError) -> Error {
+    Error::Index(e.to_string())
+}

@@ -1,0 +1,313 @@
+//! Reading entries back: the tantivy query for a scan (streams, time range, and the line
+//! filters that can be answered from the index), and the walk over the hits in time order.
+//!
+//! The `line` field is indexed as runs of alphanumeric characters, case kept. A line that
+//! contains the string `s` contains every run of `s` that is bounded on both sides inside `s`
+//! as a whole token; the first run as the end of a token, the last as the start of one, and a
+//! run that is all of `s` inside a token. The index query asks exactly that, so it returns a
+//! superset of the matching lines, and the caller checks each line again.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use tantivy::collector::{Collector, Count, SegmentCollector};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+
+use super::LogStore;
+use super::partition::{Partition, tantivy_error};
+use crate::{Error, Label, Result};
+
+/// What the index can answer about a line, a superset that the caller re-checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineQuery {
+    /// The line contains this string.
+    Contains(String),
+    /// All of these hold.
+    All(Vec<LineQuery>),
+    /// At least one of these holds.
+    Any(Vec<LineQuery>),
+    /// This trace id is in the entry's structured metadata.
+    TraceId(String),
+}
+
+/// One scan over the store.
+#[derive(Debug, Clone)]
+pub struct LogScan<'a> {
+    /// Stream ids to read.
+    pub streams: &'a [u64],
+    /// First nanosecond wanted.
+    pub start: i64,
+    /// First nanosecond not wanted.
+    pub end: i64,
+    /// Newest first.
+    pub backward: bool,
+    /// What the index can check of the lines.
+    pub line: Option<&'a LineQuery>,
+}
+
+/// One entry read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Its stream's id.
+    pub stream: u64,
+    /// Nanoseconds since the epoch.
+    pub time: i64,
+    /// The line.
+    pub line: String,
+    /// Structured metadata.
+    pub metadata: Vec<Label>,
+}
+
+/// Hits gathered in one go at most; larger ranges are read in time windows.
+const WINDOW_HITS: usize = 250_000;
+
+impl LogStore {
+    /// Calls `visit` with every entry of the scan, in time order (ties in insertion order),
+    /// until it returns false.
+    pub fn scan(&self, scan: &LogScan<'_>, visit: &mut dyn FnMut(LogEntry) -> bool) -> Result<()> {
+        if scan.streams.is_empty() || scan.start >= scan.end {
+            return Ok(());
+        }
+        let mut partitions: Vec<_> =
+            self.snapshot().into_iter().filter(|p| p.end > scan.start && p.start < scan.end).collect();
+        if scan.backward {
+            partitions.reverse();
+        }
+        for p in partitions {
+            let (start, end) = (scan.start.max(p.start), scan.end.min(p.end));
+            if !scan_partition(&p, scan, start, end, visit)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `visit(stream, time, line bytes, level index)` for every entry of the scan, from
+    /// the columns alone (no line is read), in no particular order.
+    pub fn scan_columns(&self, scan: &LogScan<'_>, visit: &mut dyn FnMut(u64, i64, u64, u64)) -> Result<()> {
+        if scan.streams.is_empty() || scan.start >= scan.end {
+            return Ok(());
+        }
+        for p in self.snapshot().into_iter().filter(|p| p.end > scan.start && p.start < scan.end) {
+            let query = build_query(&p, scan, scan.start.max(p.start), scan.end.min(p.end))?;
+            let hits =
+                p.reader.searcher().search(&*query, &HitCollector { with_columns: true }).map_err(tantivy_error)?;
+            for hit in hits {
+                visit(hit.stream, hit.ts, hit.size, hit.level);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scan_partition(
+    p: &Partition,
+    scan: &LogScan<'_>,
+    start: i64,
+    end: i64,
+    visit: &mut dyn FnMut(LogEntry) -> bool,
+) -> Result<bool> {
+    let searcher = p.reader.searcher();
+    let total = searcher.search(&*build_query(p, scan, start, end)?, &Count).map_err(tantivy_error)?;
+    if total == 0 {
+        return Ok(true);
+    }
+    let windows = total.div_ceil(WINDOW_HITS).max(1) as i64;
+    let width = ((end - start) / windows).max(1);
+    let mut bounds: Vec<(i64, i64)> = (0..windows)
+        .map(|i| {
+            let lo = start + i * width;
+            let hi = if i == windows - 1 { end } else { (lo + width).min(end) };
+            (lo, hi)
+        })
+        .filter(|(lo, hi)| lo < hi)
+        .collect();
+    if scan.backward {
+        bounds.reverse();
+    }
+    let f = p.fields;
+    for (lo, hi) in bounds {
+        let query = build_query(p, scan, lo, hi)?;
+        let mut hits = searcher.search(&*query, &HitCollector { with_columns: false }).map_err(tantivy_error)?;
+        hits.sort_unstable_by_key(|h| (h.ts, h.segment, h.doc));
+        if scan.backward {
+            hits.reverse();
+        }
+        for hit in hits {
+            let doc: TantivyDocument = searcher.doc(DocAddress::new(hit.segment, hit.doc)).map_err(tantivy_error)?;
+            let line = doc.get_first(f.line).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let metadata = doc
+                .get_first(f.metadata)
+                .and_then(|v| v.as_str())
+                .and_then(|s| serde_json::from_str::<Vec<[String; 2]>>(s).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|[name, value]| Label { name, value })
+                .collect();
+            if !visit(LogEntry { stream: hit.stream, time: hit.ts, line, metadata }) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn build_query(p: &Partition, scan: &LogScan<'_>, start: i64, end: i64) -> Result<Box<dyn Query>> {
+    let f = p.fields;
+    let streams = TermSetQuery::new(scan.streams.iter().map(|id| Term::from_field_u64(f.stream, *id)));
+    let range = RangeQuery::new(
+        Bound::Included(Term::from_field_i64(f.ts, start)),
+        Bound::Excluded(Term::from_field_i64(f.ts, end)),
+    );
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, Box::new(streams)), (Occur::Must, Box::new(range))];
+    if let Some(line) = scan.line {
+        clauses.push((Occur::Must, line_query(p, line)?));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// The index query for what a line must contain.
+fn line_query(p: &Partition, q: &LineQuery) -> Result<Box<dyn Query>> {
+    let field = p.fields.line;
+    Ok(match q {
+        LineQuery::TraceId(id) => {
+            Box::new(TermQuery::new(Term::from_field_text(p.fields.trace_id, id), IndexRecordOption::Basic))
+        }
+        LineQuery::All(parts) => {
+            let clauses = parts.iter().map(|q| Ok((Occur::Must, line_query(p, q)?))).collect::<Result<Vec<_>>>()?;
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+        }
+        LineQuery::Any(parts) => {
+            let clauses = parts.iter().map(|q| Ok((Occur::Should, line_query(p, q)?))).collect::<Result<Vec<_>>>()?;
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+        }
+        LineQuery::Contains(s) => {
+            let runs = runs(s);
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (run, at_start, at_end) in runs {
+                let q: Box<dyn Query> = match (at_start, at_end) {
+                    (false, false) => {
+                        Box::new(TermQuery::new(Term::from_field_text(field, run), IndexRecordOption::Basic))
+                    }
+                    (true, false) => regex(&format!(".*{run}"), field)?,
+                    (false, true) => regex(&format!("{run}.*"), field)?,
+                    (true, true) => regex(&format!(".*{run}.*"), field)?,
+                };
+                clauses.push((Occur::Must, q));
+            }
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+        }
+    })
+}
+
+fn regex(pattern: &str, field: tantivy::schema::Field) -> Result<Box<dyn Query>> {
+    Ok(Box::new(RegexQuery::from_pattern(pattern, field).map_err(|e| Error::InvalidInput(e.to_string()))?))
+}
+
+/// The alphanumeric runs of `s`, each with whether it touches the start and the end of `s`.
+fn runs(s: &str) -> Vec<(&str, bool, bool)> {
+    let mut out = Vec::new();
+    let mut begin = None;
+    for (i, c) in s.char_indices() {
+        match (c.is_alphanumeric(), begin) {
+            (true, None) => begin = Some(i),
+            (false, Some(b)) => {
+                out.push((&s[b..i], b == 0, false));
+                begin = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(b) = begin {
+        out.push((&s[b..], b == 0, true));
+    }
+    out
+}
+
+/// Stream ids present in a partition, from the term dictionary of the `stream` field.
+pub(crate) fn stream_ids(p: &Partition) -> Result<HashSet<u64>> {
+    let mut ids = HashSet::new();
+    for segment in p.reader.searcher().segment_readers() {
+        let index = segment.inverted_index(p.fields.stream).map_err(tantivy_error)?;
+        let mut terms = index.terms().stream().map_err(|e| Error::Index(e.to_string()))?;
+        while terms.advance() {
+            if let Ok(bytes) = <[u8; 8]>::try_from(terms.key()) {
+                ids.insert(u64::from_be_bytes(bytes));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// One hit: where the document is, and the columns read for it.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    ts: i64,
+    segment: SegmentOrdinal,
+    doc: DocId,
+    stream: u64,
+    size: u64,
+    level: u64,
+}
+
+/// Gathers every hit with its time and stream (and, with `with_columns`, size and level).
+struct HitCollector {
+    with_columns: bool,
+}
+
+struct SegmentHits {
+    segment: SegmentOrdinal,
+    ts: tantivy::columnar::Column<i64>,
+    stream: tantivy::columnar::Column<u64>,
+    size: Option<tantivy::columnar::Column<u64>>,
+    level: Option<tantivy::columnar::Column<u64>>,
+    hits: Vec<Hit>,
+}
+
+impl Collector for HitCollector {
+    type Fruit = Vec<Hit>;
+    type Child = SegmentHits;
+
+    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentHits> {
+        let fast = reader.fast_fields();
+        Ok(SegmentHits {
+            segment,
+            ts: fast.i64("ts")?,
+            stream: fast.u64("stream")?,
+            size: if self.with_columns { Some(fast.u64("size")?) } else { None },
+            level: if self.with_columns { Some(fast.u64("level")?) } else { None },
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SegmentHits {
+    type Fruit = Vec<Hit>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let column = |c: &Option<tantivy::columnar::Column<u64>>| c.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+        self.hits.push(Hit {
+            ts: self.ts.first(doc).unwrap_or(0),
+            segment: self.segment,
+            doc,
+            stream: self.stream.first(doc).unwrap_or(0),
+            size: column(&self.size),
+            level: column(&self.level),
+        });
+    }
+
+    fn harvest(self) -> Vec<Hit> {
+        self.hits
+    }
+}

@@ -1,0 +1,264 @@
+use std::time::Duration;
+
+use super::*;
+use crate::{AnyValue, KeyValue, Labels, Resource, ResourceGroup, Scope, ScopeGroup, Stream, TraceId};
+
+const MIN: i64 = 60_000_000_000;
+
+fn pos(offset: u64) -> WalPosition {
+    WalPosition { segment: 1, offset }
+}
+
+fn batch(labels: &[(&str, &str)], entries: &[(i64, &str)]) -> StreamBatch {
+    StreamBatch {
+        streams: vec![Stream {
+            labels: Labels::from_pairs(labels.iter().copied()),
+            entries: entries
+                .iter()
+                .map(|(t, l)| Entry { time_unix_nano: *t, line: (*l).into(), metadata: vec![] })
+                .collect(),
+        }],
+    }
+}
+
+fn options() -> LogStoreOptions {
+    LogStoreOptions { partition: Duration::from_secs(3600), ..LogStoreOptions::default() }
+}
+
+fn lines(store: &LogStore, tenant: &Tenant, backward: bool, line: Option<&LineQuery>) -> Vec<String> {
+    let ids: Vec<u64> = store.streams(tenant, 0, i64::MAX, &|_| true).iter().map(|s| s.id).collect();
+    let mut out = Vec::new();
+    let scan = LogScan { streams: &ids, start: 0, end: i64::MAX, backward, line };
+    store
+        .scan(&scan, &mut |e| {
+            out.push(e.line);
+            true
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn entries_come_back_in_time_order_either_way_after_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    let now = now_nanos();
+    store.append(pos(1), &t, batch(&[("app", "a")], &[(now - 2 * MIN, "two"), (now - 3 * MIN, "three")])).unwrap();
+    store.append(pos(2), &t, batch(&[("app", "b")], &[(now - MIN, "one")])).unwrap();
+    assert_eq!(lines(&store, &t, false, None), Vec::<String>::new(), "nothing is searchable before a commit");
+    assert!(matches!(store.wal_needed(), WalNeed::From(p) if p == pos(1)));
+    store.commit().unwrap();
+    assert_eq!(store.wal_needed(), WalNeed::Nothing);
+    assert_eq!(lines(&store, &t, false, None), ["three", "two", "one"]);
+    assert_eq!(lines(&store, &t, true, None), ["one", "two", "three"]);
+    assert_eq!(lines(&store, &Tenant::new("other").unwrap(), false, None), Vec::<String>::new());
+}
+
+#[test]
+fn every_entry_gets_a_detected_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    store.append(pos(1), &t, batch(&[("app", "a")], &[(now_nanos(), "level=error boom")])).unwrap();
+    store.commit().unwrap();
+    let ids: Vec<u64> = store.streams(&t, 0, i64::MAX, &|_| true).iter().map(|s| s.id).collect();
+    let mut seen = Vec::new();
+    store
+        .scan(&LogScan { streams: &ids, start: 0, end: i64::MAX, backward: false, line: None }, &mut |e| {
+            seen.push(e.metadata);
+            true
+        })
+        .unwrap();
+    assert_eq!(seen, [vec![Label::new("detected_level", "error")]]);
+}
+
+/// The index's answer for a `Contains` must include every line that holds the string: it
+/// may include more (the caller re-checks), never fewer.
+#[test]
+fn line_pushdown_never_misses_a_line_that_contains_the_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    let corpus = [
+        "error",
+        "errors everywhere",
+        "xerrorx",
+        "an Error happened",
+        "connection refused by peer",
+        "disconnection refused byte",
+        "GET /api/v1/users?id=42 200",
+        "user=alice took 12.5ms",
+        "naïve café au lait",
+        "",
+        "::1 - - [27/Nov/2026] \"POST /x\"",
+    ];
+    let now = now_nanos();
+    let entries: Vec<(i64, &str)> = corpus.iter().enumerate().map(|(i, l)| (now - MIN + i as i64, *l)).collect();
+    store.append(pos(1), &t, batch(&[("app", "a")], &entries)).unwrap();
+    store.commit().unwrap();
+    let mut needles: Vec<String> = Vec::new();
+    for line in corpus {
+        let chars: Vec<char> = line.chars().collect();
+        for i in 0..chars.len() {
+            for j in i + 1..=chars.len().min(i + 12) {
+                needles.push(chars[i..j].iter().collect());
+            }
+        }
+    }
+    needles.extend(["error".into(), "refused by".into(), "fé au".into(), "/v1/".into()]);
+    for needle in needles {
+        let q = LineQuery::Contains(needle.clone());
+        let found = lines(&store, &t, false, Some(&q));
+        for line in corpus.iter().filter(|l| l.contains(needle.as_str())) {
+            assert!(found.iter().any(|f| f == line), "{needle:?}: index missed {line:?}");
+        }
+    }
+    let error = lines(&store, &t, false, Some(&LineQuery::Contains("error".into())));
+    assert_eq!(error, ["error", "errors everywhere", "xerrorx"], "the index is case-sensitive, as |= is");
+    let either = LineQuery::Any(vec![LineQuery::Contains("alice".into()), LineQuery::Contains("POST".into())]);
+    assert_eq!(lines(&store, &t, false, Some(&either)).len(), 2);
+}
+
+#[test]
+fn committed_partitions_survive_a_reopen_and_replay_skips_what_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tenant::default();
+    let now = now_nanos();
+    {
+        let store = LogStore::open(dir.path(), options()).unwrap();
+        store.append(pos(1), &t, batch(&[("app", "a")], &[(now - MIN, "kept")])).unwrap();
+        store.commit().unwrap();
+        store.append(pos(2), &t, batch(&[("app", "a")], &[(now, "not committed")])).unwrap();
+        // dropped without a commit, as by kill -9
+    }
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    assert_eq!(lines(&store, &t, false, None), ["kept"]);
+    // Replay brings both records again: the first is already in the commit.
+    store.append(pos(1), &t, batch(&[("app", "a")], &[(now - MIN, "kept")])).unwrap();
+    store.append(pos(2), &t, batch(&[("app", "a")], &[(now, "not committed")])).unwrap();
+    store.commit().unwrap();
+    assert_eq!(lines(&store, &t, false, None), ["kept", "not committed"]);
+}
+
+#[test]
+fn retention_deletes_whole_partitions_outside_the_window_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogStoreOptions { retention: Duration::from_secs(3 * 3600), ..options() };
+    let store = LogStore::open(dir.path(), options).unwrap();
+    let t = Tenant::default();
+    let now = now_nanos();
+    let hour = 60 * MIN;
+    let entries: Vec<(i64, String)> = (0..3).map(|h| (now - h * hour - MIN, format!("h{h}"))).collect();
+    for (i, (time, line)) in entries.iter().enumerate() {
+        store.append(pos(i as u64), &t, batch(&[("app", "a")], &[(*time, line)])).unwrap();
+    }
+    store.commit().unwrap();
+    assert_eq!(store.stats().partitions, 3);
+    // Two hours later, the partition of "h2" ends more than 3 h ago; the others do not.
+    let removed = store.enforce_retention(now + 2 * hour).unwrap();
+    assert!(removed >= 1);
+    let left = lines(&store, &t, false, None);
+    assert!(!left.contains(&"h2".to_owned()) && left.contains(&"h0".to_owned()), "{left:?}");
+    let everything_in_window = lines(&store, &t, false, None);
+    assert_eq!(store.stats().entries as usize, everything_in_window.len());
+    // Entries older than the retention are refused.
+    store.append(pos(9), &t, batch(&[("app", "a")], &[(now - 10 * hour, "ancient")])).unwrap();
+    assert_eq!(store.stats().dropped, 1);
+}
+
+#[test]
+fn otlp_records_map_to_streams_as_loki_maps_them() {
+    let resource = Resource {
+        attributes: vec![
+            KeyValue { key: "service.name".into(), value: AnyValue::String("shop".into()) },
+            KeyValue { key: "k8s.pod.name".into(), value: AnyValue::String("shop-1".into()) },
+            KeyValue { key: "host.name".into(), value: AnyValue::String("node-a".into()) },
+        ],
+        ..Resource::default()
+    };
+    let record = LogRecord {
+        time_unix_nano: 1_000,
+        observed_time_unix_nano: 2_000,
+        severity_number: 17,
+        severity_text: "ERROR".into(),
+        body: AnyValue::String("payment failed".into()),
+        attributes: vec![
+            KeyValue { key: "http.status_code".into(), value: AnyValue::Int(502) },
+            KeyValue {
+                key: "user".into(),
+                value: AnyValue::Map(vec![KeyValue { key: "id".into(), value: AnyValue::String("u1".into()) }]),
+            },
+        ],
+        dropped_attributes_count: 0,
+        flags: 1,
+        trace_id: TraceId::from_slice(&[1; 16]),
+        span_id: None,
+        event_name: String::new(),
+    };
+    let batch = Batch {
+        resources: vec![ResourceGroup {
+            resource,
+            scopes: vec![ScopeGroup {
+                scope: Scope { name: "app.payments".into(), ..Scope::default() },
+                items: vec![record],
+            }],
+        }],
+    };
+    let out = streams_from_otlp(&batch, &LogStoreOptions::default().promoted);
+    assert_eq!(out.streams.len(), 1);
+    let stream = &out.streams[0];
+    assert_eq!(stream.labels, Labels::from_pairs([("k8s_pod_name", "shop-1"), ("service_name", "shop")]));
+    let entry = &stream.entries[0];
+    assert_eq!(entry.time_unix_nano, 1_000);
+    assert_eq!(entry.line, "payment failed");
+    let md: Vec<(&str, &str)> = entry.metadata.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+    assert_eq!(
+        md,
+        [
+            ("http_status_code", "502"),
+            ("user_id", "u1"),
+            ("observed_timestamp", "2000"),
+            ("severity_number", "17"),
+            ("severity_text", "ERROR"),
+            ("flags", "1"),
+            ("trace_id", "01010101010101010101010101010101"),
+            ("host_name", "node-a"),
+            ("scope_name", "app.payments"),
+        ]
+    );
+}
+
+#[test]
+fn a_resource_without_service_name_gets_one_discovered_or_unknown_service() {
+    let group = |attrs: Vec<KeyValue>| ResourceGroup {
+        resource: Resource { attributes: attrs, ..Resource::default() },
+        scopes: vec![ScopeGroup {
+            scope: Scope::default(),
+            items: vec![LogRecord {
+                time_unix_nano: 1,
+                observed_time_unix_nano: 0,
+                severity_number: 0,
+                severity_text: String::new(),
+                body: AnyValue::Int(7),
+                attributes: vec![],
+                dropped_attributes_count: 0,
+                flags: 0,
+                trace_id: None,
+                span_id: None,
+                event_name: String::new(),
+            }],
+        }],
+    };
+    let promoted = vec!["k8s.container.name".to_owned(), "service.name".to_owned()];
+    let batch = Batch {
+        resources: vec![
+            group(vec![KeyValue { key: "k8s.container.name".into(), value: AnyValue::String("web".into()) }]),
+            group(vec![]),
+        ],
+    };
+    let out = streams_from_otlp(&batch, &promoted);
+    assert_eq!(out.streams[0].labels.get("service_name"), Some("web"));
+    assert_eq!(out.streams[1].labels.get("service_name"), Some(UNKNOWN_SERVICE));
+    assert_eq!(out.streams[1].entries[0].line, "7");
+}
