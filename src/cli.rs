@@ -93,6 +93,12 @@ pub struct ServeArgs {
     /// Delete span blocks older than this, e.g. 7d or 48h [default: 7d].
     #[arg(long = "traces.retention", env = "LOOKOUT_TRACES_RETENTION", value_parser = humantime::parse_duration)]
     pub traces_retention: Option<Duration>,
+    /// Delete log partitions older than this, e.g. 7d [default: 7d].
+    #[arg(long = "logs.retention", env = "LOOKOUT_LOGS_RETENTION", value_parser = humantime::parse_duration)]
+    pub logs_retention: Option<Duration>,
+    /// Longest until new log lines are searchable, e.g. 1s [default: 1s].
+    #[arg(long = "logs.commit-interval", env = "LOOKOUT_LOGS_COMMIT_INTERVAL", value_parser = humantime::parse_duration)]
+    pub logs_commit_interval: Option<Duration>,
     /// Delete metrics older than this, e.g. 15d [default: 15d].
     #[arg(long = "metrics.retention", env = "LOOKOUT_METRICS_RETENTION", value_parser = humantime::parse_duration)]
     pub metrics_retention: Option<Duration>,
@@ -143,6 +149,8 @@ impl ServeArgs {
         set(&mut c.wal.segment_size, &self.wal_segment_size);
         set(&mut c.traces.retention, &self.traces_retention);
         set(&mut c.metrics.retention, &self.metrics_retention);
+        set(&mut c.logs.retention, &self.logs_retention);
+        set(&mut c.logs.commit_interval, &self.logs_commit_interval);
         set(&mut c.metrics.max_series_per_tenant, &self.metrics_max_series_per_tenant);
         set(&mut c.query.lookback_delta, &self.query_lookback_delta);
         set(&mut c.query.max_samples, &self.query_max_samples);

@@ -27,6 +27,8 @@ pub struct Config {
     pub wal: WalConfig,
     /// The span store.
     pub traces: TracesConfig,
+    /// The log store.
+    pub logs: LogsConfig,
     /// The metrics store and the ways metrics are made (OTLP translation, span metrics).
     pub metrics: MetricsConfig,
     /// The PromQL engine.
@@ -49,6 +51,7 @@ impl Default for Config {
             otlp: OtlpConfig::default(),
             wal: WalConfig::default(),
             traces: TracesConfig::default(),
+            logs: LogsConfig::default(),
             metrics: MetricsConfig::default(),
             query: QueryConfig::default(),
             global: default_global(),
@@ -195,6 +198,38 @@ impl Default for TracesConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             max_block_spans: 200_000,
             max_block_age: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The log store.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Delete log partitions that ended longer ago than this; older entries are refused.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// Length of one time partition (one index each, deleted whole by retention).
+    #[serde(with = "humantime_serde")]
+    pub partition: Duration,
+    /// How often new entries are committed, i.e. the longest until they are searchable.
+    #[serde(with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// OTLP resource attributes that become stream labels (dots turned into `_`); the others
+    /// become structured metadata. Loki's default list.
+    pub promote_resource_attributes: Vec<String>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            retention: Duration::from_secs(7 * 24 * 3600),
+            partition: Duration::from_secs(3600),
+            commit_interval: Duration::from_secs(1),
+            promote_resource_attributes: lookout_storage::logs::DEFAULT_PROMOTED
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }

@@ -1,11 +1,11 @@
 //! `lookout serve`: the composition root that wires storage, ingest and the listeners, and
 //! shuts them down in order (stop intake → finish in-flight requests → close the WAL).
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -19,6 +19,7 @@ use lookout_ingest::{
 };
 use lookout_query::promql::{Engine, EngineOptions};
 use lookout_query::{BuildInfo, PrometheusState, TempoState};
+use lookout_storage::logs::{LogStore, LogStoreOptions};
 use lookout_storage::metrics::{Tsdb, TsdbOptions};
 use lookout_storage::{
     Apply, FsyncPolicy, Payload, Signal, SpanStore, SpanStoreOptions, Tenant, TenantPayload, Wal, WalMetrics,
@@ -66,11 +67,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?
             .context("opening the metrics store")?,
     );
-    let stores = Arc::new(Stores {
-        spans: Arc::clone(&spans),
-        tsdb: Arc::clone(&tsdb),
-        log_segments: Mutex::new(BTreeSet::new()),
-    });
+    let logs_options = LogStoreOptions {
+        partition: config.logs.partition,
+        retention: config.logs.retention,
+        promoted: config.logs.promote_resource_attributes.clone(),
+        ..LogStoreOptions::default()
+    };
+    let logs_dir = config.data_dir.join("logs");
+    let logs = Arc::new(
+        tokio::task::spawn_blocking(move || LogStore::open(&logs_dir, logs_options))
+            .await?
+            .context("opening the log store")?,
+    );
+    let stores = Arc::new(Stores { spans: Arc::clone(&spans), tsdb: Arc::clone(&tsdb), logs: Arc::clone(&logs) });
     let ready = Arc::new(AtomicBool::new(false));
     let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
@@ -82,6 +91,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION"),
         }))
         .merge(lookout_ingest::remote_write::router(Arc::clone(&ingester_slot)))
+        .merge(lookout_ingest::loki_push::router(Arc::clone(&ingester_slot)))
         .merge(lookout_ingest::scrape::targets_router(scrape_status.clone()))
         .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)))
         .merge(lookout_query::prometheus_router(PrometheusState {
@@ -169,6 +179,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
     let metrics_maintenance =
         tokio::spawn(maintain_metrics_store(Arc::clone(&tsdb), registry.clone(), maintenance_stop.clone()));
+    let logs_maintenance = tokio::spawn(maintain_log_store(
+        Arc::clone(&logs),
+        config.logs.commit_interval,
+        registry.clone(),
+        maintenance_stop.clone(),
+    ));
     let mut jobs = config.scrape_configs.clone();
     if config.metrics.scrape_self {
         jobs.push(self_scrape(admin_address, &config.global)?);
@@ -213,6 +229,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     maintenance_stop.cancel();
     maintenance.await?;
     metrics_maintenance.await?;
+    logs_maintenance.await?;
+    let closing = Arc::clone(&logs);
+    if let Err(e) = tokio::task::spawn_blocking(move || closing.close()).await? {
+        warn!(error = %e, "closing the log store failed; the wal keeps what was not committed");
+    }
     admin_stop.cancel();
     admin_task.await??;
     info!("shutdown complete");
@@ -252,21 +273,11 @@ fn self_scrape(address: SocketAddr, global: &GlobalConfig) -> anyhow::Result<Scr
 struct Stores {
     spans: Arc<SpanStore>,
     tsdb: Arc<Tsdb>,
-    /// WAL segments holding log records: kept until the log store exists (issue 6).
-    log_segments: Mutex<BTreeSet<u64>>,
+    logs: Arc<LogStore>,
 }
 
-impl Stores {
-    fn note_logs(&self, position: WalPosition) {
-        if let Ok(mut set) = self.log_segments.lock() {
-            set.insert(position.segment);
-        }
-    }
-}
-
-/// Hands a durable WAL record to the store of its signal. Logs have no store yet (issue 6) and
-/// stay in the WAL; OTLP-shaped metrics records were written before the metrics store existed
-/// and are not translated.
+/// Hands a durable WAL record to the store of its signal. OTLP-shaped metrics records were
+/// written before the metrics store existed and are not translated.
 fn apply_to_stores(stores: &Stores, position: WalPosition, record: TenantPayload) {
     match record.payload {
         Payload::Traces(batch) => {
@@ -275,13 +286,22 @@ fn apply_to_stores(stores: &Stores, position: WalPosition, record: TenantPayload
             }
         }
         Payload::Samples(batch) => stores.tsdb.apply(position, &record.tenant, &batch),
-        Payload::Logs(_) => stores.note_logs(position),
+        Payload::Logs(batch) => {
+            if let Err(e) = stores.logs.append_otlp(position, &record.tenant, &batch) {
+                error!(error = %e, "indexing log records failed; the wal keeps them");
+            }
+        }
+        Payload::Streams(batch) => {
+            if let Err(e) = stores.logs.append(position, &record.tenant, batch) {
+                error!(error = %e, "indexing log entries failed; the wal keeps them");
+            }
+        }
         Payload::Metrics(_) => {}
     }
 }
 
 /// Every minute: writes the metrics head snapshot, then deletes the WAL segments no store needs
-/// any more (segments with log records are kept: there is no log store yet). Until stopped.
+/// any more. Until stopped.
 async fn truncate_wal(wal: Arc<Wal>, stores: Arc<Stores>, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
     ticks.tick().await;
@@ -295,9 +315,12 @@ async fn truncate_wal(wal: Arc<Wal>, stores: Arc<Stores>, stop: CancellationToke
             if stores.tsdb.wal_needed() != lookout_storage::WalNeed::Nothing {
                 stores.tsdb.write_snapshot()?;
             }
-            let below = stores.spans.wal_needed().first_segment().min(stores.tsdb.wal_needed().first_segment());
-            let logs = stores.log_segments.lock().map(|s| s.clone()).unwrap_or_default();
-            wal.remove_segments_before(below, &|segment| logs.contains(&segment))
+            let below = [stores.spans.wal_needed(), stores.tsdb.wal_needed(), stores.logs.wal_needed()]
+                .into_iter()
+                .map(|need| need.first_segment())
+                .min()
+                .unwrap_or(u64::MAX);
+            wal.remove_segments_before(below, &|_| false)
         })
         .await;
         match outcome {
@@ -305,6 +328,67 @@ async fn truncate_wal(wal: Arc<Wal>, stores: Arc<Stores>, stop: CancellationToke
             Ok(Ok(removed)) => info!(removed, "wal segments no store needs were deleted"),
             Ok(Err(e)) => warn!(error = %e, "wal truncation failed"),
             Err(e) => warn!(error = %e, "wal truncation task failed"),
+        }
+    }
+}
+
+/// Commits the log store every `interval` (what makes new lines searchable), deletes partitions
+/// past retention every minute and keeps its gauges, until stopped.
+async fn maintain_log_store(logs: Arc<LogStore>, interval: Duration, registry: Registry, stop: CancellationToken) {
+    let names = [
+        ("lookout_logs_partitions", "Log partitions (tantivy indexes) on disk."),
+        ("lookout_logs_streams", "Log streams known."),
+        ("lookout_logs_entries", "Searchable log entries."),
+        ("lookout_logs_disk_bytes", "Bytes of log partitions on disk."),
+        ("lookout_logs_dropped_entries", "Log entries refused since start for being outside the retention window."),
+    ];
+    let gauges = names.map(|(name, help)| {
+        let gauge = prometheus::IntGauge::new(name, help).ok();
+        if let Some(g) = &gauge
+            && let Err(e) = registry.register(Box::new(g.clone()))
+        {
+            warn!(error = %e, name, "cannot register log store gauge");
+        }
+        gauge
+    });
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_housekeeping: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let store = Arc::clone(&logs);
+        let housekeeping = last_housekeeping.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        let outcome = tokio::task::spawn_blocking(move || {
+            store.commit()?;
+            if housekeeping {
+                store.enforce_retention(lookout_storage::logs::now_unix_nano())?;
+                return Ok::<_, lookout_storage::Error>(Some(store.stats()));
+            }
+            Ok(None)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(Some(stats))) => {
+                last_housekeeping = Some(std::time::Instant::now());
+                let values = [
+                    stats.partitions as i64,
+                    stats.streams as i64,
+                    stats.entries as i64,
+                    stats.disk_bytes as i64,
+                    stats.dropped as i64,
+                ];
+                for (gauge, value) in gauges.iter().zip(values) {
+                    if let Some(g) = gauge {
+                        g.set(value);
+                    }
+                }
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => warn!(error = %e, "log store commit failed; the wal keeps the entries"),
+            Err(e) => warn!(error = %e, "log store maintenance task failed"),
         }
     }
 }
@@ -493,10 +577,8 @@ async fn replay(dir: &Path, registry: &Registry, stores: Arc<Stores>) -> anyhow:
             let wanted = match &record.payload {
                 Payload::Traces(_) => spans_through.is_none_or(|c| position > c),
                 Payload::Samples(_) => samples_from.is_none_or(|c| position >= c),
-                Payload::Logs(_) => {
-                    stores.note_logs(position);
-                    false
-                }
+                // The log store skips what its partitions' commits already hold.
+                Payload::Logs(_) | Payload::Streams(_) => true,
                 Payload::Metrics(_) => false,
             };
             if wanted {

@@ -15,6 +15,7 @@ pub mod generator;
 mod grpc;
 mod http;
 mod intake;
+pub mod loki_push;
 mod metrics;
 mod pipeline;
 pub mod prom;

@@ -31,17 +31,20 @@ pub enum Transport {
     Scrape,
     /// Span metrics and service graphs made from received spans.
     SpanMetrics,
+    /// Loki's push API.
+    LokiPush,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 6] = [
+    pub const ALL: [Transport; 7] = [
         Transport::Grpc,
         Transport::HttpProtobuf,
         Transport::HttpJson,
         Transport::RemoteWrite,
         Transport::Scrape,
         Transport::SpanMetrics,
+        Transport::LokiPush,
     ];
 
     /// The OTLP protocol name (`grpc`, `http/protobuf`, `http/json`).
@@ -53,6 +56,7 @@ impl Transport {
             Transport::RemoteWrite => "remote_write",
             Transport::Scrape => "scrape",
             Transport::SpanMetrics => "span_metrics",
+            Transport::LokiPush => "loki_push",
         }
     }
 }
@@ -216,6 +220,43 @@ impl Ingester {
         Ok((accepted, refused))
     }
 
+    /// Receives a Loki push body (snappy protobuf, or JSON, possibly gzipped). Success means
+    /// every entry is in the WAL.
+    pub async fn push_logs(&self, tenant: Tenant, body: Bytes, format: crate::loki_push::PushFormat) -> Result<()> {
+        let started = Instant::now();
+        let bytes = body.len();
+        let result: Result<u64> = async {
+            let _permit = self.admit()?;
+            let limit = self.options.max_message_size;
+            if body.len() > limit {
+                return Err(Error::TooLarge { limit, decompressed: false });
+            }
+            let record = tokio::task::spawn_blocking(move || -> Result<_> {
+                let batch = crate::loki_push::decode(&body, format, limit)?;
+                if batch.entry_count() == 0 {
+                    return Ok(None);
+                }
+                let record = TenantPayload { tenant, payload: Payload::Streams(batch) };
+                let bytes =
+                    encode_record(&record).map_err(|e| Error::Internal(format!("cannot encode wal record: {e}")))?;
+                Ok(Some((bytes, record)))
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
+            let Some((bytes, record)) = record else { return Ok(0) };
+            let accepted = record.payload.item_count() as u64;
+            self.append(bytes, record).await?;
+            Ok(accepted)
+        }
+        .await;
+        let outcome = match &result {
+            Ok(accepted) => Ok((*accepted, 0)),
+            Err(e) => Err(outcome_label(e)),
+        };
+        self.metrics.record(Signal::Logs, Transport::LokiPush, bytes, started.elapsed(), outcome);
+        result.map(drop)
+    }
+
     /// Writes Prometheus-shaped series (scrapes, span metrics) for `tenant` through the WAL.
     pub async fn write_series(
         &self,
@@ -337,7 +378,7 @@ pub fn decode<T: prost::Message + Default + DeserializeOwned>(body: &[u8], json:
 }
 
 /// Decompresses a gzip body, refusing to produce more than `limit` bytes (gzip bombs).
-fn gunzip(body: &[u8], limit: usize) -> Result<Bytes> {
+pub(crate) fn gunzip(body: &[u8], limit: usize) -> Result<Bytes> {
     let mut out = Vec::with_capacity((body.len() * 4).min(limit));
     let mut decoder = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
     decoder.read_to_end(&mut out).map_err(|e| Error::Decode(format!("invalid gzip body: {e}")))?;

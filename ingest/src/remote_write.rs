@@ -81,8 +81,8 @@ pub(crate) fn unsnappy(body: &[u8], limit: usize) -> crate::Result<Vec<u8>> {
 }
 
 /// Protobuf wire reader over a byte slice.
-struct Wire<'a> {
-    buf: &'a [u8],
+pub(crate) struct Wire<'a> {
+    pub(crate) buf: &'a [u8],
 }
 
 fn bad(what: &str) -> Error {
@@ -90,11 +90,11 @@ fn bad(what: &str) -> Error {
 }
 
 impl<'a> Wire<'a> {
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.buf.is_empty()
     }
 
-    fn varint(&mut self) -> crate::Result<u64> {
+    pub(crate) fn varint(&mut self) -> crate::Result<u64> {
         let mut out = 0u64;
         for i in 0..10 {
             let (&b, rest) = self.buf.split_first().ok_or_else(|| bad("truncated varint"))?;
@@ -108,12 +108,12 @@ impl<'a> Wire<'a> {
     }
 
     /// Field number and wire type of the next field.
-    fn key(&mut self) -> crate::Result<(u64, u8)> {
+    pub(crate) fn key(&mut self) -> crate::Result<(u64, u8)> {
         let k = self.varint()?;
         Ok((k >> 3, (k & 7) as u8))
     }
 
-    fn bytes(&mut self) -> crate::Result<&'a [u8]> {
+    pub(crate) fn bytes(&mut self) -> crate::Result<&'a [u8]> {
         let len = usize::try_from(self.varint()?).map_err(|_| bad("length too large"))?;
         if len > self.buf.len() {
             return Err(bad("truncated field"));
@@ -123,7 +123,7 @@ impl<'a> Wire<'a> {
         Ok(head)
     }
 
-    fn fixed64(&mut self) -> crate::Result<u64> {
+    pub(crate) fn fixed64(&mut self) -> crate::Result<u64> {
         if self.buf.len() < 8 {
             return Err(bad("truncated fixed64"));
         }
@@ -134,11 +134,11 @@ impl<'a> Wire<'a> {
         Ok(u64::from_le_bytes(b))
     }
 
-    fn string(&mut self) -> crate::Result<&'a str> {
+    pub(crate) fn string(&mut self) -> crate::Result<&'a str> {
         std::str::from_utf8(self.bytes()?).map_err(|_| bad("string is not UTF-8"))
     }
 
-    fn skip(&mut self, wire: u8) -> crate::Result<()> {
+    pub(crate) fn skip(&mut self, wire: u8) -> crate::Result<()> {
         match wire {
             0 => self.varint().map(drop),
             1 => self.fixed64().map(drop),

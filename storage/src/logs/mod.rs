@@ -280,6 +280,11 @@ fn partition_nanos(options: &LogStoreOptions) -> i64 {
     i64::try_from(options.partition.as_nanos()).unwrap_or(i64::MAX).max(1)
 }
 
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_unix_nano() -> i64 {
+    now_nanos()
+}
+
 /// Nanoseconds since the Unix epoch.
 pub(crate) fn now_nanos() -> i64 {
     std::time::SystemTime::now()
