@@ -94,16 +94,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .merge(lookout_ingest::loki_push::router(Arc::clone(&ingester_slot)))
         .merge(lookout_ingest::scrape::targets_router(scrape_status.clone()))
         .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)))
+        .merge(lookout_query::loki::router(lookout_query::loki::LokiState {
+            engine: lookout_query::logql::LogqlEngine::new(
+                Arc::clone(&logs),
+                lookout_query::logql::LogqlOptions { timeout: config.query.timeout, ..Default::default() },
+            ),
+            build: build_info_for_apis(),
+            queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
+            tail_interval: config.logs.commit_interval.max(Duration::from_millis(100)),
+        }))
         .merge(lookout_query::prometheus_router(PrometheusState {
             tsdb: Arc::clone(&tsdb),
-            build: BuildInfo {
-                version: env!("CARGO_PKG_VERSION").into(),
-                revision: option_env!("LOOKOUT_GIT_REVISION").unwrap_or("").into(),
-                branch: String::new(),
-                build_user: "lookout".into(),
-                build_date: String::new(),
-                go_version: "rust".into(),
-            },
+            build: build_info_for_apis(),
             admin_api: config.http.enable_admin_api,
             engine: Arc::new(Engine::new(EngineOptions {
                 lookback_delta: config.query.lookback_delta.as_millis() as i64,
@@ -238,6 +240,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     admin_task.await??;
     info!("shutdown complete");
     Ok(())
+}
+
+/// What the build-info endpoints of the Prometheus and Loki APIs report.
+fn build_info_for_apis() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        revision: option_env!("LOOKOUT_GIT_REVISION").unwrap_or("").into(),
+        branch: String::new(),
+        build_user: "lookout".into(),
+        build_date: String::new(),
+        go_version: "rust".into(),
+    }
 }
 
 /// Replies go out at once instead of waiting for the peer's delayed ACK (Nagle's algorithm

@@ -9,6 +9,8 @@
 //! - `tempo`: Tempo's HTTP API (echo, build info, trace by id) over the span store.
 //! - `traceql`: the TraceQL parser. Search with it comes next.
 
+pub mod logql;
+pub mod loki;
 pub mod prometheus;
 pub mod promql;
 pub mod remote_read;

@@ -10,10 +10,10 @@
 //!   `warnings` when a `limit` cut the result, or `{"status":"error","errorType":…,"error":…}`.
 
 mod handlers;
-mod params;
+pub(crate) mod params;
 mod query;
 mod read;
-mod reply;
+pub(crate) mod reply;
 
 use std::sync::Arc;
 

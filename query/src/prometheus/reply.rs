@@ -28,6 +28,11 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
+    /// The message, without the envelope.
+    pub(crate) fn message(&self) -> &str {
+        self.kind().2
+    }
+
     fn kind(&self) -> (StatusCode, &'static str, &str) {
         match self {
             ApiError::BadData(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
