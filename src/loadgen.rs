@@ -50,6 +50,20 @@ pub struct LoadgenArgs {
     /// batches, so sent earlier) by id from the Tempo API at `--query-url`, and report latency.
     #[arg(long)]
     trace_by_id: Option<usize>,
+    /// With `--signal lines`: the span of event time the lines cover, ending now.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "6h")]
+    span: Duration,
+    /// With `--fresh-batches`: generate every batch before the clock starts (memory for speed),
+    /// so that the figure is the server's alone.
+    #[arg(long)]
+    pregenerate: bool,
+    /// Instead of sending, index the (pre-generated) batches into a log store in this folder,
+    /// in this process: the store's ceiling for the same requests.
+    #[arg(long)]
+    index_into: Option<std::path::PathBuf>,
+    /// With `--index-into`: a bare tantivy index of the lines instead of the log store.
+    #[arg(long)]
+    raw_tantivy: bool,
     /// Base URL of Lookout's query API for `--trace-by-id`.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     query_url: String,
@@ -60,13 +74,15 @@ enum LoadSignal {
     Traces,
     Logs,
     Metrics,
+    /// Log lines of 100–300 bytes from 50 streams, spread over `--span` (the log benchmark).
+    Lines,
 }
 
 impl LoadSignal {
     fn path(self) -> &'static str {
         match self {
             LoadSignal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            LoadSignal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            LoadSignal::Logs | LoadSignal::Lines => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
             LoadSignal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         }
     }
@@ -79,6 +95,8 @@ enum Source {
     Cycle(Arc<Vec<Bytes>>, Instant),
     /// Batches generated while sending, until the generator stops.
     Fresh(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Bytes>>>),
+    /// Batches generated before the clock started, each sent once.
+    List(Arc<Vec<Bytes>>, Arc<AtomicU64>),
 }
 
 impl Source {
@@ -89,6 +107,7 @@ impl Source {
                 (Instant::now() < *deadline).then(|| batches[*i % batches.len()].clone())
             }
             Source::Fresh(rx) => rx.lock().await.recv().await,
+            Source::List(batches, next) => batches.get(next.fetch_add(1, Ordering::Relaxed) as usize).cloned(),
         }
     }
 }
@@ -100,13 +119,38 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         return trace_by_id(&args, count, now).await;
     }
     let (signal, size, seed) = (args.signal, args.batch_size, args.seed);
+    let batches_total = args.fresh_batches.unwrap_or(args.distinct_batches).max(1);
+    let plan = Plan {
+        start: now.saturating_sub(args.span.as_nanos() as u64),
+        step: (args.span.as_nanos() as u64 / (batches_total * size).max(1) as u64).max(1),
+    };
+    let raw = Arc::new(AtomicU64::new(0));
     let (source, generator) = match args.fresh_batches {
+        Some(total) if args.pregenerate || args.index_into.is_some() => {
+            let mut rng = Rng::new(seed);
+            let batches: Vec<Bytes> =
+                (0..total).map(|k| batch(signal, &mut rng, size, now, plan.at(k, size), &raw)).collect();
+            if let Some(dir) = &args.index_into {
+                println!("raw_line_bytes={}", raw.load(Ordering::Relaxed));
+                let (dir, raw_tantivy) = (dir.clone(), args.raw_tantivy);
+                return tokio::task::spawn_blocking(move || {
+                    if raw_tantivy {
+                        crate::index_bench::into_tantivy(&dir, &batches)
+                    } else {
+                        crate::index_bench::into_store(&dir, &batches)
+                    }
+                })
+                .await?;
+            }
+            (Source::List(Arc::new(batches), Arc::new(AtomicU64::new(0))), None)
+        }
         Some(total) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(args.concurrency.max(1) * 2);
+            let counted = Arc::clone(&raw);
             let generator = tokio::task::spawn_blocking(move || {
                 let mut rng = Rng::new(seed);
-                for _ in 0..total {
-                    if tx.blocking_send(batch(signal, &mut rng, size, now)).is_err() {
+                for k in 0..total {
+                    if tx.blocking_send(batch(signal, &mut rng, size, now, plan.at(k, size), &counted)).is_err() {
                         break;
                     }
                 }
@@ -115,7 +159,9 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         }
         None => {
             let mut rng = Rng::new(seed);
-            let batches = (0..args.distinct_batches.max(1)).map(|_| batch(signal, &mut rng, size, now)).collect();
+            let batches = (0..args.distinct_batches.max(1))
+                .map(|k| batch(signal, &mut rng, size, now, plan.at(k, size), &raw))
+                .collect();
             (Source::Cycle(Arc::new(batches), Instant::now() + args.duration), None)
         }
     };
@@ -158,6 +204,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             latencies
         }));
     }
+    let source_kind = if matches!(source, Source::Cycle(..)) { "cycle" } else { "each once" };
     drop(source);
     let mut latencies = Vec::new();
     for w in workers {
@@ -192,6 +239,9 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         if args.fresh_batches.is_some() { " (generation on the client included)" } else { "" }
     );
     println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
+    if matches!(args.signal, LoadSignal::Lines) && !matches!(source_kind, "cycle") {
+        println!("raw_line_bytes={}", raw.load(Ordering::Relaxed));
+    }
     if let Some(pid) = args.server_pid {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .with_context(|| format!("reading /proc/{pid}/status"))?;
@@ -202,12 +252,41 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One synthetic batch of the chosen signal, encoded.
-fn batch(signal: LoadSignal, rng: &mut Rng, size: usize, now: u64) -> Bytes {
+/// Event times of the `lines` signal: the whole run spread evenly from `start`.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    start: u64,
+    step: u64,
+}
+
+impl Plan {
+    /// The index of the first line of batch `k`, and the run's start and step.
+    fn at(self, k: usize, size: usize) -> (u64, u64, u64) {
+        ((k * size) as u64, self.start, self.step)
+    }
+}
+
+/// One synthetic batch of the chosen signal, encoded; `raw` counts the bytes of the lines.
+fn batch(signal: LoadSignal, rng: &mut Rng, size: usize, now: u64, at: (u64, u64, u64), raw: &AtomicU64) -> Bytes {
     Bytes::from(match signal {
         LoadSignal::Traces => synthetic::traces(rng, size, now).encode_to_vec(),
         LoadSignal::Logs => synthetic::logs(rng, size, now).encode_to_vec(),
         LoadSignal::Metrics => synthetic::metrics(rng, size, now).encode_to_vec(),
+        LoadSignal::Lines => {
+            let request = synthetic::log_lines(rng, size, at.0, at.1, at.2);
+            let bytes: usize = request
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .filter_map(|r| match r.body.as_ref().and_then(|b| b.value.as_ref()) {
+                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => Some(s.len()),
+                    _ => None,
+                })
+                .sum();
+            raw.fetch_add(bytes as u64, Ordering::Relaxed);
+            request.encode_to_vec()
+        }
     })
 }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod config;
+mod index_bench;
 mod loadgen;
 mod serve;
 

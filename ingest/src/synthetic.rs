@@ -175,6 +175,107 @@ pub fn logs(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportLogsServiceReq
     }
 }
 
+/// Words the benchmark log lines are made of.
+const MESSAGES: [&str; 12] = [
+    "request completed",
+    "cache lookup finished for key",
+    "order state changed from pending to confirmed",
+    "payment authorised by provider",
+    "stock reservation released after timeout",
+    "notification queued for delivery",
+    "slow query detected on table orders",
+    "retrying call to upstream after backoff",
+    "session refreshed for user",
+    "feature flag evaluated",
+    "connection pool resized",
+    "batch flushed to broker",
+];
+
+/// `count` log lines of 100–300 bytes for the log benchmark, from 50 streams (10 services × 5
+/// instances), the `first`th line of the run at `start_nanos` and each next one `step_nanos`
+/// later. About 2 % are errors with the word `error` in them; half carry a trace id.
+pub fn log_lines(
+    rng: &mut Rng,
+    count: usize,
+    first: u64,
+    start_nanos: u64,
+    step_nanos: u64,
+) -> ExportLogsServiceRequest {
+    const SERVICES10: [&str; 10] = [
+        "gateway",
+        "orders",
+        "payments",
+        "inventory",
+        "notifications",
+        "billing",
+        "search",
+        "auth",
+        "cart",
+        "shipping",
+    ];
+    let mut streams: Vec<Vec<LogRecord>> = vec![Vec::new(); 50];
+    for i in 0..count {
+        let stream = rng.below(50);
+        let n = first + i as u64;
+        let error = rng.below(50) == 0;
+        let severity = if error { 17 } else { [5, 9, 9, 9, 9, 13][rng.below(6)] };
+        let mut body = format!(
+            "{} {} status={} duration_ms={} bytes={} user=user-{} request_id={:016x} msg=\"{}\"",
+            rng.pick(&METHODS),
+            rng.pick(&ROUTES),
+            if error { 500 } else { [200, 200, 201, 204, 404][rng.below(5)] },
+            rng.below(2000),
+            rng.below(100_000),
+            rng.below(5000),
+            rng.next_u64(),
+            if error { "upstream error: connection reset by peer" } else { rng.pick(&MESSAGES) },
+        );
+        let target = 100 + rng.below(201);
+        while body.len() < target {
+            let extra = match rng.below(4) {
+                0 => format!(" region=eu-west-{}", rng.below(3)),
+                1 => format!(" attempt={}", rng.below(5)),
+                2 => format!(" items={}", rng.below(40)),
+                _ => format!(" cart_id={:08x}", rng.next_u64() as u32),
+            };
+            body.push_str(&extra);
+        }
+        body.truncate(300);
+        let traced = rng.below(2) == 0;
+        streams[stream].push(LogRecord {
+            time_unix_nano: start_nanos + n * step_nanos,
+            observed_time_unix_nano: start_nanos + n * step_nanos + 1_000_000,
+            severity_number: severity,
+            severity_text: match severity {
+                5 => "DEBUG",
+                9 => "INFO",
+                13 => "WARN",
+                _ => "ERROR",
+            }
+            .into(),
+            body: Some(AnyValue { value: Some(any_value::Value::StringValue(body)) }),
+            attributes: vec![
+                text("code.function", "handle_request"),
+                kv("thread.id", any_value::Value::IntValue(rng.below(16) as i64)),
+            ],
+            trace_id: if traced { rng.id(16) } else { Vec::new() },
+            span_id: if traced { rng.id(8) } else { Vec::new() },
+            ..Default::default()
+        });
+    }
+    let resource_logs = streams
+        .into_iter()
+        .enumerate()
+        .filter(|(_, records)| !records.is_empty())
+        .map(|(i, records)| ResourceLogs {
+            resource: Some(resource(SERVICES10[i / 5], i % 5)),
+            scope_logs: vec![ScopeLogs { scope: scope(), log_records: records, ..Default::default() }],
+            ..Default::default()
+        })
+        .collect();
+    ExportLogsServiceRequest { resource_logs }
+}
+
 /// `count` cumulative counter data points spread over 10 metrics, from one service.
 pub fn metrics(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportMetricsServiceRequest {
     let service = rng.pick(&SERVICES);

@@ -252,12 +252,19 @@ impl LogqlEngine {
         let step = if q.instant { 0 } else { q.step_ms.max(1) };
         let steps = Steps { start: start_ms, end: end_ms, step: step.max(1) };
         let mut ranges = Vec::new();
-        collect_ranges(expr, &mut ranges);
+        collect_ranges(expr, None, &mut ranges);
         let mut series = HashMap::new();
-        for (n, agg) in ranges.into_iter().enumerate() {
+        for (n, (agg, summed_by)) in ranges.into_iter().enumerate() {
             self.check_time(started)?;
             let name = range_name(n);
-            let evaluated = self.range_aggregation(tenant, agg, steps, stats, started, &name)?;
+            let by_columns = match summed_by {
+                Some(group) => self.by_columns(tenant, agg, steps, group, stats, &name)?,
+                None => None,
+            };
+            let evaluated = match by_columns {
+                Some(evaluated) => evaluated,
+                None => self.range_aggregation(tenant, agg, steps, stats, started, &name)?,
+            };
             series.insert(name, evaluated);
         }
         let promql = to_promql(expr);
@@ -304,6 +311,135 @@ impl LogqlEngine {
             )));
         }
         Ok(value)
+    }
+
+    /// `sum by (group) (f({selector}[range]))` for a counting `f` over a selector without a
+    /// pipeline (but `| drop __error__`), read from the index's columns without reading a line:
+    /// each entry only adds one (or its size) to its group. `None` when the answer needs more
+    /// than the columns have — a grouping label that is also structured metadata other than
+    /// `detected_level`.
+    fn by_columns(
+        &self,
+        tenant: &Tenant,
+        agg: &RangeAggregation,
+        steps: Steps,
+        group: &[String],
+        stats: &mut LogqlStats,
+        name: &str,
+    ) -> Result<Option<Vec<SeriesData>>, LogqlError> {
+        use super::syntax::{NamedMatcher, Stage};
+        let counting =
+            matches!(agg.op, RangeOp::CountOverTime | RangeOp::Rate | RangeOp::BytesOverTime | RangeOp::BytesRate);
+        let only_error_drops = agg.range.log.stages.iter().all(|s| match s {
+            Stage::Drop(list) => {
+                list.iter().all(|m| matches!(m, NamedMatcher::Name(n) if n == "__error__" || n == "__error_details__"))
+            }
+            _ => false,
+        });
+        if !counting || !only_error_drops || agg.range.unwrap.is_some() || agg.grouping.is_some() {
+            return Ok(None);
+        }
+        let range_ns = i64::try_from(agg.range.interval.as_nanos()).unwrap_or(i64::MAX);
+        let offset = agg.range.offset;
+        let first = steps.start.saturating_mul(1_000_000).saturating_sub(offset).saturating_sub(range_ns);
+        let last = steps.end.saturating_mul(1_000_000).saturating_sub(offset);
+        let streams = self.select_streams(tenant, &agg.range.log.matchers, first + 1, last + 1);
+        let by_level = group.iter().any(|g| g == "detected_level");
+        if by_level && streams.iter().any(|s| s.labels.get("detected_level").is_some()) {
+            return Ok(None);
+        }
+        let metadata = self.logs.metadata_names(first + 1, last + 1);
+        if group.iter().any(|g| g != "detected_level" && metadata.contains(g)) {
+            return Ok(None);
+        }
+        // Each stream's part of the group key, interned.
+        let mut keys: Vec<Labels> = Vec::new();
+        let mut key_of: HashMap<u64, usize> = HashMap::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        for s in &streams {
+            let part =
+                Labels::new(group.iter().filter_map(|g| s.labels.get(g).map(|v| Label::new(g.clone(), v))).collect());
+            let k = *index.entry(part.clone()).or_insert_with(|| {
+                keys.push(part);
+                keys.len() - 1
+            });
+            key_of.insert(s.id, k);
+        }
+        // Window edges: an entry adds to the interval between the two edges around it.
+        let mut edges: Vec<i64> = steps
+            .times()
+            .flat_map(|t| {
+                let end = t.saturating_mul(1_000_000).saturating_sub(offset);
+                [end.saturating_sub(range_ns), end]
+            })
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        let levels = if by_level { lookout_storage::logs::LEVELS.len() } else { 1 };
+        let intervals = edges.len().saturating_sub(1);
+        let mut counts = vec![0u64; keys.len() * levels * intervals];
+        let mut sums = vec![0f64; keys.len() * levels * intervals];
+        let ids: Vec<u64> = streams.iter().map(|s| s.id).collect();
+        let scan = LogScan { streams: &ids, start: first + 1, end: last + 1, backward: false, line: None };
+        let mut read = 0u64;
+        self.logs
+            .scan_columns(&scan, &mut |stream, time, size, level| {
+                read += 1;
+                let Some(&k) = key_of.get(&stream) else { return };
+                let i = edges.partition_point(|e| *e < time);
+                if i == 0 || i > intervals {
+                    return;
+                }
+                let level = if by_level { (level as usize).min(levels - 1) } else { 0 };
+                let slot = (k * levels + level) * intervals + (i - 1);
+                counts[slot] += 1;
+                sums[slot] += size as f64;
+            })
+            .map_err(|e| LogqlError::Store(e.to_string()))?;
+        stats.lines += read;
+        let range_secs = range_ns as f64 / 1e9;
+        let mut out = Vec::new();
+        for (k, key) in keys.iter().enumerate() {
+            for level in 0..levels {
+                let base = (k * levels + level) * intervals;
+                let mut count_prefix = vec![0u64; intervals + 1];
+                let mut sum_prefix = vec![0f64; intervals + 1];
+                for i in 0..intervals {
+                    count_prefix[i + 1] = count_prefix[i] + counts[base + i];
+                    sum_prefix[i + 1] = sum_prefix[i] + sums[base + i];
+                }
+                let mut points = Vec::new();
+                for t in steps.times() {
+                    let end = t.saturating_mul(1_000_000).saturating_sub(offset);
+                    let (lo, hi) = (
+                        edges.partition_point(|e| *e < end.saturating_sub(range_ns)),
+                        edges.partition_point(|e| *e < end),
+                    );
+                    let n = count_prefix[hi] - count_prefix[lo];
+                    if n == 0 {
+                        continue;
+                    }
+                    let bytes = sum_prefix[hi] - sum_prefix[lo];
+                    let v = match agg.op {
+                        RangeOp::CountOverTime => n as f64,
+                        RangeOp::Rate => n as f64 / range_secs,
+                        RangeOp::BytesOverTime => bytes,
+                        _ => bytes / range_secs,
+                    };
+                    points.push(lookout_storage::Sample { t, v });
+                }
+                if points.is_empty() {
+                    continue;
+                }
+                let mut labels = key.clone();
+                if by_level {
+                    labels.set("detected_level", lookout_storage::logs::LEVELS[level]);
+                }
+                labels.set("__name__", name);
+                out.push(SeriesData { labels, samples: points });
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The series of one range aggregation, one point per step.
@@ -378,15 +514,23 @@ impl LogqlEngine {
     }
 }
 
-/// Range aggregations in the order `bridge::to_promql` numbers them.
-fn collect_ranges<'a>(expr: &'a SampleExpr, out: &mut Vec<&'a RangeAggregation>) {
+/// Range aggregations in the order `bridge::to_promql` numbers them, each with the labels of
+/// the `sum by (…)` directly around it, if there is one.
+fn collect_ranges<'a>(
+    expr: &'a SampleExpr,
+    summed_by: Option<&'a [String]>,
+    out: &mut Vec<(&'a RangeAggregation, Option<&'a [String]>)>,
+) {
     match expr {
-        SampleExpr::RangeAggregation(r) => out.push(r),
-        SampleExpr::VectorAggregation(v) => collect_ranges(&v.expr, out),
-        SampleExpr::LabelReplace(l) => collect_ranges(&l.expr, out),
+        SampleExpr::RangeAggregation(r) => out.push((r, summed_by)),
+        SampleExpr::VectorAggregation(v) => {
+            let by = (v.op == super::syntax::VectorOp::Sum && !v.grouping.without).then_some(&v.grouping.labels[..]);
+            collect_ranges(&v.expr, by, out)
+        }
+        SampleExpr::LabelReplace(l) => collect_ranges(&l.expr, None, out),
         SampleExpr::BinOp(b) => {
-            collect_ranges(&b.lhs, out);
-            collect_ranges(&b.rhs, out);
+            collect_ranges(&b.lhs, None, out);
+            collect_ranges(&b.rhs, None, out);
         }
         SampleExpr::Literal(_) | SampleExpr::Vector(_) => {}
     }

@@ -667,3 +667,34 @@ fn categorized_entries_keep_stream_labels_apart_from_metadata_and_parsed_labels(
     assert_eq!(entry.metadata, [Label::new("trace_id", "bbb")]);
     assert_eq!(entry.parsed, [Label::new("method", "POST")]);
 }
+
+/// `sum by (…)` of a counting function over a bare selector is read from the columns; the
+/// same query with a pipeline stage that keeps every line takes the general path. Both agree.
+#[test]
+fn counting_sums_from_the_columns_agree_with_the_general_path() {
+    let (_dir, engine) = engine();
+    for query in [
+        r#"sum by (detected_level) (count_over_time({app=~".+"}%s[7s]))"#,
+        r#"sum by (app, env) (rate({app=~".+"}%s[9s]))"#,
+        r#"sum (bytes_over_time({app="api"}%s[5s]))"#,
+        r#"sum by (env, detected_level) (bytes_rate({env=~"prod|dev"}%s[13s] offset 3s))"#,
+        r#"sum by (level) (count_over_time({app=~".+"}%s[1m]))"#,
+    ] {
+        let run = |filter: &str| {
+            let q = LogqlQuery {
+                query: query.replace("%s", filter),
+                start: T0,
+                end: T0 + 40 * S,
+                step_ms: 3000,
+                interval: None,
+                limit: 100,
+                backward: false,
+                instant: false,
+            };
+            render(engine.query(&Tenant::default(), &q, false).unwrap().value, false, false)
+        };
+        let columns = run("");
+        assert!(!columns.is_empty(), "{query}");
+        assert_eq!(columns, run(r#" != "no line has this""#), "{query}");
+    }
+}

@@ -92,6 +92,18 @@ struct WriteState {
     /// The last position added since the commit, and the first.
     last: Option<WalPosition>,
     first: Option<WalPosition>,
+    /// Names of the structured metadata of every entry, committed with the position.
+    metadata_names: std::collections::BTreeSet<String>,
+}
+
+/// What a commit records beside the documents.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CommitPayload {
+    /// The last WAL position the commit holds.
+    position: Option<WalPosition>,
+    /// Structured metadata names of the partition's entries.
+    #[serde(default)]
+    metadata_names: std::collections::BTreeSet<String>,
 }
 
 impl Partition {
@@ -110,9 +122,15 @@ impl Partition {
             Index::builder().schema(schema).settings(settings).create_in_dir(dir).map_err(tantivy_error)?
         };
         index.tokenizers().register(LINE_TOKENIZER, TextAnalyzer::builder(SimpleTokenizer::default()).build());
-        let committed = index.load_metas().map_err(tantivy_error)?.payload.and_then(|p| serde_json::from_str(&p).ok());
+        let payload: CommitPayload = index
+            .load_metas()
+            .map_err(tantivy_error)?
+            .payload
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy_error)?;
-        let state = WriteState { committed, ..WriteState::default() };
+        let state =
+            WriteState { committed: payload.position, metadata_names: payload.metadata_names, ..WriteState::default() };
         Ok(Partition { start, end, dir: dir.to_owned(), fields, index, reader, state: Mutex::new(state) })
     }
 
@@ -127,8 +145,25 @@ impl Partition {
         if state.writer.is_none() {
             state.writer = Some(self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?);
         }
-        let Some(writer) = state.writer.as_ref() else { return Ok(()) };
         let f = self.fields;
+        let mut names = std::mem::take(&mut state.metadata_names);
+        let result = Self::add_documents(&state, f, tenant, stream, entries, &mut names);
+        state.metadata_names = names;
+        result?;
+        state.first.get_or_insert(position);
+        state.last = Some(position);
+        Ok(())
+    }
+
+    fn add_documents(
+        state: &WriteState,
+        f: Fields,
+        tenant: &str,
+        stream: u64,
+        entries: &[&Entry],
+        names: &mut std::collections::BTreeSet<String>,
+    ) -> Result<()> {
+        let Some(writer) = state.writer.as_ref() else { return Ok(()) };
         for entry in entries {
             let mut doc = TantivyDocument::new();
             doc.add_i64(f.ts, entry.time_unix_nano);
@@ -138,6 +173,9 @@ impl Partition {
             let mut severity = 0;
             let mut level = super::level::LEVELS.len() - 1;
             for Label { name, value } in &entry.metadata {
+                if !names.contains(name) {
+                    names.insert(name.clone());
+                }
                 match name.as_str() {
                     "severity_number" => severity = value.parse().unwrap_or(0),
                     "detected_level" => {
@@ -155,9 +193,12 @@ impl Partition {
             doc.add_text(f.metadata, serde_json::to_string(&pairs).unwrap_or_default());
             writer.add_document(doc).map_err(tantivy_error)?;
         }
-        state.first.get_or_insert(position);
-        state.last = Some(position);
         Ok(())
+    }
+
+    /// Names of the structured metadata of the partition's entries.
+    pub fn metadata_names(&self) -> std::collections::BTreeSet<String> {
+        self.state.lock().map(|s| s.metadata_names.clone()).unwrap_or_default()
     }
 
     /// The first WAL position added since the last commit, if any.
@@ -175,9 +216,10 @@ impl Partition {
             }
             return Ok(false);
         };
+        let payload = CommitPayload { position: Some(last), metadata_names: state.metadata_names.clone() };
         let Some(writer) = state.writer.as_mut() else { return Ok(false) };
         let mut prepared = writer.prepare_commit().map_err(tantivy_error)?;
-        prepared.set_payload(&serde_json::to_string(&last).unwrap_or_default());
+        prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared.commit().map_err(tantivy_error)?;
         state.committed = Some(last);
         state.last = None;

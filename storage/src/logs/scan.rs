@@ -11,7 +11,9 @@ use std::collections::HashSet;
 use std::ops::Bound;
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
@@ -92,13 +94,38 @@ impl LogStore {
         }
         for p in self.snapshot().into_iter().filter(|p| p.end > scan.start && p.start < scan.end) {
             let query = build_query(&p, scan, scan.start.max(p.start), scan.end.min(p.end))?;
-            let hits =
-                p.reader.searcher().search(&*query, &HitCollector { with_columns: true }).map_err(tantivy_error)?;
-            for hit in hits {
-                visit(hit.stream, hit.ts, hit.size, hit.level);
+            let searcher = p.reader.searcher();
+            let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).map_err(tantivy_error)?;
+            for reader in searcher.segment_readers() {
+                let fast = reader.fast_fields();
+                let (ts, stream) = (fast.i64("ts").map_err(tantivy_error)?, fast.u64("stream").map_err(tantivy_error)?);
+                let (size, level) =
+                    (fast.u64("size").map_err(tantivy_error)?, fast.u64("level").map_err(tantivy_error)?);
+                weight
+                    .for_each_no_score(reader, &mut |docs| {
+                        for &doc in docs {
+                            visit(
+                                stream.first(doc).unwrap_or(0),
+                                ts.first(doc).unwrap_or(0),
+                                size.first(doc).unwrap_or(0),
+                                level.first(doc).unwrap_or(0),
+                            );
+                        }
+                    })
+                    .map_err(tantivy_error)?;
             }
         }
         Ok(())
+    }
+
+    /// Names of the structured metadata of the entries in the partitions overlapping
+    /// `[start, end)`.
+    pub fn metadata_names(&self, start: i64, end: i64) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for p in self.snapshot().into_iter().filter(|p| p.end > start && p.start < end) {
+            names.extend(p.metadata_names());
+        }
+        names
     }
 }
 
@@ -130,7 +157,7 @@ fn scan_partition(
     let f = p.fields;
     for (lo, hi) in bounds {
         let query = build_query(p, scan, lo, hi)?;
-        let mut hits = searcher.search(&*query, &HitCollector { with_columns: false }).map_err(tantivy_error)?;
+        let mut hits = searcher.search(&*query, &HitCollector).map_err(tantivy_error)?;
         hits.sort_unstable_by_key(|h| (h.ts, h.segment, h.doc));
         if scan.backward {
             hits.reverse();
@@ -249,21 +276,15 @@ struct Hit {
     segment: SegmentOrdinal,
     doc: DocId,
     stream: u64,
-    size: u64,
-    level: u64,
 }
 
-/// Gathers every hit with its time and stream (and, with `with_columns`, size and level).
-struct HitCollector {
-    with_columns: bool,
-}
+/// Gathers every hit with its time and stream.
+struct HitCollector;
 
 struct SegmentHits {
     segment: SegmentOrdinal,
     ts: tantivy::columnar::Column<i64>,
     stream: tantivy::columnar::Column<u64>,
-    size: Option<tantivy::columnar::Column<u64>>,
-    level: Option<tantivy::columnar::Column<u64>>,
     hits: Vec<Hit>,
 }
 
@@ -273,14 +294,7 @@ impl Collector for HitCollector {
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentHits> {
         let fast = reader.fast_fields();
-        Ok(SegmentHits {
-            segment,
-            ts: fast.i64("ts")?,
-            stream: fast.u64("stream")?,
-            size: if self.with_columns { Some(fast.u64("size")?) } else { None },
-            level: if self.with_columns { Some(fast.u64("level")?) } else { None },
-            hits: Vec::new(),
-        })
+        Ok(SegmentHits { segment, ts: fast.i64("ts")?, stream: fast.u64("stream")?, hits: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -296,14 +310,11 @@ impl SegmentCollector for SegmentHits {
     type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let column = |c: &Option<tantivy::columnar::Column<u64>>| c.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
         self.hits.push(Hit {
             ts: self.ts.first(doc).unwrap_or(0),
             segment: self.segment,
             doc,
             stream: self.stream.first(doc).unwrap_or(0),
-            size: column(&self.size),
-            level: column(&self.level),
         });
     }
 
