@@ -142,6 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_message_size: usize::try_from(config.otlp.max_message_size.0).unwrap_or(usize::MAX),
         max_inflight_requests: config.otlp.max_inflight_requests.max(1),
         retry_after: config.otlp.retry_after,
+        log_stream_attributes: Arc::new(config.logs.promote_resource_attributes.clone()),
     };
     let intake = Arc::new(MetricsIntake::new(
         Arc::clone(&tsdb),

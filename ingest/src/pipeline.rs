@@ -70,11 +70,21 @@ pub struct IngestOptions {
     pub max_inflight_requests: usize,
     /// The retry hint sent with 429 / 503 and `RESOURCE_EXHAUSTED` / `UNAVAILABLE`.
     pub retry_after: Duration,
+    /// OTLP resource attributes that become log stream labels (the others become structured
+    /// metadata), as Loki maps OTLP logs.
+    pub log_stream_attributes: Arc<Vec<String>>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { max_message_size: 16 << 20, max_inflight_requests: 64, retry_after: Duration::from_secs(1) }
+        IngestOptions {
+            max_message_size: 16 << 20,
+            max_inflight_requests: 64,
+            retry_after: Duration::from_secs(1),
+            log_stream_attributes: Arc::new(
+                lookout_storage::logs::DEFAULT_PROMOTED.iter().map(|s| (*s).to_owned()).collect(),
+            ),
+        }
     }
 }
 
@@ -159,7 +169,8 @@ impl Ingester {
         let _permit = self.admit()?;
         let limit = self.options.max_message_size;
         let intake = Arc::clone(&self.intake);
-        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit, &intake))
+        let streams = Arc::clone(&self.options.log_stream_attributes);
+        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit, &intake, &streams))
             .await
             .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
         if let Some((record, payload)) = prepared.record {
@@ -232,7 +243,8 @@ impl Ingester {
                 return Err(Error::TooLarge { limit, decompressed: false });
             }
             let record = tokio::task::spawn_blocking(move || -> Result<_> {
-                let batch = crate::loki_push::decode(&body, format, limit)?;
+                let mut batch = crate::loki_push::decode(&body, format, limit)?;
+                lookout_storage::logs::add_detected_levels(&mut batch);
                 if batch.entry_count() == 0 {
                     return Ok(None);
                 }
@@ -327,7 +339,7 @@ struct Prepared {
     reply: ExportReply,
 }
 
-fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake) -> Result<Prepared> {
+fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake, log_streams: &[String]) -> Result<Prepared> {
     let body = if request.gzip { gunzip(&request.body, limit)? } else { request.body };
     let json = request.transport == Transport::HttpJson;
     let mut converted = match request.signal {
@@ -338,6 +350,13 @@ fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake) -> Resu
     let mut accepted = converted.payload.item_count() as u64;
     match &converted.payload {
         Payload::Traces(batch) => intake.observe_spans(&request.tenant, batch),
+        // Mapped to Loki's streams here, on the request's thread, rather than when the WAL
+        // applies the record: the WAL applies records one at a time.
+        Payload::Logs(batch) => {
+            let mut streams = lookout_storage::logs::streams_from_otlp(batch, log_streams);
+            lookout_storage::logs::add_detected_levels(&mut streams);
+            converted.payload = Payload::Streams(streams);
+        }
         Payload::Metrics(batch) => {
             // Points count as accepted unless translation or the store refused them.
             let translated = intake.otlp(&request.tenant, batch);

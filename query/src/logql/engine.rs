@@ -382,9 +382,13 @@ impl LogqlEngine {
         let ids: Vec<u64> = streams.iter().map(|s| s.id).collect();
         let scan = LogScan { streams: &ids, start: first + 1, end: last + 1, backward: false, line: None };
         let mut read = 0u64;
+        let mut other_level = false;
         self.logs
             .scan_columns(&scan, &mut |stream, time, size, level| {
                 read += 1;
+                if level as usize >= lookout_storage::logs::LEVELS.len() {
+                    other_level = true;
+                }
                 let Some(&k) = key_of.get(&stream) else { return };
                 let i = edges.partition_point(|e| *e < time);
                 if i == 0 || i > intervals {
@@ -397,6 +401,10 @@ impl LogqlEngine {
             })
             .map_err(|e| LogqlError::Store(e.to_string()))?;
         stats.lines += read;
+        if by_level && other_level {
+            // Some `detected_level` is not one of the usual words: only the lines have it.
+            return Ok(None);
+        }
         let range_secs = range_ns as f64 / 1e9;
         let mut out = Vec::new();
         for (k, key) in keys.iter().enumerate() {

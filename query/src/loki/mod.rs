@@ -160,3 +160,6 @@ impl LokiState {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

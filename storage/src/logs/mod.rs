@@ -3,11 +3,13 @@
 //! partition's commit records the WAL position it covers, and the store asks the WAL to keep
 //! everything from the oldest uncommitted position. Format: `storage/docs/logs.md`.
 
+mod columns;
 mod level;
 mod otlp;
 mod partition;
 mod scan;
 mod streams;
+mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -75,7 +77,9 @@ pub struct LogStore {
     /// Stream ids present in each partition (by partition start).
     present: RwLock<HashMap<i64, std::collections::HashSet<u64>>>,
     dropped: AtomicU64,
-    /// Serializes commits and retention.
+    /// Held by each append of a whole WAL record and by commits and retention, so that a
+    /// commit never lands in the middle of a record: a partition's commit then holds either all
+    /// of a record's entries for it or none, which is what replay relies on.
     maintenance: Mutex<()>,
 }
 
@@ -119,6 +123,7 @@ impl LogStore {
     /// Adds entries written to the WAL at `position`. Entries the partitions' commits already
     /// hold (on replay) are skipped; each gets a `detected_level` if it has none.
     pub fn append(&self, position: WalPosition, tenant: &Tenant, mut batch: StreamBatch) -> Result<()> {
+        let _record = self.maintenance.lock().map_err(|_| Error::Poisoned)?;
         let now = now_nanos();
         let oldest = now.saturating_sub(i64::try_from(self.options.retention.as_nanos()).unwrap_or(i64::MAX));
         let newest = now.saturating_add(i64::try_from(self.options.future_grace.as_nanos()).unwrap_or(i64::MAX));
@@ -126,12 +131,7 @@ impl LogStore {
         for stream in &mut batch.streams {
             let id = self.streams.lock().map_err(|_| Error::Poisoned)?.intern(tenant, &stream.labels)?;
             let mut by_partition: BTreeMap<i64, Vec<&Entry>> = BTreeMap::new();
-            for entry in &mut stream.entries {
-                if !entry.metadata.iter().any(|l| l.name == "detected_level") {
-                    let level = level::detect(&entry.line, &entry.metadata);
-                    entry.metadata.push(Label::new("detected_level", level));
-                }
-            }
+            add_levels(&mut stream.entries);
             for entry in &stream.entries {
                 if entry.time_unix_nano < oldest || entry.time_unix_nano > newest {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -272,6 +272,23 @@ impl LogStore {
             entries: partitions.iter().map(|p| p.reader.searcher().num_docs()).sum(),
             disk_bytes: partitions.iter().map(|p| p.disk_bytes()).sum(),
             dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Gives every entry without one a `detected_level` in its structured metadata, as Loki's
+/// distributor does.
+pub fn add_detected_levels(batch: &mut StreamBatch) {
+    for stream in &mut batch.streams {
+        add_levels(&mut stream.entries);
+    }
+}
+
+fn add_levels(entries: &mut [Entry]) {
+    for entry in entries {
+        if !entry.metadata.iter().any(|l| l.name == "detected_level") {
+            let level = level::detect(&entry.line, &entry.metadata);
+            entry.metadata.push(Label::new("detected_level", level));
         }
     }
 }

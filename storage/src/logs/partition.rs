@@ -5,11 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::{Entry, Error, Label, Result, WalPosition};
@@ -32,14 +29,17 @@ pub(crate) struct Fields {
     pub tenant: Field,
     /// OTLP severity number, 0 if none (fast).
     pub severity: Field,
-    /// `detected_level` as an index into `level::LEVELS` (fast).
+    /// `detected_level` as an index into `level::LEVELS`, or `columns::OTHER_LEVEL` (fast).
     pub level: Field,
+    /// `observed_timestamp`, ns (fast, optional).
+    pub observed: Field,
+    /// Trace id, first and second half (fast, optional).
+    pub trace_hi: Field,
+    pub trace_lo: Field,
+    /// Span id (fast, optional).
+    pub span: Field,
     /// Line length in bytes (fast).
     pub size: Field,
-    /// Trace id, hex (indexed, fast).
-    pub trace_id: Field,
-    /// Span id, hex (indexed, fast).
-    pub span_id: Field,
     /// The line (indexed without positions, stored).
     pub line: Field,
     /// Structured metadata as JSON `[[name, value], …]` (stored).
@@ -51,18 +51,31 @@ impl Fields {
         let mut b = Schema::builder();
         let line_options = TextOptions::default()
             .set_indexing_options(
-                TextFieldIndexing::default().set_tokenizer(LINE_TOKENIZER).set_index_option(IndexRecordOption::Basic),
+                TextFieldIndexing::default()
+                    .set_tokenizer(LINE_TOKENIZER)
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
             )
             .set_stored();
         let fields = Fields {
             ts: b.add_i64_field("ts", FAST),
             stream: b.add_u64_field("stream", INDEXED | FAST),
-            tenant: b.add_text_field("tenant", STRING),
+            tenant: b.add_text_field(
+                "tenant",
+                TextOptions::default().set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer("raw")
+                        .set_index_option(IndexRecordOption::Basic)
+                        .set_fieldnorms(false),
+                ),
+            ),
             severity: b.add_u64_field("severity", FAST),
             level: b.add_u64_field("level", FAST),
             size: b.add_u64_field("size", FAST),
-            trace_id: b.add_text_field("trace_id", STRING | FAST),
-            span_id: b.add_text_field("span_id", STRING | FAST),
+            observed: b.add_i64_field("observed", FAST),
+            trace_hi: b.add_u64_field("trace_hi", FAST),
+            trace_lo: b.add_u64_field("trace_lo", FAST),
+            span: b.add_u64_field("span", FAST),
             line: b.add_text_field("line", line_options),
             metadata: b.add_text_field("metadata", STORED),
         };
@@ -116,12 +129,12 @@ impl Partition {
         } else {
             let settings = IndexSettings {
                 docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(3) }),
-                docstore_blocksize: 64 << 10,
+                docstore_blocksize: 256 << 10,
                 ..IndexSettings::default()
             };
             Index::builder().schema(schema).settings(settings).create_in_dir(dir).map_err(tantivy_error)?
         };
-        index.tokenizers().register(LINE_TOKENIZER, TextAnalyzer::builder(SimpleTokenizer::default()).build());
+        index.tokenizers().register(LINE_TOKENIZER, super::tokens::analyzer());
         let payload: CommitPayload = index
             .load_metas()
             .map_err(tantivy_error)?
@@ -170,27 +183,28 @@ impl Partition {
             doc.add_u64(f.stream, stream);
             doc.add_text(f.tenant, tenant);
             doc.add_u64(f.size, entry.line.len() as u64);
-            let mut severity = 0;
-            let mut level = super::level::LEVELS.len() - 1;
-            for Label { name, value } in &entry.metadata {
+            for Label { name, .. } in &entry.metadata {
                 if !names.contains(name) {
                     names.insert(name.clone());
                 }
-                match name.as_str() {
-                    "severity_number" => severity = value.parse().unwrap_or(0),
-                    "detected_level" => {
-                        level = super::level::LEVELS.iter().position(|l| l == value).unwrap_or(level);
-                    }
-                    "trace_id" => doc.add_text(f.trace_id, value),
-                    "span_id" => doc.add_text(f.span_id, value),
-                    _ => {}
-                }
             }
-            doc.add_u64(f.severity, severity);
-            doc.add_u64(f.level, level as u64);
+            let split = super::columns::split(&entry.metadata);
+            doc.add_u64(f.severity, split.severity);
+            doc.add_u64(f.level, split.level);
+            if let Some(observed) = split.observed {
+                doc.add_i64(f.observed, observed);
+            }
+            if let Some((hi, lo)) = split.trace {
+                doc.add_u64(f.trace_hi, hi);
+                doc.add_u64(f.trace_lo, lo);
+            }
+            if let Some(span) = split.span {
+                doc.add_u64(f.span, span);
+            }
             doc.add_text(f.line, &entry.line);
-            let pairs: Vec<[&str; 2]> = entry.metadata.iter().map(|l| [l.name.as_str(), l.value.as_str()]).collect();
-            doc.add_text(f.metadata, serde_json::to_string(&pairs).unwrap_or_default());
+            if !split.rest.is_empty() {
+                doc.add_text(f.metadata, serde_json::to_string(&split.rest).unwrap_or_default());
+            }
             writer.add_document(doc).map_err(tantivy_error)?;
         }
         Ok(())

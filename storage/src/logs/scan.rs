@@ -1,19 +1,19 @@
 //! Reading entries back: the tantivy query for a scan (streams, time range, and the line
 //! filters that can be answered from the index), and the walk over the hits in time order.
 //!
-//! The `line` field is indexed as runs of alphanumeric characters, case kept. A line that
-//! contains the string `s` contains every run of `s` that is bounded on both sides inside `s`
-//! as a whole token; the first run as the end of a token, the last as the start of one, and a
-//! run that is all of `s` inside a token. The index query asks exactly that, so it returns a
-//! superset of the matching lines, and the caller checks each line again.
+//! The `line` field is indexed as runs of alphanumeric characters without digits, case kept
+//! (`tokens.rs`). A line that contains the string `s` contains, as a whole token, every run of
+//! `s` that is bounded on both sides inside `s`; when such a run has no digit, that token is
+//! in the index. The index query asks for those tokens only, so it returns a superset of the
+//! matching lines, and the caller checks each line again. The runs at the ends of `s` may be
+//! parts of longer tokens, which may hold digits and not be indexed: they are left to the
+//! line check.
 
 use std::collections::HashSet;
 use std::ops::Bound;
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
-use tantivy::query::{
-    AllQuery, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
@@ -165,7 +165,7 @@ fn scan_partition(
         for hit in hits {
             let doc: TantivyDocument = searcher.doc(DocAddress::new(hit.segment, hit.doc)).map_err(tantivy_error)?;
             let line = doc.get_first(f.line).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let metadata = doc
+            let rest = doc
                 .get_first(f.metadata)
                 .and_then(|v| v.as_str())
                 .and_then(|s| serde_json::from_str::<Vec<[String; 2]>>(s).ok())
@@ -173,6 +173,7 @@ fn scan_partition(
                 .into_iter()
                 .map(|[name, value]| Label { name, value })
                 .collect();
+            let metadata = super::columns::rebuild(rest, hit.columns);
             if !visit(LogEntry { stream: hit.stream, time: hit.ts, line, metadata }) {
                 return Ok(false);
             }
@@ -200,9 +201,22 @@ fn build_query(p: &Partition, scan: &LogScan<'_>, start: i64, end: i64) -> Resul
 fn line_query(p: &Partition, q: &LineQuery) -> Result<Box<dyn Query>> {
     let field = p.fields.line;
     Ok(match q {
-        LineQuery::TraceId(id) => {
-            Box::new(TermQuery::new(Term::from_field_text(p.fields.trace_id, id), IndexRecordOption::Basic))
-        }
+        LineQuery::TraceId(id) => match super::columns::trace_halves(id) {
+            Some((hi, lo)) => {
+                let exact = |field, v: u64| -> Box<dyn Query> {
+                    Box::new(RangeQuery::new(
+                        Bound::Included(Term::from_field_u64(field, v)),
+                        Bound::Included(Term::from_field_u64(field, v)),
+                    ))
+                };
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, exact(p.fields.trace_hi, hi)),
+                    (Occur::Must, exact(p.fields.trace_lo, lo)),
+                ]))
+            }
+            // Not a trace id the column holds: the line check decides.
+            None => Box::new(AllQuery),
+        },
         LineQuery::All(parts) => {
             let clauses = parts.iter().map(|q| Ok((Occur::Must, line_query(p, q)?))).collect::<Result<Vec<_>>>()?;
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
@@ -212,26 +226,16 @@ fn line_query(p: &Partition, q: &LineQuery) -> Result<Box<dyn Query>> {
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
         }
         LineQuery::Contains(s) => {
-            let runs = runs(s);
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (run, at_start, at_end) in runs {
-                let q: Box<dyn Query> = match (at_start, at_end) {
-                    (false, false) => {
-                        Box::new(TermQuery::new(Term::from_field_text(field, run), IndexRecordOption::Basic))
-                    }
-                    (true, false) => regex(&format!(".*{run}"), field)?,
-                    (false, true) => regex(&format!("{run}.*"), field)?,
-                    (true, true) => regex(&format!(".*{run}.*"), field)?,
-                };
-                clauses.push((Occur::Must, q));
-            }
+            let clauses: Vec<(Occur, Box<dyn Query>)> = runs(s)
+                .into_iter()
+                .filter(|(run, at_start, at_end)| !at_start && !at_end && super::tokens::indexed(run))
+                .map(|(run, _, _)| -> (Occur, Box<dyn Query>) {
+                    (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(field, run), IndexRecordOption::Basic)))
+                })
+                .collect();
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
         }
     })
-}
-
-fn regex(pattern: &str, field: tantivy::schema::Field) -> Result<Box<dyn Query>> {
-    Ok(Box::new(RegexQuery::from_pattern(pattern, field).map_err(|e| Error::InvalidInput(e.to_string()))?))
 }
 
 /// The alphanumeric runs of `s`, each with whether it touches the start and the end of `s`.
@@ -276,6 +280,7 @@ struct Hit {
     segment: SegmentOrdinal,
     doc: DocId,
     stream: u64,
+    columns: super::columns::Columns,
 }
 
 /// Gathers every hit with its time and stream.
@@ -285,6 +290,12 @@ struct SegmentHits {
     segment: SegmentOrdinal,
     ts: tantivy::columnar::Column<i64>,
     stream: tantivy::columnar::Column<u64>,
+    severity: tantivy::columnar::Column<u64>,
+    level: tantivy::columnar::Column<u64>,
+    observed: tantivy::columnar::Column<i64>,
+    trace_hi: tantivy::columnar::Column<u64>,
+    trace_lo: tantivy::columnar::Column<u64>,
+    span: tantivy::columnar::Column<u64>,
     hits: Vec<Hit>,
 }
 
@@ -294,7 +305,18 @@ impl Collector for HitCollector {
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentHits> {
         let fast = reader.fast_fields();
-        Ok(SegmentHits { segment, ts: fast.i64("ts")?, stream: fast.u64("stream")?, hits: Vec::new() })
+        Ok(SegmentHits {
+            segment,
+            ts: fast.i64("ts")?,
+            stream: fast.u64("stream")?,
+            severity: fast.u64("severity")?,
+            level: fast.u64("level")?,
+            observed: fast.i64("observed")?,
+            trace_hi: fast.u64("trace_hi")?,
+            trace_lo: fast.u64("trace_lo")?,
+            span: fast.u64("span")?,
+            hits: Vec::new(),
+        })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -315,6 +337,13 @@ impl SegmentCollector for SegmentHits {
             segment: self.segment,
             doc,
             stream: self.stream.first(doc).unwrap_or(0),
+            columns: super::columns::Columns {
+                severity: self.severity.first(doc).unwrap_or(0),
+                level: self.level.first(doc).unwrap_or(super::columns::OTHER_LEVEL),
+                observed: self.observed.first(doc),
+                trace: self.trace_hi.first(doc).zip(self.trace_lo.first(doc)),
+                span: self.span.first(doc),
+            },
         });
     }
 
