@@ -236,7 +236,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         "items_per_s={:.0} mb_per_s={:.1}{}",
         ok as f64 * args.batch_size as f64 / elapsed,
         sent_bytes as f64 / elapsed / 1e6,
-        if args.fresh_batches.is_some() { " (generation on the client included)" } else { "" }
+        if args.fresh_batches.is_some() && !args.pregenerate { " (generation on the client included)" } else { "" }
     );
     println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
     if matches!(args.signal, LoadSignal::Lines) && !matches!(source_kind, "cycle") {

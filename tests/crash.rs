@@ -25,7 +25,7 @@ fn send_batches(lookout: &Lookout, rng: &mut Rng) -> Vec<serde_json::Value> {
         runtime.block_on(grpc_export(lookout.grpc, TRACES_PATH, traces.encode_to_vec(), i % 2 == 0)).unwrap();
         acknowledged.push(expect(lookout_ingest::convert_traces(traces).payload));
         runtime.block_on(grpc_export(lookout.grpc, LOGS_PATH, logs.encode_to_vec(), false)).unwrap();
-        acknowledged.push(expect(lookout_ingest::convert_logs(logs).payload));
+        acknowledged.push(expect(as_streams(lookout_ingest::convert_logs(logs).payload)));
         if i % 2 == 0 {
             let reply = http_client()
                 .post(lookout.otlp_url("/v1/metrics"))
@@ -41,6 +41,16 @@ fn send_batches(lookout: &Lookout, rng: &mut Rng) -> Vec<serde_json::Value> {
         acknowledged.push(serde_json::json!("samples"));
     }
     acknowledged
+}
+
+/// OTLP logs as the WAL holds them: mapped to Loki's streams, each entry with a
+/// `detected_level`, by the default stream labels.
+fn as_streams(payload: lookout_storage::Payload) -> lookout_storage::Payload {
+    let lookout_storage::Payload::Logs(batch) = payload else { return payload };
+    let promoted: Vec<String> = lookout_storage::logs::DEFAULT_PROMOTED.iter().map(|s| (*s).to_owned()).collect();
+    let mut streams = lookout_storage::logs::streams_from_otlp(&batch, &promoted);
+    lookout_storage::logs::add_detected_levels(&mut streams);
+    lookout_storage::Payload::Streams(streams)
 }
 
 /// A record's payload, or just its kind for metric samples (their series references depend on

@@ -112,9 +112,17 @@ fn otlp_json_examples_of_the_specification_are_accepted() {
     let span = &records[0]["payload"]["traces"][0]["scopes"][0]["items"][0];
     assert_eq!(span["trace_id"], "5b8efff798038103d269b633813fc60c", "upper-case hex ids decoded");
     assert_eq!(span["kind"], "Server");
-    let log = &records[1]["payload"]["logs"][0]["scopes"][0]["items"][0];
-    let attributes = log["attributes"].as_array().unwrap();
-    assert!(attributes.iter().any(|a| a["value"] == serde_json::json!({"Int": 10})), "intValue given as a string");
-    let event = &records[2]["payload"]["logs"][0]["scopes"][0]["items"][0];
-    assert_eq!(event["event_name"], "browser.page_view");
+    // Logs are in the WAL as Loki's streams: attributes became structured metadata.
+    let metadata =
+        |record: usize| records[record]["payload"]["streams"]["streams"][0]["entries"][0]["metadata"].clone();
+    let log = metadata(1);
+    assert!(
+        log.as_array().unwrap().iter().any(|l| l["value"] == "10" && l["name"].as_str().unwrap().contains("int")),
+        "intValue given as a string: {log}"
+    );
+    let event = metadata(2);
+    assert!(
+        event.as_array().unwrap().iter().any(|l| l["name"] == "event_name" && l["value"] == "browser.page_view"),
+        "{event}"
+    );
 }

@@ -130,6 +130,10 @@ fn entry(record: &LogRecord) -> Entry {
     if let Some(id) = record.span_id {
         metadata.push(Label::new("span_id", id.to_hex()));
     }
+    // Not in Loki's mapping (its OTLP predates event names); kept rather than lost.
+    if !record.event_name.is_empty() {
+        metadata.push(Label::new("event_name", record.event_name.as_str()));
+    }
     let time = match (record.time_unix_nano, record.observed_time_unix_nano) {
         (0, 0) => now_nanos(),
         (0, observed) => observed,
