@@ -311,7 +311,7 @@ impl Collector for HitCollector {
             stream: fast.u64("stream")?,
             severity: fast.u64("severity")?,
             level: fast.u64("level")?,
-            observed: fast.i64("observed")?,
+            observed: fast.i64("observed_delta")?,
             trace_hi: fast.u64("trace_hi")?,
             trace_lo: fast.u64("trace_lo")?,
             span: fast.u64("span")?,
@@ -340,7 +340,7 @@ impl SegmentCollector for SegmentHits {
             columns: super::columns::Columns {
                 severity: self.severity.first(doc).unwrap_or(0),
                 level: self.level.first(doc).unwrap_or(super::columns::OTHER_LEVEL),
-                observed: self.observed.first(doc),
+                observed: self.observed.first(doc).map(|d| d.wrapping_add(self.ts.first(doc).unwrap_or(0))),
                 trace: self.trace_hi.first(doc).zip(self.trace_lo.first(doc)),
                 span: self.span.first(doc),
             },
