@@ -11,8 +11,8 @@ use axum::routing::post;
 use lookout_storage::{Entry, Label, Labels, Stream, StreamBatch};
 use serde::Deserialize;
 
-use crate::remote_write::{IngesterSlot, Wire, unsnappy};
-use crate::{Error, Result, tenant_from};
+use crate::remote_write::{IngesterSlot, Wire, error_response, ready_and_tenant, unsnappy};
+use crate::{Error, Result};
 
 /// How a push body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,15 +31,9 @@ pub fn router(slot: IngesterSlot) -> Router {
 }
 
 async fn push(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes) -> Response {
-    let text = |status: StatusCode, message: String| (status, format!("{message}\n")).into_response();
-    let Some(ingester) = slot.get() else {
-        let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "lookout is starting: replaying its WAL".into());
-        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
-    };
-    let tenant = match tenant_from(headers.get("x-scope-orgid").map(|v| v.as_bytes())) {
-        Ok(t) => t,
-        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+    let (ingester, tenant) = match ready_and_tenant(&slot, &headers) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -49,20 +43,13 @@ async fn push(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes)
         (true, "gzip") => PushFormat::GzipJson,
         (false, "" | "snappy") => PushFormat::Protobuf,
         (_, other) => {
-            return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {other:?} not supported"));
+            let message = format!("Content-Encoding {other:?} not supported");
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
         }
     };
     match ingester.push_logs(tenant, body, format).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => {
-            let mut response = text(e.http_status(), e.to_string());
-            if let Some(after) = e.retry_after()
-                && let Ok(v) = after.as_secs().max(1).to_string().parse()
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        }
+        Err(e) => error_response(&e),
     }
 }
 

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use lookout_storage::metrics::Appender;
-use lookout_storage::{Labels, MetricMetadata, MetricType, Sample, SampleExemplar};
+use lookout_storage::{Labels, MetricMetadata, MetricType, Sample, SampleExemplar, Tenant};
 
 use crate::{Error, Ingester, tenant_from};
 
@@ -29,14 +29,9 @@ pub fn router(slot: IngesterSlot) -> Router {
 
 async fn write(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes) -> Response {
     let text = |status: StatusCode, message: String| (status, message).into_response();
-    let Some(ingester) = slot.get() else {
-        let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "lookout is starting: replaying its WAL".into());
-        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
-    };
-    let tenant = match tenant_from(headers.get("x-scope-orgid").map(|v| v.as_bytes())) {
-        Ok(t) => t,
-        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+    let (ingester, tenant) = match ready_and_tenant(&slot, &headers) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("snappy") {
@@ -59,16 +54,34 @@ async fn write(State(slot): State<IngesterSlot>, headers: HeaderMap, body: Bytes
             let first = refused.first_error.clone().unwrap_or_default();
             text(status, format!("{} of the samples were refused; first: {first}", refused.samples))
         }
-        Err(e) => {
-            let mut response = text(e.http_status(), e.to_string());
-            if let Some(after) = e.retry_after()
-                && let Ok(v) = after.as_secs().max(1).to_string().parse()
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        }
+        Err(e) => error_response(&e),
     }
+}
+
+/// The ingester and the request's tenant, or the answer when there is none yet (503 while the
+/// WAL replays) or the tenant is malformed (400). Shared by the HTTP receivers on :3000.
+#[allow(clippy::result_large_err)]
+pub(crate) fn ready_and_tenant(slot: &IngesterSlot, headers: &HeaderMap) -> Result<(Arc<Ingester>, Tenant), Response> {
+    let Some(ingester) = slot.get() else {
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, "lookout is starting: replaying its WAL").into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return Err(response);
+    };
+    match tenant_from(headers.get("x-scope-orgid").map(|v| v.as_bytes())) {
+        Ok(tenant) => Ok((Arc::clone(ingester), tenant)),
+        Err(e) => Err((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
+    }
+}
+
+/// An ingest error as a plain-text answer with its status and, when it has one, `Retry-After`.
+pub(crate) fn error_response(e: &Error) -> Response {
+    let mut response = (e.http_status(), e.to_string()).into_response();
+    if let Some(after) = e.retry_after()
+        && let Ok(v) = after.as_secs().max(1).to_string().parse()
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 /// Decompresses a snappy block body, refusing more than `limit` bytes.
