@@ -50,6 +50,16 @@ impl Rng {
     }
 }
 
+/// The severity text of the few severity numbers the generators use.
+fn severity_text(number: i32) -> &'static str {
+    match number {
+        5 => "DEBUG",
+        9 => "INFO",
+        13 => "WARN",
+        _ => "ERROR",
+    }
+}
+
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
@@ -137,13 +147,7 @@ pub fn logs(rng: &mut Rng, count: usize, now_nanos: u64) -> ExportLogsServiceReq
                 time_unix_nano: now_nanos + i as u64 * 1000,
                 observed_time_unix_nano: now_nanos + i as u64 * 1000 + 500,
                 severity_number: severity,
-                severity_text: match severity {
-                    5 => "DEBUG",
-                    9 => "INFO",
-                    13 => "WARN",
-                    _ => "ERROR",
-                }
-                .into(),
+                severity_text: severity_text(severity).into(),
                 body: Some(AnyValue {
                     value: Some(any_value::Value::StringValue(format!(
                         "handled {} {route} for customer {} in {} ms with status {}",
@@ -246,13 +250,7 @@ pub fn log_lines(
             time_unix_nano: start_nanos + n * step_nanos,
             observed_time_unix_nano: start_nanos + n * step_nanos + 1_000_000,
             severity_number: severity,
-            severity_text: match severity {
-                5 => "DEBUG",
-                9 => "INFO",
-                13 => "WARN",
-                _ => "ERROR",
-            }
-            .into(),
+            severity_text: severity_text(severity).into(),
             body: Some(AnyValue { value: Some(any_value::Value::StringValue(body)) }),
             attributes: vec![
                 text("code.function", "handle_request"),

@@ -511,22 +511,27 @@ fn cases() -> Vec<(&'static str, Expect)> {
     ]
 }
 
+/// A forward range query over the whole data set, `[T0, T0 + 60 s)`, step 1 s, limit 100.
+fn over_the_data(query: &str) -> LogqlQuery {
+    LogqlQuery {
+        query: query.into(),
+        start: T0,
+        end: T0 + 60 * S,
+        step_ms: 1000,
+        interval: None,
+        limit: 100,
+        backward: false,
+        instant: false,
+    }
+}
+
 fn run(engine: &LogqlEngine, query: &str, expect: &Expect) -> Result<Vec<String>, String> {
     let (start, end, step, instant) = match expect {
         Matrix(s, e, step, _) => (T0 + s * S, T0 + e * S, step * 1000, false),
         Vector(_) | Scalar(_) => (T0 + 40 * S, T0 + 40 * S, 0, true),
         _ => (T0, T0 + 60 * S, 1000, false),
     };
-    let q = LogqlQuery {
-        query: query.into(),
-        start,
-        end,
-        step_ms: step,
-        interval: None,
-        limit: 1000,
-        backward: false,
-        instant,
-    };
+    let q = LogqlQuery { start, end, step_ms: step, limit: 1000, instant, ..over_the_data(query) };
     let out = engine.query(&Tenant::default(), &q, false).map_err(|e| e.to_string())?;
     Ok(render(out.value, matches!(expect, Lines(_)), query.contains("sort")))
 }
@@ -615,31 +620,14 @@ fn every_query_of_the_table_gives_its_hand_written_result() {
 fn log_queries_honour_limit_direction_and_interval() {
     let (_dir, engine) = engine();
     let query = |q: &str, limit, backward, interval| {
-        let q = LogqlQuery {
-            query: q.into(),
-            start: T0,
-            end: T0 + 60 * S,
-            step_ms: 1000,
-            interval,
-            limit,
-            backward,
-            instant: false,
-        };
+        let q = LogqlQuery { interval, limit, backward, ..over_the_data(q) };
         render(engine.query(&Tenant::default(), &q, false).unwrap().value, true, false)
     };
     assert_eq!(query(r#"{app="api"}"#, 3, true, None), [PROD_API[2].1, DEV_API[2].1, PROD_API[3].1]);
     assert_eq!(query(r#"{app="api"}"#, 2, false, None), [PROD_API[0].1, DEV_API[0].1]);
     assert_eq!(query(r#"{app="web"}"#, 100, false, Some(15 * S)), [WEB[0].1, WEB[2].1]);
-    let instant = LogqlQuery {
-        query: r#"{app="api"}"#.into(),
-        start: T0,
-        end: T0,
-        step_ms: 0,
-        interval: None,
-        limit: 10,
-        backward: true,
-        instant: true,
-    };
+    let instant =
+        LogqlQuery { end: T0, step_ms: 0, limit: 10, backward: true, instant: true, ..over_the_data(r#"{app="api"}"#) };
     let err = engine.query(&Tenant::default(), &instant, false).unwrap_err();
     assert!(err.to_string().contains("log queries are not supported as an instant query type"), "{err}");
     let too_many = LogqlQuery { limit: 5001, instant: false, end: T0 + S, ..instant };
@@ -651,14 +639,9 @@ fn log_queries_honour_limit_direction_and_interval() {
 fn categorized_entries_keep_stream_labels_apart_from_metadata_and_parsed_labels() {
     let (_dir, engine) = engine();
     let q = LogqlQuery {
-        query: r#"{app="api", env="prod"} |= "POST" | logfmt | keep app, env, method, trace_id"#.into(),
-        start: T0,
-        end: T0 + 60 * S,
-        step_ms: 1000,
-        interval: None,
         limit: 10,
         backward: true,
-        instant: false,
+        ..over_the_data(r#"{app="api", env="prod"} |= "POST" | logfmt | keep app, env, method, trace_id"#)
     };
     let LogqlValue::Streams(streams) = engine.query(&Tenant::default(), &q, true).unwrap().value else { panic!() };
     assert_eq!(streams.len(), 1);
@@ -681,16 +664,7 @@ fn counting_sums_from_the_columns_agree_with_the_general_path() {
         r#"sum by (level) (count_over_time({app=~".+"}%s[1m]))"#,
     ] {
         let run = |filter: &str| {
-            let q = LogqlQuery {
-                query: query.replace("%s", filter),
-                start: T0,
-                end: T0 + 40 * S,
-                step_ms: 3000,
-                interval: None,
-                limit: 100,
-                backward: false,
-                instant: false,
-            };
+            let q = LogqlQuery { end: T0 + 40 * S, step_ms: 3000, ..over_the_data(&query.replace("%s", filter)) };
             render(engine.query(&Tenant::default(), &q, false).unwrap().value, false, false)
         };
         let columns = run("");
