@@ -31,6 +31,9 @@ pub enum Command {
     Wal(WalCommand),
     /// Send OTLP/gRPC load to a running Lookout and report the rate.
     Loadgen(crate::loadgen::LoadgenArgs),
+    /// Check rule files and run rule unit tests, as promtool does.
+    #[command(subcommand)]
+    Rules(crate::rules::RulesCommand),
 }
 
 /// `lookout wal …`.
@@ -120,6 +123,30 @@ pub struct ServeArgs {
     /// Prometheus feature flags; `promql-experimental-functions` is the one Lookout knows.
     #[arg(long = "enable-feature", env = "LOOKOUT_ENABLE_FEATURE", value_delimiter = ',')]
     pub enable_feature: Vec<String>,
+    /// Rule files and globs, comma-separated or repeated [default: none].
+    #[arg(long = "rules.path", env = "LOOKOUT_RULES_PATH", value_delimiter = ',')]
+    pub rules_path: Option<Vec<String>>,
+    /// How often a firing alert is sent again, e.g. 1m [default: 1m].
+    #[arg(long = "rules.resend-delay", env = "LOOKOUT_RULES_RESEND_DELAY", value_parser = humantime::parse_duration)]
+    pub rules_resend_delay: Option<Duration>,
+    /// Alertmanager URLs alerts are posted to, e.g. http://localhost:9093 [default: none].
+    #[arg(long = "rules.alertmanager-url", env = "LOOKOUT_RULES_ALERTMANAGER_URL", value_delimiter = ',')]
+    pub rules_alertmanager_url: Option<Vec<String>>,
+    /// Webhook URLs that get Alertmanager's webhook payload [default: none].
+    #[arg(long = "rules.webhook-url", env = "LOOKOUT_RULES_WEBHOOK_URL", value_delimiter = ',')]
+    pub rules_webhook_url: Option<Vec<String>>,
+    /// How long Lookout may be down for `for` states to be restored [default: 1h].
+    #[arg(long = "rules.alert.for-outage-tolerance", env = "LOOKOUT_RULES_ALERT_FOR_OUTAGE_TOLERANCE", value_parser = humantime::parse_duration)]
+    pub rules_for_outage_tolerance: Option<Duration>,
+    /// Least wait after a restart before an alert with a restored `for` fires [default: 10m].
+    #[arg(long = "rules.alert.for-grace-period", env = "LOOKOUT_RULES_ALERT_FOR_GRACE_PERIOD", value_parser = humantime::parse_duration)]
+    pub rules_for_grace_period: Option<Duration>,
+    /// Evaluation interval of rule groups that set none, e.g. 15s [default: 1m].
+    #[arg(long = "rules.evaluation-interval", env = "LOOKOUT_RULES_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
+    pub rules_evaluation_interval: Option<Duration>,
+    /// The URL people reach Lookout at, for alert links and `$externalURL` [default: none].
+    #[arg(long = "web.external-url", env = "LOOKOUT_WEB_EXTERNAL_URL")]
+    pub web_external_url: Option<String>,
     /// WAL segment size, e.g. 128MiB [default: 128MiB].
     #[arg(long = "wal.segment-size", env = "LOOKOUT_WAL_SEGMENT_SIZE")]
     pub wal_segment_size: Option<ByteSize>,
@@ -156,6 +183,14 @@ impl ServeArgs {
         set(&mut c.query.max_samples, &self.query_max_samples);
         set(&mut c.query.timeout, &self.query_timeout);
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
+        set(&mut c.rules.path, &self.rules_path);
+        set(&mut c.rules.resend_delay, &self.rules_resend_delay);
+        set(&mut c.rules.alertmanager_urls, &self.rules_alertmanager_url);
+        set(&mut c.rules.webhook_urls, &self.rules_webhook_url);
+        set(&mut c.rules.for_outage_tolerance, &self.rules_for_outage_tolerance);
+        set(&mut c.rules.for_grace_period, &self.rules_for_grace_period);
+        set(&mut c.global.evaluation_interval, &self.rules_evaluation_interval);
+        set(&mut c.rules.external_url, &self.web_external_url);
         for feature in &self.enable_feature {
             match feature.as_str() {
                 "promql-experimental-functions" => c.query.experimental_functions = true,

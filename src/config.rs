@@ -37,6 +37,8 @@ pub struct Config {
     pub global: GlobalConfig,
     /// Prometheus's `scrape_configs`: targets Lookout pulls metrics from.
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Alerting and recording rules and where alerts go.
+    pub rules: RulesConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -56,6 +58,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             global: default_global(),
             scrape_configs: Vec::new(),
+            rules: RulesConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -230,6 +233,47 @@ impl Default for LogsConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+        }
+    }
+}
+
+/// Alerting and recording rules (the evaluation interval of groups that set none is
+/// `global.evaluation_interval`, their external labels `global.external_labels`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Rule files and globs (`*.yml`); files in a `logs/` folder hold LogQL rules.
+    pub path: Vec<String>,
+    /// How often a firing alert is sent again.
+    #[serde(with = "humantime_serde")]
+    pub resend_delay: Duration,
+    /// Alertmanagers alerts are posted to (`http://host:9093`; `/api/v2/alerts` is added).
+    pub alertmanager_urls: Vec<String>,
+    /// Webhooks that get Alertmanager's webhook payload (version 4).
+    pub webhook_urls: Vec<String>,
+    /// Where people reach Lookout: `$externalURL` in templates and the base of alert links.
+    pub external_url: String,
+    /// How long Lookout may be down for an alert's `for` state to be restored.
+    #[serde(with = "humantime_serde")]
+    pub for_outage_tolerance: Duration,
+    /// Least time an alert with a restored `for` state waits after a restart before firing.
+    #[serde(with = "humantime_serde")]
+    pub for_grace_period: Duration,
+    /// Alerts each receiver's queue holds; beyond it the oldest are dropped and counted.
+    pub notification_queue_capacity: usize,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            path: Vec::new(),
+            resend_delay: Duration::from_secs(60),
+            alertmanager_urls: Vec::new(),
+            webhook_urls: Vec::new(),
+            external_url: String::new(),
+            for_outage_tolerance: Duration::from_secs(3600),
+            for_grace_period: Duration::from_secs(600),
+            notification_queue_capacity: 10_000,
         }
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod index_bench;
 mod loadgen;
+mod rules;
 mod serve;
 
 use std::io::Write;
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::Wal(WalCommand::Dump { data_dir })) => dump_wal(&data_dir),
         Some(Command::Loadgen(args)) => runtime()?.block_on(loadgen::run(args)),
+        Some(Command::Rules(command)) => std::process::exit(rules::run(command)),
     }
 }
 

@@ -32,6 +32,7 @@ use tracing::{error, info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, FsyncMode};
+use crate::rules::RuleStorage;
 
 /// Runs Lookout until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -85,7 +86,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin_stop = CancellationToken::new();
     let ingester_slot = IngesterSlot::default();
     let scrape_status = ScrapeStatus::default();
+    let engine_options = EngineOptions {
+        lookback_delta: config.query.lookback_delta.as_millis() as i64,
+        max_samples: config.query.max_samples,
+        timeout: config.query.timeout,
+        experimental_functions: config.query.experimental_functions,
+        default_subquery_step: config.global.evaluation_interval.as_millis() as i64,
+        ..EngineOptions::default()
+    };
+    let logql_options = lookout_query::logql::LogqlOptions { timeout: config.query.timeout, ..Default::default() };
+    let notifier_stop = CancellationToken::new();
+    let rules = start_rules(
+        &config,
+        RuleStorage {
+            tsdb: Arc::clone(&tsdb),
+            engine: Engine::new(engine_options.clone()),
+            logql: lookout_query::logql::LogqlEngine::new(Arc::clone(&logs), logql_options.clone()),
+            ingester: Arc::clone(&ingester_slot),
+            runtime: tokio::runtime::Handle::current(),
+        },
+        &registry,
+        notifier_stop.clone(),
+    )?;
     let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) })
+        .merge(lookout_rules::api::router(Arc::clone(&rules)))
         .merge(lookout_query::tempo_router(TempoState {
             spans: Arc::clone(&spans),
             version: env!("CARGO_PKG_VERSION"),
@@ -95,10 +119,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .merge(lookout_ingest::scrape::targets_router(scrape_status.clone()))
         .merge(lookout_query::remote_read::router(Arc::clone(&tsdb)))
         .merge(lookout_query::loki::router(lookout_query::loki::LokiState {
-            engine: lookout_query::logql::LogqlEngine::new(
-                Arc::clone(&logs),
-                lookout_query::logql::LogqlOptions { timeout: config.query.timeout, ..Default::default() },
-            ),
+            engine: lookout_query::logql::LogqlEngine::new(Arc::clone(&logs), logql_options),
             build: build_info_for_apis(),
             queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
             tail_interval: config.logs.commit_interval.max(Duration::from_millis(100)),
@@ -107,13 +128,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tsdb: Arc::clone(&tsdb),
             build: build_info_for_apis(),
             admin_api: config.http.enable_admin_api,
-            engine: Arc::new(Engine::new(EngineOptions {
-                lookback_delta: config.query.lookback_delta.as_millis() as i64,
-                max_samples: config.query.max_samples,
-                timeout: config.query.timeout,
-                experimental_functions: config.query.experimental_functions,
-                ..EngineOptions::default()
-            })),
+            engine: Arc::new(Engine::new(engine_options)),
             queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
         }));
     let admin_task = tokio::spawn(
@@ -202,11 +217,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.metrics.span_metrics_interval,
         span_metrics_stop.clone(),
     ));
+    if let Err(errors) = rules.reload().await {
+        anyhow::bail!("loading rule files failed:\n{}", errors.join("\n"));
+    }
+    let reload_on_hangup = tokio::spawn(reload_rules_on_sighup(Arc::clone(&rules)));
     ready.store(true, Ordering::Release);
     info!(data_dir = %config.data_dir.display(), "lookout is ready");
 
     shutdown_signal().await;
     info!("shutting down: stopping intake");
+    reload_on_hangup.abort();
+    rules.stop();
+    notifier_stop.cancel();
     ready.store(false, Ordering::Release);
     intake_stop.cancel();
     let drained = tokio::time::timeout(config.shutdown_timeout, async {
@@ -241,6 +263,57 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     admin_task.await??;
     info!("shutdown complete");
     Ok(())
+}
+
+/// The rule manager, its notifier started (the groups start with the first reload).
+fn start_rules(
+    config: &Config,
+    storage: RuleStorage,
+    registry: &Registry,
+    stop: CancellationToken,
+) -> anyhow::Result<Arc<lookout_rules::Manager>> {
+    let options = lookout_rules::ManagerOptions {
+        paths: config.rules.path.clone(),
+        evaluation_interval_ms: config.global.evaluation_interval.as_millis() as i64,
+        resend_delay_ms: config.rules.resend_delay.as_millis() as i64,
+        external_labels: config.global.external_labels.clone(),
+        external_url: config.rules.external_url.clone(),
+        restore: lookout_rules::RestoreOptions {
+            outage_tolerance_ms: config.rules.for_outage_tolerance.as_millis() as i64,
+            grace_period_ms: config.rules.for_grace_period.as_millis() as i64,
+        },
+        ..lookout_rules::ManagerOptions::default()
+    };
+    let notifier = lookout_rules::notify::Notifier::start(
+        lookout_rules::notify::NotifierOptions {
+            alertmanagers: config.rules.alertmanager_urls.clone(),
+            webhooks: config.rules.webhook_urls.clone(),
+            external_url: config.rules.external_url.clone(),
+            queue_capacity: config.rules.notification_queue_capacity.max(1),
+            ..lookout_rules::notify::NotifierOptions::default()
+        },
+        registry,
+        stop,
+    )
+    .context("starting the alert notifier")?;
+    let notify = lookout_rules::manager::send_to(notifier, &options);
+    let storage = Arc::new(storage);
+    let manager = lookout_rules::Manager::new(options, storage.clone(), storage, notify, registry)?;
+    Ok(Arc::new(manager))
+}
+
+/// Reloads the rule files on every SIGHUP, as Prometheus does.
+async fn reload_rules_on_sighup(rules: Arc<lookout_rules::Manager>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; rules reload only through POST /-/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match rules.reload().await {
+            Ok(()) => info!("rules reloaded"),
+            Err(errors) => error!(errors = %errors.join("; "), "reloading rules failed; the old rules keep running"),
+        }
+    }
 }
 
 /// What the build-info endpoints of the Prometheus and Loki APIs report.

@@ -33,11 +33,13 @@ pub enum Transport {
     SpanMetrics,
     /// Loki's push API.
     LokiPush,
+    /// Recording rules and the `ALERTS` series of alerting rules.
+    Rules,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 7] = [
+    pub const ALL: [Transport; 8] = [
         Transport::Grpc,
         Transport::HttpProtobuf,
         Transport::HttpJson,
@@ -45,6 +47,7 @@ impl Transport {
         Transport::Scrape,
         Transport::SpanMetrics,
         Transport::LokiPush,
+        Transport::Rules,
     ];
 
     /// The OTLP protocol name (`grpc`, `http/protobuf`, `http/json`).
@@ -57,6 +60,7 @@ impl Transport {
             Transport::Scrape => "scrape",
             Transport::SpanMetrics => "span_metrics",
             Transport::LokiPush => "loki_push",
+            Transport::Rules => "rules",
         }
     }
 }

@@ -385,3 +385,117 @@ impl Prometheus {
         prometheus
     }
 }
+
+/// A real Alertmanager (Debian's `prometheus-alertmanager`) on a free port, killed when dropped.
+pub struct Alertmanager {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager with `config` in `dir`, clustering off, and waits until ready.
+    pub fn start(dir: &Path, config: &str) -> Alertmanager {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let file = dir.join("alertmanager.yml");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.path={}", dir.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("alertmanager from Debian's package (apt-get install prometheus-alertmanager)");
+        let alertmanager = Alertmanager { child, url: format!("http://127.0.0.1:{port}") };
+        eventually("alertmanager ready", || {
+            http_client().get(format!("{}/-/ready", alertmanager.url)).send().ok()?.status().is_success().then_some(())
+        });
+        alertmanager
+    }
+
+    /// `GET /api/v2/alerts` with these query parameters.
+    pub fn alerts(&self, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        let body =
+            http_client().get(format!("{}/api/v2/alerts", self.url)).query(params).send().unwrap().text().unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+/// A plain HTTP receiver on a free port that answers every request with `status` and keeps the
+/// JSON bodies it was sent.
+pub struct Receiver {
+    /// `http://127.0.0.1:<port>/hook`.
+    pub url: String,
+    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    /// Starts the receiver.
+    pub fn start(status: u16) -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let sink = Arc::clone(&sink);
+                std::thread::spawn(move || serve_connection(stream, status, &sink));
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    /// The bodies received so far.
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// Answers HTTP/1.1 requests on one connection until the peer closes it.
+fn serve_connection(stream: std::net::TcpStream, status: u16, sink: &Mutex<Vec<serde_json::Value>>) {
+    use std::io::{Read, Write};
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(json) = serde_json::from_slice(&body) {
+            sink.lock().unwrap().push(json);
+        }
+        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

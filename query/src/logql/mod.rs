@@ -33,6 +33,16 @@ pub fn selector_matchers(query: &str) -> Result<Vec<Vec<Matcher>>, String> {
     Ok(expr.log_selectors().into_iter().map(|l| l.matchers.clone()).collect())
 }
 
+/// Checks that `query` is a metric query (what a LogQL rule evaluates).
+pub fn parse_metric_query(query: &str) -> Result<(), String> {
+    match parse_expr(query).map_err(|e| e.to_string())? {
+        Expr::Sample(_) => Ok(()),
+        Expr::Log(_) => {
+            Err("a log query cannot be a rule: rules need a metric query such as count_over_time(...)".into())
+        }
+    }
+}
+
 /// Checks that `query` is a log query (not a metric query).
 pub fn parse_log_query(query: &str) -> Result<(), String> {
     match parse_expr(query).map_err(|e| e.to_string())? {

@@ -16,6 +16,7 @@ mod eval;
 mod functions;
 mod histogram;
 mod info;
+pub mod notation;
 mod syntax;
 mod value;
 

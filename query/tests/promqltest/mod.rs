@@ -15,7 +15,7 @@
 //! - this module: the whole corpus, the skip lists, `PROMQL_TEST_FILTER` and the summary.
 
 pub mod compare;
-pub mod notation;
+pub use lookout_query::promql::notation;
 pub mod run;
 pub mod script;
 pub mod storage;

@@ -8,8 +8,6 @@ mod decolorize;
 mod error;
 mod filter;
 mod format;
-mod gofmt;
-mod gotime;
 mod json;
 mod jsonscan;
 mod labels;
@@ -18,15 +16,14 @@ mod pattern;
 mod regexp;
 mod template;
 mod template_funcs;
-mod template_lex;
-mod template_parse;
-mod template_value;
 mod text;
 mod unpack;
-mod values;
 
 #[cfg(test)]
 mod tests;
+
+// Go's `strconv`/`time` parsing, shared with the template engine.
+use crate::gotemplate::values;
 
 pub use decolorize::decolorize;
 pub use filter::{CmpOp, Conversion, LabelFilter, unwrap_sample};

@@ -1,53 +1,39 @@
-//! Functions available in `line_format` / `label_format` templates: Go builtins, Loki's own functions
-//! and the sprig subset Loki enables, with their Go signatures (checked like Go's `text/template`).
-
-use std::collections::HashMap;
+//! LogQL's template function set: Go's builtins, Loki's own functions and the sprig subset Loki
+//! enables, with their Go signatures (checked like Go's `text/template`).
 
 use base64::Engine;
-use regex::Regex;
+
+use crate::gotemplate::gofmt::go_quote;
+use crate::gotemplate::values::{duration_seconds, go_parse_bytes, go_parse_duration, go_parse_int};
+use crate::gotemplate::{
+    CallCtx, FuncSet, FuncSpec, GoTime, MAX_STRING_BYTES, ParamType, Value, builtin_spec, call_builtin, checked,
+    from_json, go_case, query_escape,
+};
 
 use super::decimal::Decimal;
-use super::gofmt::{sprint, sprintf};
-use super::gotime::GoTime;
-use super::regexp::compile_go_regex;
-use super::template_value::{ParamType, Value, from_json};
-use super::values::{duration_seconds, go_parse_bytes, go_parse_duration, go_parse_int};
-
-/// Longest string a function may produce (bounds `repeat`, `indent`, padding...).
-pub const MAX_STRING_BYTES: usize = 1 << 20;
-
-/// Maximum number of compiled regexes cached per template stage.
-const MAX_CACHED_REGEXES: usize = 64;
 
 use ParamType::{Any, Float, Int, Str, Time};
 
-/// Signature of a template function.
-#[derive(Debug, Clone, Copy)]
-pub struct FuncSpec {
-    /// Fixed parameters.
-    pub params: &'static [ParamType],
-    /// Type of the variadic tail, if any.
-    pub variadic: Option<ParamType>,
-}
-
 const fn f(params: &'static [ParamType]) -> FuncSpec {
-    FuncSpec { params, variadic: None }
+    FuncSpec::fixed(params)
 }
 
 const fn v(params: &'static [ParamType], tail: ParamType) -> FuncSpec {
-    FuncSpec { params, variadic: Some(tail) }
+    FuncSpec::variadic(params, tail)
 }
 
-/// Returns the signature of a known function.
-pub fn lookup(name: &str) -> Option<FuncSpec> {
+/// Loki's functions for one execution: `__line__` and `__timestamp__` are the entry's.
+#[derive(Debug, Clone, Copy)]
+pub struct LokiFuncs<'a> {
+    /// Current log line (`__line__`).
+    pub line: &'a str,
+    /// Entry timestamp in nanoseconds (`__timestamp__`).
+    pub ts: i64,
+}
+
+/// Signature of a Loki or sprig function.
+fn loki_spec(name: &str) -> Option<FuncSpec> {
     Some(match name {
-        "and" | "or" => v(&[Any], Any),
-        "not" | "len" => f(&[Any]),
-        "index" => v(&[Any], Any),
-        "print" | "println" | "html" | "js" | "urlquery" => v(&[], Any),
-        "printf" => v(&[Str], Any),
-        "eq" => v(&[Any], Any),
-        "ne" | "lt" | "le" | "gt" | "ge" => f(&[Any, Any]),
         "__line__" | "__timestamp__" | "now" => f(&[]),
         "ToLower" | "ToUpper" | "TrimSpace" | "lower" | "upper" | "title" | "trim" | "b64enc" | "b64dec"
         | "urldecode" | "urlencode" | "bytes" | "duration" | "duration_seconds" | "unixToTime" | "fromJson" => {
@@ -71,32 +57,6 @@ pub fn lookup(name: &str) -> Option<FuncSpec> {
     })
 }
 
-/// Per-execution context available to functions.
-pub struct CallCtx<'a> {
-    /// Current log line (`__line__`).
-    pub line: &'a str,
-    /// Entry timestamp in nanoseconds (`__timestamp__`).
-    pub ts: i64,
-    /// Label snapshot (for printing the template data).
-    pub labels: &'a [(String, String)],
-    /// Compiled regex cache of the stage.
-    pub regexes: &'a mut HashMap<String, Regex>,
-}
-
-impl CallCtx<'_> {
-    fn regex(&mut self, src: &str) -> Result<Regex, String> {
-        if let Some(re) = self.regexes.get(src) {
-            return Ok(re.clone());
-        }
-        let re = compile_go_regex(src).map_err(|e| e.to_string())?;
-        if self.regexes.len() >= MAX_CACHED_REGEXES {
-            self.regexes.clear();
-        }
-        self.regexes.insert(src.to_owned(), re.clone());
-        Ok(re)
-    }
-}
-
 fn s(args: &[Value], i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or("")
 }
@@ -113,13 +73,6 @@ fn time(args: &[Value], i: usize) -> GoTime {
         Some(Value::Time(t)) => t.clone(),
         _ => GoTime::zero(),
     }
-}
-
-fn checked(out: String) -> Result<Value, String> {
-    if out.len() > MAX_STRING_BYTES {
-        return Err(format!("result exceeds {MAX_STRING_BYTES} bytes"));
-    }
-    Ok(Value::Str(out))
 }
 
 fn repeat_checked(unit: &str, count: i64) -> Result<String, String> {
@@ -182,20 +135,6 @@ fn go_title(src: &str) -> String {
         .collect()
 }
 
-/// Go's `url.QueryEscape`.
-pub fn query_escape(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    for b in src.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Go's `url.QueryUnescape`.
 fn query_unescape(src: &str) -> Result<String, String> {
     let b = src.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -206,7 +145,7 @@ fn query_unescape(src: &str) -> Result<String, String> {
                 let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 let Some(h) = hex else {
                     let bad: String = src[i..].chars().take(3).collect();
-                    return Err(format!("invalid URL escape {}", super::gofmt::go_quote(&bad)));
+                    return Err(format!("invalid URL escape {}", go_quote(&bad)));
                 };
                 let hs = std::str::from_utf8(h).unwrap_or("00");
                 out.push(u8::from_str_radix(hs, 16).unwrap_or(0));
@@ -223,40 +162,6 @@ fn query_unescape(src: &str) -> Result<String, String> {
         }
     }
     Ok(super::text::go_lossy(&out).into_owned())
-}
-
-fn html_escape(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    for c in src.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn js_escape(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    for c in src.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn align(count: i64, src: &str, left: bool) -> Result<Value, String> {
@@ -364,33 +269,28 @@ fn sprig_round(a: &Value, places: i64, round_on: f64) -> f64 {
     r / pow
 }
 
-/// Calls a non-builtin-control function with already type-checked arguments.
-pub fn call(name: &str, args: &[Value], ctx: &mut CallCtx<'_>) -> Result<Value, String> {
-    let spec = lookup(name).ok_or_else(|| format!("function {name:?} not defined"))?;
+impl FuncSet for LokiFuncs<'_> {
+    fn lookup(&self, name: &str) -> Option<FuncSpec> {
+        builtin_spec(name).or_else(|| loki_spec(name))
+    }
+
+    fn call(&self, name: &str, args: &[Value], ctx: &mut CallCtx<'_>) -> Result<Value, String> {
+        call(self, name, args, ctx)
+    }
+}
+
+/// Calls a function other than `and`/`or` with already type-checked arguments.
+fn call(funcs: &LokiFuncs<'_>, name: &str, args: &[Value], ctx: &mut CallCtx<'_>) -> Result<Value, String> {
+    let spec = funcs.lookup(name).ok_or_else(|| format!("function {name:?} not defined"))?;
     if args.len() < spec.params.len() || (spec.variadic.is_none() && args.len() != spec.params.len()) {
         return Err(format!("wrong number of args for {name}: want {} got {}", spec.params.len(), args.len()));
     }
     Ok(match name {
-        "__line__" => Value::Str(ctx.line.to_owned()),
-        "__timestamp__" => Value::Time(GoTime::from_unix(0, ctx.ts)),
+        "__line__" => Value::Str(funcs.line.to_owned()),
+        "__timestamp__" => Value::Time(GoTime::from_unix(0, funcs.ts)),
         "now" => Value::Time(GoTime::now()),
-        "not" => Value::Bool(!args[0].truth(ctx.labels.len())),
-        "print" => return checked(sprint(args, ctx.labels, false)),
-        "println" => return checked(sprint(args, ctx.labels, true)),
-        "printf" => return checked(sprintf(s(args, 0), &args[1..], ctx.labels)),
-        "html" => return checked(html_escape(&sprint(args, ctx.labels, false))),
-        "js" => return checked(js_escape(&sprint(args, ctx.labels, false))),
-        "urlquery" => return checked(query_escape(&sprint(args, ctx.labels, false))),
         "ToLower" | "lower" => Value::Str(go_case(s(args, 0), false)),
         "ToUpper" | "upper" => Value::Str(go_case(s(args, 0), true)),
-        "eq" => Value::Bool(eq(&args[0], &args[1..])?),
-        "ne" => Value::Bool(!eq(&args[0], &args[1..2])?),
-        "lt" => Value::Bool(lt(&args[0], &args[1])?),
-        "le" => Value::Bool(lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?),
-        "gt" => Value::Bool(!(lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?)),
-        "ge" => Value::Bool(!lt(&args[0], &args[1])?),
-        "len" => Value::Int(length(&args[0], ctx.labels)?),
-        "index" => index(&args[0], &args[1..], ctx.labels)?,
         "TrimSpace" | "trim" => Value::Str(super::text::go_trim_space(s(args, 0)).to_owned()),
         "title" => Value::Str(go_title(s(args, 0))),
         "Replace" => return checked(go_replace(s(args, 0), s(args, 1), s(args, 2), n(args, 3))?),
@@ -487,134 +387,13 @@ pub fn call(name: &str, args: &[Value], ctx: &mut CallCtx<'_>) -> Result<Value, 
             Some(given) if !given.is_empty_value(ctx.labels.len()) => given.clone(),
             _ => args[0].clone(),
         },
-        other => return Err(format!("function {other:?} not implemented")),
+        _ => return call_builtin(name, args, ctx),
     })
 }
 
 fn b64_engine() -> base64::engine::GeneralPurpose {
     let config = base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true);
     base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, config)
-}
-
-/// Go's `strings.ToUpper`/`ToLower` (simple case mapping: multi-char mappings keep the rune).
-fn go_case(src: &str, upper: bool) -> String {
-    let mut out = String::with_capacity(src.len());
-    for c in src.chars() {
-        let mapped: Vec<char> = if upper { c.to_uppercase().collect() } else { c.to_lowercase().collect() };
-        match mapped.as_slice() {
-            [m] => out.push(*m),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Bool,
-    Int,
-    Float,
-    Str,
-    Nil,
-    Other,
-}
-
-fn kind(v: &Value) -> Kind {
-    match v {
-        Value::Bool(_) => Kind::Bool,
-        Value::Int(_) | Value::Int64(_) => Kind::Int,
-        Value::Float(_) => Kind::Float,
-        Value::Str(_) => Kind::Str,
-        Value::Nil => Kind::Nil,
-        _ => Kind::Other,
-    }
-}
-
-/// Go template `eq arg1 arg2...`: true when arg1 equals any other argument.
-fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
-    if rest.is_empty() {
-        return Err("missing argument for comparison".to_owned());
-    }
-    for b in rest {
-        let (ka, kb) = (kind(a), kind(b));
-        let truth = if ka != kb {
-            if ka != Kind::Nil && kb != Kind::Nil {
-                return Err("incompatible types for comparison".to_owned());
-            }
-            false
-        } else {
-            match (a, b) {
-                (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
-                (Value::Time(x), Value::Time(y)) => x == y,
-                (Value::List(_) | Value::Map(_) | Value::Labels, _) => {
-                    return Err(format!("non-comparable type {}", a.type_name()));
-                }
-                _ => a == b,
-            }
-        };
-        if truth {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Go template `lt`.
-fn lt(a: &Value, b: &Value) -> Result<bool, String> {
-    let (ka, kb) = (kind(a), kind(b));
-    if matches!(ka, Kind::Nil | Kind::Other | Kind::Bool) || matches!(kb, Kind::Nil | Kind::Other | Kind::Bool) {
-        return Err("invalid type for comparison".to_owned());
-    }
-    if ka != kb {
-        return Err("incompatible types for comparison".to_owned());
-    }
-    Ok(match (a, b) {
-        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
-        (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::Str(x), Value::Str(y)) => x < y,
-        _ => false,
-    })
-}
-
-fn length(v: &Value, labels: &[(String, String)]) -> Result<i64, String> {
-    Ok(match v {
-        Value::Str(s) => s.len() as i64,
-        Value::List(l) => l.len() as i64,
-        Value::Map(m) => m.len() as i64,
-        Value::Labels => labels.len() as i64,
-        Value::Nil => return Err("len of nil pointer".to_owned()),
-        other => return Err(format!("len of type {}", other.type_name())),
-    })
-}
-
-fn label_lookup(labels: &[(String, String)], key: &str) -> String {
-    labels.binary_search_by(|(n, _)| n.as_str().cmp(key)).map(|i| labels[i].1.clone()).unwrap_or_default()
-}
-
-fn index(item: &Value, keys: &[Value], labels: &[(String, String)]) -> Result<Value, String> {
-    let mut cur = item.clone();
-    for k in keys {
-        cur = match (&cur, k) {
-            (Value::Nil, _) => return Err("index of untyped nil".to_owned()),
-            (Value::Labels, Value::Str(key)) => Value::Str(label_lookup(labels, key)),
-            (Value::Map(m), Value::Str(key)) => m.get(key).cloned().unwrap_or(Value::Nil),
-            (Value::Labels | Value::Map(_), other) => {
-                return Err(format!("value has type {}; should be string", other.type_name()));
-            }
-            (Value::List(l), Value::Int(i) | Value::Int64(i)) => {
-                usize::try_from(*i).ok().and_then(|x| l.get(x)).cloned().ok_or(format!("index out of range: {i}"))?
-            }
-            (Value::Str(s), Value::Int(i) | Value::Int64(i)) => {
-                let b = usize::try_from(*i).ok().and_then(|x| s.as_bytes().get(x));
-                Value::Int(i64::from(*b.ok_or(format!("index out of range: {i}"))?))
-            }
-            (Value::List(_) | Value::Str(_), other) => {
-                return Err(format!("cannot index slice/array with type {}", other.type_name()));
-            }
-            (other, _) => return Err(format!("can't index item of type {}", other.type_name())),
-        };
-    }
-    Ok(cur)
 }
 
 fn b64_error(e: &base64::DecodeError) -> String {

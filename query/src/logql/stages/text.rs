@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+pub use crate::gotemplate::values::go_trim_space;
+
 /// Decodes bytes like Go's `string` iteration: every invalid byte becomes one U+FFFD.
 pub fn go_lossy(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
@@ -40,15 +42,4 @@ fn map_invalid(mut bytes: &[u8], replacement: char) -> String {
             }
         }
     }
-}
-
-/// Go's `strings.TrimSpace` ASCII/Unicode white space test.
-pub fn is_go_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{85}' | '\u{A0}')
-        || (c > '\u{FF}' && c.is_whitespace())
-}
-
-/// Go's `strings.TrimSpace`.
-pub fn go_trim_space(s: &str) -> &str {
-    s.trim_matches(is_go_space)
 }

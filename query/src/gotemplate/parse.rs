@@ -1,7 +1,7 @@
 //! Parser of Go `text/template` into a small AST, with Go's parse-time checks and messages.
 
 use super::gofmt::go_quote;
-use super::template_lex::{Item, ItemKind, lex};
+use super::lex::{Item, ItemKind, lex};
 use super::values::{go_parse_float, go_parse_int};
 
 /// Maximum nesting of control structures and parentheses (bounds recursion).

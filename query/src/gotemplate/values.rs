@@ -148,6 +148,41 @@ pub fn duration_seconds(nanos: i64) -> f64 {
     sec as f64 + nsec as f64 / 1e9
 }
 
+/// Go's `time.Duration.String()`: `1h2m3.5s`, `1.5ms`, `-30m0s`, `0s`.
+pub fn go_duration_string(nanos: i64) -> String {
+    // The fraction of `v / 10^prec` without trailing zeros (nor the point when it is zero).
+    fn frac(v: u64, prec: u32) -> (String, u64) {
+        let p = 10u64.pow(prec);
+        let digits = format!("{:0width$}", v % p, width = prec as usize);
+        let digits = digits.trim_end_matches('0');
+        (if digits.is_empty() { String::new() } else { format!(".{digits}") }, v / p)
+    }
+    let u = nanos.unsigned_abs();
+    let sign = if nanos < 0 { "-" } else { "" };
+    if u == 0 {
+        return "0s".to_owned();
+    }
+    if u < 1_000_000_000 {
+        let (prec, unit) = if u < 1_000 {
+            (0, "ns")
+        } else if u < 1_000_000 {
+            (3, "\u{b5}s")
+        } else {
+            (6, "ms")
+        };
+        let (f, whole) = frac(u, prec);
+        return format!("{sign}{whole}{f}{unit}");
+    }
+    let (f, secs) = frac(u, 9);
+    let (hours, mins) = (secs / 3600, secs / 60 % 60);
+    match (hours, secs / 60) {
+        (0, 0) => format!("{sign}{}{f}s", secs % 60),
+        (0, _) => format!("{sign}{mins}m{}{f}s", secs % 60),
+        _ => format!("{sign}{hours}h{mins}m{}{f}s", secs % 60),
+    }
+}
+
+#[cfg(test)] // Used by the LogQL stage tests.
 /// Parses a Go duration (`1h2m3.5s`, `300ms`, `10µs`, `-1.5h`, `0`) into seconds.
 pub fn parse_go_duration(s: &str) -> Option<f64> {
     go_parse_duration(s).ok().map(duration_seconds)
@@ -179,7 +214,7 @@ pub fn go_parse_bytes(s: &str) -> Result<u64, String> {
     let last_digit = s.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.' || *c == b',').count();
     let num: String = s[..last_digit].chars().filter(|&c| c != ',').collect();
     let f = go_parse_float(&num)?;
-    let extra = s[last_digit..].trim_matches(super::text::is_go_space).to_lowercase();
+    let extra = s[last_digit..].trim_matches(is_go_space).to_lowercase();
     match bytes_unit(&extra) {
         Some(m) => {
             let f = f * m as f64;
@@ -192,6 +227,7 @@ pub fn go_parse_bytes(s: &str) -> Result<u64, String> {
     }
 }
 
+#[cfg(test)] // Used by the LogQL stage tests.
 /// Parses a humanized byte size (`10KB`=10000, `1KiB`=1024, `5 MB`, `1.5GiB`, `42`).
 pub fn parse_bytes(s: &str) -> Option<f64> {
     go_parse_bytes(s).ok().map(|b| b as f64)
@@ -316,6 +352,7 @@ pub fn go_parse_float(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+#[cfg(test)] // Used by the LogQL stage tests.
 /// Parses a number like Loki's numeric label filters and `unwrap` (Go `strconv.ParseFloat`).
 pub fn parse_number(s: &str) -> Option<f64> {
     go_parse_float(s).ok()
@@ -356,4 +393,15 @@ pub fn go_parse_int(s: &str, base0: bool) -> Result<i64, String> {
     }
     let v = mag as i128;
     Ok(if neg { (-v) as i64 } else { v as i64 })
+}
+
+/// Go's `strings.TrimSpace` white space test (`unicode.IsSpace`).
+pub fn is_go_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{85}' | '\u{A0}')
+        || (c > '\u{FF}' && c.is_whitespace())
+}
+
+/// Go's `strings.TrimSpace`.
+pub fn go_trim_space(s: &str) -> &str {
+    s.trim_matches(is_go_space)
 }

@@ -1,5 +1,7 @@
 //! Lexer of the Go `text/template` syntax (delimiters `{{ }}`, trim markers `{{- -}}`, comments).
 
+use super::gofmt::is_print;
+
 /// Kind of a lexed item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -337,7 +339,7 @@ impl<'a> Lexer<'a> {
                 }
                 c if c.is_ascii() && !c.is_ascii_control() => self.emit(ItemKind::Char),
                 c => {
-                    self.error(format!("unrecognized character in action: U+{:04X} {}", c as u32, go_char_quote(c)));
+                    self.error(format!("unrecognized character in action: {}", go_sharp_u(c)));
                     return false;
                 }
             }
@@ -361,7 +363,7 @@ impl<'a> Lexer<'a> {
         self.scan_word();
         if !self.at_terminator() {
             let c = self.peek_char().unwrap_or('\0');
-            self.error(format!("bad character U+{:04X} {}", c as u32, go_char_quote(c)));
+            self.error(format!("bad character {}", go_sharp_u(c)));
             return false;
         }
         self.emit(kind);
@@ -382,7 +384,7 @@ impl<'a> Lexer<'a> {
         self.scan_word();
         if !self.at_terminator() {
             let c = self.peek_char().unwrap_or('\0');
-            self.error(format!("bad character U+{:04X} {}", c as u32, go_char_quote(c)));
+            self.error(format!("bad character {}", go_sharp_u(c)));
             return false;
         }
         let kind = match &self.input[self.start..self.pos] {
@@ -482,11 +484,9 @@ impl<'a> Lexer<'a> {
     }
 }
 
-fn go_char_quote(c: char) -> String {
-    let mut s = String::from('\'');
-    s.push(c);
-    s.push('\'');
-    s
+/// Go's `%#U`: `U+0041 'A'`, without the quoted rune when it is not printable (`U+00A0`).
+fn go_sharp_u(c: char) -> String {
+    if is_print(c) { format!("U+{:04X} '{c}'", c as u32) } else { format!("U+{:04X}", c as u32) }
 }
 
 /// Splits a template into items (the last one is `Eof` or `Error`).

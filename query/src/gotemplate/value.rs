@@ -1,6 +1,8 @@
-//! Dynamic values of the template engine, mirroring the Go types Loki's templates manipulate.
+//! Dynamic values of the template engine, mirroring the Go types that LogQL's and Prometheus's
+//! templates manipulate.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::gotime::GoTime;
 use super::values::{go_parse_float, go_parse_int};
@@ -26,8 +28,41 @@ pub enum Value {
     List(Vec<Value>),
     /// `map[string]interface {}` (from `fromJson`)
     Map(BTreeMap<String, Value>),
-    /// The template data: the entry's labels, a `map[string]string`.
+    /// The `map[string]string` the execution was given (LogQL: the entry's labels), borrowed from the
+    /// caller so that it is not copied per log line.
     Labels,
+    /// Any other `map[string]string`, sorted by key (an alert's labels, a query sample's labels).
+    StrMap(Arc<Vec<(String, String)>>),
+    /// A Go struct, or a pointer to one when its type name starts with `*`.
+    Struct(Arc<Struct>),
+    /// A slice of a named Go type (its type name, then its elements), e.g. Prometheus's
+    /// `template.queryResult`.
+    Slice(&'static str, Vec<Value>),
+    /// `*time.Duration` (nanoseconds), printed with `Duration.String()`.
+    Duration(i64),
+    /// `html/template.HTML`: a string of its own named type.
+    Html(String),
+}
+
+/// The fields of a Go struct value, in declaration order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Struct {
+    /// Go type name (`*template.sample`, `struct { Labels map[string]string; ... }`).
+    pub go_type: &'static str,
+    /// Field names and values.
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl Struct {
+    /// Whether the value is a pointer to the struct (printed `&{...}`).
+    pub fn is_pointer(&self) -> bool {
+        self.go_type.starts_with('*')
+    }
+
+    /// The value of a field.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
 }
 
 /// Go parameter types of template functions.
@@ -43,6 +78,9 @@ pub enum ParamType {
     Float,
     /// `time.Time`
     Time,
+    /// A named pointer or slice type (`*template.sample`, `template.queryResult`): only values of
+    /// that type, or nil (its zero value).
+    Named(&'static str),
 }
 
 impl ParamType {
@@ -54,7 +92,13 @@ impl ParamType {
             ParamType::Int => "int",
             ParamType::Float => "float64",
             ParamType::Time => "time.Time",
+            ParamType::Named(name) => name,
         }
+    }
+
+    /// Go's `canBeNil`: whether `nil` converts to the parameter's zero value.
+    pub fn can_be_nil(self) -> bool {
+        matches!(self, ParamType::Any | ParamType::Named(_))
     }
 
     /// Tells whether a value of this dynamic type can be passed to the parameter.
@@ -66,7 +110,7 @@ impl ParamType {
                 | (ParamType::Int, Value::Int(_))
                 | (ParamType::Float, Value::Float(_))
                 | (ParamType::Time, Value::Time(_))
-        )
+        ) || matches!(self, ParamType::Named(name) if v.type_name() == name)
     }
 }
 
@@ -83,7 +127,11 @@ impl Value {
             Value::Time(_) => "time.Time",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
-            Value::Labels => "map[string]string",
+            Value::Labels | Value::StrMap(_) => "map[string]string",
+            Value::Struct(s) => s.go_type,
+            Value::Slice(name, _) => name,
+            Value::Duration(_) => "*time.Duration",
+            Value::Html(_) => "template.HTML",
         }
     }
 
@@ -94,11 +142,13 @@ impl Value {
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
-            Value::Str(s) => !s.is_empty(),
-            Value::Time(_) => true,
-            Value::List(l) => !l.is_empty(),
+            Value::Str(s) | Value::Html(s) => !s.is_empty(),
+            // Structs are always true, and so are non-nil pointers.
+            Value::Time(_) | Value::Struct(_) | Value::Duration(_) => true,
+            Value::List(l) | Value::Slice(_, l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Labels => labels_len > 0,
+            Value::StrMap(m) => !m.is_empty(),
         }
     }
 
@@ -107,6 +157,15 @@ impl Value {
         match self {
             Value::Time(_) => false,
             other => !other.truth(labels_len),
+        }
+    }
+
+    /// The pairs of a `map[string]string` value (`labels` is what [`Value::Labels`] stands for).
+    pub fn str_map<'a>(&'a self, labels: &'a [(String, String)]) -> Option<&'a [(String, String)]> {
+        match self {
+            Value::Labels => Some(labels),
+            Value::StrMap(m) => Some(m),
+            _ => None,
         }
     }
 

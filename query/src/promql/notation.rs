@@ -1,5 +1,7 @@
-//! The small languages inside a `.test` line: durations (FORMAT.md §2), the series notation of
-//! load and expected-result lines (§4), Go string literals and Go numbers (§6.2).
+//! The small languages of Prometheus's test files, shared by the PromQL `.test` runner and
+//! `lookout rules test` (promtool's `input_series`): durations (`query/testdata/promql/FORMAT.md`
+//! §2), the series notation of load and expected-result lines (§4), Go string literals and Go
+//! numbers (§6.2).
 //!
 //! Native-histogram literals `{{…}}` (§5) are recognised and counted as positions but not
 //! decoded: they are kept as text, and every eval that depends on them is in the skip list.
@@ -24,6 +26,7 @@ pub enum SeqValue {
 }
 
 /// A Prometheus duration: `^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$`.
+#[allow(clippy::expect_used, reason = "a constant pattern, compiled by every test that parses a duration")]
 static DURATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
         .expect("duration regex")
@@ -33,6 +36,7 @@ static DURATION: LazyLock<Regex> = LazyLock::new(|| {
 const FLOAT: &str = r"(?:(?i:inf|nan)|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)";
 
 /// A numeric series item: `v`, `vxN`, `a+bxN`, `a-bxN`.
+#[allow(clippy::expect_used, reason = "a constant pattern, compiled by every test that parses a series")]
 static NUMERIC_ITEM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"^([+-]?{FLOAT})(?:([+-])({FLOAT}))?(?:x(\d+))?$")).expect("series item regex")
 });

@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::template_value::Value;
+use super::value::Value;
+use super::values::go_duration_string;
 
 /// Largest width or precision accepted by `printf` (Go prints `%!(BADWIDTH)` beyond 1e6).
 const MAX_WIDTH: usize = 1_000_000;
@@ -19,7 +20,8 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-fn is_print(c: char) -> bool {
+/// Go's `strconv.IsPrint`.
+pub fn is_print(c: char) -> bool {
     c == ' ' || !(c.is_control() || c.is_whitespace() || ('\u{E000}'..='\u{F8FF}').contains(&c))
 }
 
@@ -150,6 +152,17 @@ pub fn format_float(f: f64, verb: char, prec: i32) -> String {
 
 /// Appends a value as Go's `fmt` `%v` does (`nil_text` is used for nil values).
 pub fn write_value(out: &mut String, v: &Value, labels: &[(String, String)], nil_text: &str) {
+    if let Some(pairs) = v.str_map(labels) {
+        out.push_str("map[");
+        for (i, (k, e)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{k}:{e}");
+        }
+        out.push(']');
+        return;
+    }
     match v {
         Value::Nil => out.push_str(nil_text),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -157,9 +170,10 @@ pub fn write_value(out: &mut String, v: &Value, labels: &[(String, String)], nil
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => out.push_str(&format_float(*f, 'g', -1)),
-        Value::Str(s) => out.push_str(s),
+        Value::Str(s) | Value::Html(s) => out.push_str(s),
         Value::Time(t) => out.push_str(&t.go_string()),
-        Value::List(l) => {
+        Value::Duration(d) => out.push_str(&go_duration_string(*d)),
+        Value::List(l) | Value::Slice(_, l) => {
             out.push('[');
             for (i, e) in l.iter().enumerate() {
                 if i > 0 {
@@ -181,16 +195,34 @@ pub fn write_value(out: &mut String, v: &Value, labels: &[(String, String)], nil
             }
             out.push(']');
         }
-        Value::Labels => {
-            out.push_str("map[");
-            for (i, (k, e)) in labels.iter().enumerate() {
+        Value::Struct(st) => {
+            if st.is_pointer() {
+                out.push('&');
+            }
+            out.push('{');
+            for (i, (_, e)) in st.fields.iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
-                let _ = write!(out, "{k}:{e}");
+                write_value(out, e, labels, "<nil>");
             }
-            out.push(']');
+            out.push('}');
         }
+        // Printed above.
+        Value::Labels | Value::StrMap(_) => {}
+    }
+}
+
+/// Appends the result of a `{{pipeline}}` as `text/template` prints it: nil is `<no value>` and a
+/// pointer is dereferenced first (a struct pointer prints as `{...}`, not `&{...}`).
+pub fn write_printable(out: &mut String, v: &Value, labels: &[(String, String)]) {
+    match v {
+        Value::Struct(st) if st.is_pointer() => {
+            let mut s = String::new();
+            write_value(&mut s, v, labels, "<nil>");
+            out.push_str(s.strip_prefix('&').unwrap_or(&s));
+        }
+        _ => write_value(out, v, labels, "<no value>"),
     }
 }
 
@@ -198,8 +230,8 @@ pub fn write_value(out: &mut String, v: &Value, labels: &[(String, String)], nil
 pub fn sprint(args: &[Value], labels: &[(String, String)], newline: bool) -> String {
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
-        let is_str = matches!(a, Value::Str(_));
-        if i > 0 && (newline || !(is_str || matches!(args[i - 1], Value::Str(_)))) {
+        let is_str = matches!(a, Value::Str(_) | Value::Html(_));
+        if i > 0 && (newline || !(is_str || matches!(args[i - 1], Value::Str(_) | Value::Html(_)))) {
             out.push(' ');
         }
         write_value(&mut out, a, labels, "<nil>");
@@ -317,6 +349,15 @@ fn fmt_float_verb(out: &mut String, f: f64, verb: char, fl: &Flags) {
 }
 
 fn fmt_arg(out: &mut String, verb: char, v: &Value, fl: &Flags, labels: &[(String, String)]) {
+    // `template.HTML` formats as its underlying string; `*time.Duration` through its `String` method.
+    let stringer = match (v, verb) {
+        (Value::Html(s), 'v' | 's' | 'q' | 'x' | 'X') => Some(s.clone()),
+        (Value::Duration(d), 'v' | 's' | 'q' | 'x' | 'X') => Some(go_duration_string(*d)),
+        _ => None,
+    };
+    if let Some(s) = stringer {
+        return fmt_arg(out, verb, &Value::Str(s), fl, labels);
+    }
     match (v, verb) {
         (Value::Bool(b), 't' | 'v') => pad(out, if *b { "true" } else { "false" }, fl),
         (Value::Int(i) | Value::Int64(i), 'd' | 'v' | 'b' | 'o' | 'O' | 'x' | 'X') => fmt_int(out, *i, verb, fl),
@@ -356,7 +397,10 @@ fn fmt_arg(out: &mut String, verb: char, v: &Value, fl: &Flags, labels: &[(Strin
         (Value::Time(t), 'v' | 's') => pad(out, &t.go_string(), fl),
         (Value::Time(t), 'q') => pad(out, &go_quote(&t.go_string()), fl),
         (Value::Nil, 'v') => pad(out, "<nil>", fl),
-        (Value::List(_) | Value::Map(_) | Value::Labels, 'v') => {
+        (
+            Value::List(_) | Value::Map(_) | Value::Labels | Value::StrMap(_) | Value::Struct(_) | Value::Slice(..),
+            'v',
+        ) => {
             let mut s = String::new();
             write_value(&mut s, v, labels, "<nil>");
             pad(out, &s, fl);
