@@ -233,6 +233,53 @@ fn a_restart_in_the_middle_of_for_keeps_the_pending_time() {
 }
 
 #[test]
+fn reload_keeps_the_state_of_unchanged_rules_and_refuses_broken_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    let slow = RULES.replace("for: 3s", "for: 1h");
+    std::fs::write(&file, &slow).unwrap();
+    let lookout = Lookout::start(&dir.path().join("data"), &["--rules.path", file.to_str().unwrap()]);
+    set_temperature(&lookout, "hall", 70.0);
+    let (_, active_at) = eventually("pending", || alert_state(&lookout, "RoomTooHot"));
+    let rule_names = |lookout: &Lookout| -> Vec<String> {
+        let body = api(lookout, "/api/v1/rules");
+        body["data"]["groups"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let reload = |lookout: &Lookout| http_client().post(format!("http://{}/-/reload", lookout.http)).send().unwrap();
+
+    // A new rule in the same group: the alert keeps its activeAt.
+    let extra = "      - record: room:temperature:min\n        expr: min by (room) (e2e_temperature)\n";
+    std::fs::write(&file, format!("{slow}{extra}")).unwrap();
+    assert_eq!(reload(&lookout).status().as_u16(), 200);
+    assert_eq!(rule_names(&lookout), ["RoomTooHot", "room:temperature:max", "room:temperature:min"]);
+    eventually("evaluated after the reload", || {
+        let body = api(&lookout, "/api/v1/rules");
+        (body["data"]["groups"][0]["rules"][2]["health"] == "ok").then_some(())
+    });
+    assert_eq!(alert_state(&lookout, "RoomTooHot").unwrap().1, active_at);
+
+    // A broken file is refused and the running rules stay.
+    std::fs::write(&file, "groups:\n  - name: temperature\n    rules:\n      - record: x\n        expr: 'sum('\n")
+        .unwrap();
+    let refused = reload(&lookout);
+    assert_eq!(refused.status().as_u16(), 500);
+    assert!(refused.text().unwrap().contains("could not parse expression"));
+    assert_eq!(rule_names(&lookout).len(), 3);
+
+    // SIGHUP reloads too.
+    std::fs::write(&file, &slow).unwrap();
+    let hup = Command::new("kill").args(["-HUP", &lookout.pid().to_string()]).status().unwrap();
+    assert!(hup.success());
+    eventually("reloaded on SIGHUP", || (rule_names(&lookout).len() == 2).then_some(()));
+    assert_eq!(alert_state(&lookout, "RoomTooHot").unwrap().1, active_at);
+}
+
+#[test]
 fn rules_check_and_test_exit_like_promtool() {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/testdata/promtool");
     let run = |args: &[&str]| {

@@ -205,3 +205,6 @@ impl Group {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
