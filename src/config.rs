@@ -494,6 +494,9 @@ mod tests {
         assert_eq!(c.wal.fsync, FsyncMode::Interval);
         assert_eq!(c.wal.fsync_interval, Duration::from_millis(250));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(c.rules.path, vec!["/etc/lookout/rules/*.yml".to_owned()]);
+        assert_eq!(c.rules.resend_delay, Duration::from_secs(30));
+        assert_eq!(c.rules.alertmanager_urls, vec!["http://am:9093".to_owned()]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub struct GlobalConfig {
     /// if that is shorter.
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub scrape_timeout: Duration,
-    /// Accepted so that a Prometheus file loads; the rules engine reads its own. Default 1m.
+    /// Interval of rule groups that set none. Default 1m.
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub evaluation_interval: Duration,
     /// Labels added to every series and alert sent outside.

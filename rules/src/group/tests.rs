@@ -256,3 +256,41 @@ fn restore_counts_the_time_spent_pending_before_a_restart_but_not_the_downtime()
     let active_at = g.rules[0].alerts.values().next().unwrap().active_at;
     assert_eq!(active_at, 1_000_000 + 600_000 - 700_000, "fires no sooner than the grace period");
 }
+
+#[test]
+fn query_offset_moves_the_query_and_the_output_back() {
+    let script = Script::default();
+    let record = RuleSpec {
+        kind: RuleKind::Record("r".into()),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        ..alert("", 0, 0)
+    };
+    let mut g = group(vec![record], 0);
+    g.spec.query_offset = Some(30_000);
+    script.answer(70_000, &[(HOST, 7.0)]);
+    run(&mut g, &script, 100_000);
+    assert_eq!(script.written_at(70_000), vec![("r{instance=\"a\"}".into(), 7.0)]);
+}
+
+#[test]
+fn group_labels_are_added_and_rule_labels_win() {
+    let mut spec = alert("High", 0, 0);
+    spec.labels.insert("team".into(), "db".into());
+    let g = Group::new(
+        "f.yml",
+        GroupSpec {
+            name: "g".into(),
+            interval: None,
+            query_offset: None,
+            limit: 0,
+            labels: BTreeMap::from([("team".into(), "web".into()), ("tier".into(), "1".into())]),
+            source: Source::Promql,
+            rules: vec![spec],
+        },
+        15_000,
+    );
+    assert_eq!(g.interval_ms, 15_000, "the global interval when the group sets none");
+    assert_eq!(g.rules[0].spec.labels["team"], "db");
+    assert_eq!(g.rules[0].spec.labels["tier"], "1");
+}
