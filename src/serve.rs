@@ -109,7 +109,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         notifier_stop.clone(),
     )?;
     let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) })
-        .merge(lookout_rules::api::router(Arc::clone(&rules)))
+        .merge(lookout_rules::api::router(Arc::clone(&rules.0), rules.1.alertmanagers()))
         .merge(lookout_query::tempo_router(TempoState {
             spans: Arc::clone(&spans),
             version: env!("CARGO_PKG_VERSION"),
@@ -217,6 +217,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.metrics.span_metrics_interval,
         span_metrics_stop.clone(),
     ));
+    let (rules, _notifier) = rules;
     if let Err(errors) = rules.reload().await {
         anyhow::bail!("loading rule files failed:\n{}", errors.join("\n"));
     }
@@ -265,13 +266,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The rule manager, its notifier started (the groups start with the first reload).
+/// The rule manager and its notifier, started (the groups start with the first reload).
 fn start_rules(
     config: &Config,
     storage: RuleStorage,
     registry: &Registry,
     stop: CancellationToken,
-) -> anyhow::Result<Arc<lookout_rules::Manager>> {
+) -> anyhow::Result<(Arc<lookout_rules::Manager>, lookout_rules::notify::Notifier)> {
     let options = lookout_rules::ManagerOptions {
         paths: config.rules.path.clone(),
         evaluation_interval_ms: config.global.evaluation_interval.as_millis() as i64,
@@ -296,10 +297,10 @@ fn start_rules(
         stop,
     )
     .context("starting the alert notifier")?;
-    let notify = lookout_rules::manager::send_to(notifier, &options);
+    let notify = lookout_rules::manager::send_to(notifier.clone(), &options);
     let storage = Arc::new(storage);
     let manager = lookout_rules::Manager::new(options, storage.clone(), storage, notify, registry)?;
-    Ok(Arc::new(manager))
+    Ok((Arc::new(manager), notifier))
 }
 
 /// Reloads the rule files on every SIGHUP, as Prometheus does.

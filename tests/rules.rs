@@ -193,6 +193,12 @@ fn an_alert_goes_pending_then_firing_reaches_alertmanager_and_webhooks_and_resol
     assert_eq!(alert["labels"]["service_name"], "checkout");
     assert_eq!(alert["annotations"]["summary"], "5 error lines from checkout");
 
+    // Prometheus's list of Alertmanagers.
+    let listed = api(&lookout, "/api/v1/alertmanagers");
+    let urls: Vec<&str> =
+        listed["data"]["activeAlertmanagers"].as_array().unwrap().iter().map(|a| a["url"].as_str().unwrap()).collect();
+    assert_eq!(urls, [format!("{}/api/v2/alerts", alertmanager.url).as_str(), "http://127.0.0.1:1/api/v2/alerts"]);
+
     // Rules report health and evaluation times; filters work.
     let alerting = api(&lookout, "/api/v1/rules?type=alert&rule_name[]=CheckoutErrors");
     let group = &alerting["data"]["groups"][0];

@@ -1,6 +1,7 @@
 //! Prometheus's rule and alert endpoints on :3000: `GET /api/v1/rules` (with `type`,
-//! `rule_name[]`, `rule_group[]`, `file[]` and `exclude_alerts`), `GET /api/v1/alerts`, and
-//! `POST /-/reload` (also `PUT`), in the shapes of Prometheus's `web/api/v1/api.go`.
+//! `rule_name[]`, `rule_group[]`, `file[]` and `exclude_alerts`), `GET /api/v1/alerts`,
+//! `GET /api/v1/alertmanagers`, and `POST /-/reload` (also `PUT`), in the shapes of
+//! Prometheus's `web/api/v1/api.go`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,13 +19,18 @@ use crate::manager::Manager;
 use crate::rule::{Alert, AlertState, Rule};
 use crate::rulefmt::RuleKind;
 
-/// The rule endpoints, over `manager`.
-pub fn router(manager: Arc<Manager>) -> Router {
+/// The rule endpoints, over `manager`; `alertmanagers` are the URLs alerts are posted to.
+pub fn router(manager: Arc<Manager>, alertmanagers: Vec<String>) -> Router {
+    let listed = json!({
+        "activeAlertmanagers": alertmanagers.iter().map(|url| json!({ "url": url })).collect::<Vec<_>>(),
+        "droppedAlertmanagers": [],
+    });
     Router::new()
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/alerts", get(alerts))
         .route("/-/reload", post(reload).put(reload))
         .with_state(manager)
+        .route("/api/v1/alertmanagers", get(move || async move { success(listed) }))
 }
 
 /// Which rules `/api/v1/rules` returns.
