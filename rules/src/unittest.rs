@@ -5,17 +5,21 @@
 //! every rule group is evaluated at every `evaluation_interval` up to the largest `eval_time`,
 //! alert checks run right after the step their `eval_time` rounds down to, and PromQL checks
 //! run at the end as instant queries at their exact `eval_time`. Rules are marked restored from
-//! the start, so `ALERTS` and `ALERTS_FOR_STATE` exist from the first step. Native histograms
-//! are not supported by the engine: a case that needs one fails, saying so.
+//! the start, so `ALERTS` and `ALERTS_FOR_STATE` exist from the first step.
+//!
+//! Native histograms in `input_series` are stored as histograms and read back with the
+//! counter-reset hints a TSDB gives them; `histogram:` expectations are compared with the result
+//! in Prometheus's canonical text, as promtool does. The engine returns histograms from
+//! selectors; its operators and functions work on floats only.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use lookout_query::promql::notation::{SeqValue, parse_duration, parse_series_line};
+use lookout_query::promql::notation::{SeqValue, histogram_text, parse_duration, parse_series_line};
 use lookout_query::promql::{Engine, EngineOptions, Value};
 use lookout_storage::metrics::{Matcher, MemSeries, Querier, SeriesData};
-use lookout_storage::{Labels, Sample, Tenant};
+use lookout_storage::{HistogramSample, Labels, Sample, Tenant};
 use serde::Deserialize;
 
 use crate::group::Group;
@@ -261,9 +265,9 @@ impl GroupRun<'_> {
         let mut loaded = 0;
         let mut ts = start;
         while ts <= start + max_eval {
-            while loaded < inputs.len() && inputs[loaded].1.t <= ts {
+            while loaded < inputs.len() && inputs[loaded].1.t() <= ts {
                 let (labels, sample) = &inputs[loaded];
-                storage.write(labels, *sample);
+                storage.write(labels, sample.clone());
                 loaded += 1;
             }
             for g in &mut groups {
@@ -300,22 +304,24 @@ impl GroupRun<'_> {
     }
 
     /// Every input sample, by time.
-    fn input_samples(&self, start: i64, interval: i64) -> Result<Vec<(Labels, Sample)>, String> {
+    fn input_samples(&self, start: i64, interval: i64) -> Result<Vec<(Labels, InputSample)>, String> {
         let mut samples = Vec::new();
         for input in &self.group.input_series {
             let values = input.values.as_ref().map(|v| v.0.as_str()).unwrap_or("");
             let line = format!("{} {values}", input.series);
             let (labels, seq) = parse_series_line(&line).map_err(|e| format!("    parse error: {e}"))?;
             for (i, v) in seq.iter().enumerate() {
+                let t = start + i as i64 * interval;
                 match v {
-                    SeqValue::Float(f) => {
-                        samples.push((labels.clone(), Sample { t: start + i as i64 * interval, v: *f }))
+                    SeqValue::Float(v) => samples.push((labels.clone(), InputSample::Float(Sample { t, v: *v }))),
+                    SeqValue::Histogram(h) => {
+                        samples.push((labels.clone(), InputSample::Histogram(HistogramSample { t, h: h.clone() })))
                     }
-                    SeqValue::Histogram(_) | SeqValue::Omitted => {}
+                    SeqValue::Omitted => {}
                 }
             }
         }
-        samples.sort_by_key(|(_, s)| s.t);
+        samples.sort_by_key(|(_, s)| s.t());
         Ok(samples)
     }
 
@@ -381,15 +387,26 @@ impl GroupRun<'_> {
                 Ok(l) => l,
                 Err(e) => return fail(format!("labels {:?}: {e}", s.labels)),
             };
-            if !s.histogram.is_empty() {
-                return fail(format!("expected native histogram {}: native histograms are not supported", s.histogram));
-            }
-            exp.push((labels, s.value));
+            let histogram = if s.histogram.is_empty() {
+                None
+            } else {
+                match parse_series_line(&format!("{{}} {}", s.histogram)) {
+                    Ok((_, values)) => match values.first() {
+                        Some(SeqValue::Histogram(h)) => Some(histogram_text(h)),
+                        _ => return fail(format!("histogram {:?} is not a native histogram", s.histogram)),
+                    },
+                    Err(e) => return fail(format!("histogram {:?}: {e}", s.histogram)),
+                }
+            };
+            exp.push((labels, s.value, histogram));
         }
         got.sort_by(|a, b| a.0.cmp(&b.0));
         exp.sort_by(|a, b| a.0.cmp(&b.0));
         let same = got.len() == exp.len()
-            && got.iter().zip(&exp).all(|(g, e)| g.0 == e.0 && floats_match(g.1, e.1, self.file.fuzzy_compare));
+            && got
+                .iter()
+                .zip(&exp)
+                .all(|(g, e)| g.0 == e.0 && g.2 == e.2 && floats_match(g.1, e.1, self.file.fuzzy_compare));
         if same {
             return None;
         }
@@ -521,24 +538,41 @@ fn go_duration(ms: i64) -> String {
     }
 }
 
+/// Alerts as promtool lists them (`labelsAndAnnotations.String`).
 fn alerts_string(alerts: &[(Labels, Labels)]) -> String {
     if alerts.is_empty() {
         return "[]".into();
     }
-    let mut s = String::from("[\n");
-    for (i, (labels, annotations)) in alerts.iter().enumerate() {
-        s.push_str(&format!("{i}:\n  Labels:{labels}\n  Annotations:{annotations}\n"));
-    }
-    s.push(']');
-    s
+    let items: Vec<String> = alerts
+        .iter()
+        .enumerate()
+        .map(|(i, (labels, annotations))| {
+            format!("{i}:\n  Labels:{}\n  Annotations:{}", go_labels(labels), go_labels(annotations))
+        })
+        .collect();
+    format!("[\n{}\n]", items.join(",\n"))
 }
 
-fn samples_string(samples: &[(Labels, f64)]) -> String {
+/// Samples as promtool lists them (`parsedSamplesString`): `nil`, or each sample's labels and
+/// value (`%E`) or histogram, joined by `, `.
+fn samples_string(samples: &[(Labels, f64, Option<String>)]) -> String {
     if samples.is_empty() {
         return "nil".into();
     }
-    let parts: Vec<String> = samples.iter().map(|(l, v)| format!("{l} {}", go_float_e(*v))).collect();
-    format!("[{}]", parts.join(" "))
+    let parts: Vec<String> = samples
+        .iter()
+        .map(|(l, v, h)| match h {
+            Some(h) => format!("{} {h}", go_labels(l)),
+            None => format!("{} {}", go_labels(l), go_float_e(*v)),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// A label set as Prometheus's `Labels.String`: `{a="b", c="d"}`, `__name__` included.
+fn go_labels(labels: &Labels) -> String {
+    let parts: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// `%E`-style float as promtool prints sample values (`1E+00`).
@@ -565,6 +599,22 @@ fn indent(text: &str, prefix: &str) -> String {
 
 /// In-memory series with the PromQL engine over them: the test's storage, query function and
 /// appender at once.
+/// One input sample, float or native histogram.
+#[derive(Debug, Clone)]
+enum InputSample {
+    Float(Sample),
+    Histogram(HistogramSample),
+}
+
+impl InputSample {
+    fn t(&self) -> i64 {
+        match self {
+            InputSample::Float(s) => s.t,
+            InputSample::Histogram(h) => h.t,
+        }
+    }
+}
+
 struct TestStorage {
     series: RwLock<MemSeries>,
     engine: Engine,
@@ -582,18 +632,23 @@ impl TestStorage {
         TestStorage { series: RwLock::new(MemSeries::new()), engine }
     }
 
-    fn write(&self, labels: &Labels, sample: Sample) {
+    fn write(&self, labels: &Labels, sample: InputSample) {
         if let Ok(mut s) = self.series.write() {
-            s.append(labels, vec![sample]);
+            match sample {
+                InputSample::Float(f) => s.append(labels, vec![f]),
+                InputSample::Histogram(h) => s.append_histograms(labels, vec![h]),
+            }
         }
     }
 
-    fn instant(&self, expr: &str, at: i64) -> Result<Vec<(Labels, f64)>, String> {
+    /// Evaluates `expr` at `at`: labels, value and, for a histogram sample, its canonical text
+    /// (the value is then 0, as Prometheus reports a histogram sample's float).
+    fn instant(&self, expr: &str, at: i64) -> Result<Vec<(Labels, f64, Option<String>)>, String> {
         let series = self.series.read().map_err(|_| "storage lock poisoned".to_string())?;
         let out = self.engine.instant(&*series, &Tenant::default(), expr, at).map_err(|e| e.to_string())?;
         match out.value {
-            Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v)).collect()),
-            Value::Scalar { v, .. } => Ok(vec![(Labels::default(), v)]),
+            Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v, s.h.as_ref().map(histogram_text))).collect()),
+            Value::Scalar { v, .. } => Ok(vec![(Labels::default(), v, None)]),
             other => Err(format!("rule result is not a vector or scalar: {}", other.type_name())),
         }
     }
@@ -604,7 +659,7 @@ impl RuleQuerier for TestStorage {
         if source == Source::Logql {
             return Err("LogQL rules cannot be unit-tested: the test has no log store".into());
         }
-        Ok(self.instant(expr, time_ms)?.into_iter().map(|(labels, v)| QuerySample { labels, v }).collect())
+        Ok(self.instant(expr, time_ms)?.into_iter().map(|(labels, v, _)| QuerySample { labels, v }).collect())
     }
 
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String> {

@@ -21,6 +21,10 @@ fn failures(path: &str, options: &TestOptions) -> Vec<String> {
 #[test]
 fn files_prometheus_expects_to_pass_pass() {
     for file in [
+        // Lookback, staleness, ALERTS, `for`, subqueries with the default step, fractional eval
+        // times, and native histograms (literals, `{{A}}+{{B}}xN` series, read-back
+        // counter-reset hints).
+        "promtool/unittest.yml",
         "promtool/long-period.yml",
         "promtool/no-test-group-interval.yml",
         "promtool/start-time-test.yml",
@@ -34,15 +38,34 @@ fn files_prometheus_expects_to_pass_pass() {
 }
 
 #[test]
-fn the_main_unittest_file_passes_but_for_native_histograms() {
-    // Native histograms are not supported by the engine: exactly the three cases that expect
-    // one fail, saying so; every other case (lookback, staleness, ALERTS, `for`, subqueries with
-    // the default step, fractional eval times) passes.
-    let errors = failures("promtool/unittest.yml", &TestOptions::default());
-    assert_eq!(errors.len(), 3, "{}", errors.join("\n"));
-    for e in &errors {
-        assert!(e.contains("native histograms are not supported") && e.contains("test_histogram"), "{e}");
-    }
+fn a_wrong_histogram_fails_showing_both_in_canonical_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hist.yml");
+    std::fs::write(
+        &path,
+        r#"
+tests:
+  - interval: 1m
+    input_series:
+      - series: h
+        values: "{{schema:0 sum:1 count:1 buckets:[1]}}+{{sum:2 count:2 buckets:[0 2]}}x2"
+    promql_expr_test:
+      - expr: h
+        eval_time: 2m
+        exp_samples:
+          - labels: h
+            histogram: "{{count:5 sum:5 buckets:[1 4]}}"
+"#,
+    )
+    .unwrap();
+    let errors = match run_file(&path, &TestOptions::default()) {
+        Ok(errors) | Err(errors) => errors.join("\n"),
+    };
+    assert!(errors.contains(r#"exp: {__name__="h"} {{count:5 sum:5 buckets:[1 4]}}"#), "{errors}");
+    assert!(
+        errors.contains(r#"got: {__name__="h"} {{count:5 sum:5 counter_reset_hint:not_reset buckets:[1 4]}}"#),
+        "{errors}"
+    );
 }
 
 #[test]

@@ -294,7 +294,7 @@ impl LogqlEngine {
                 v.into_iter().map(|s| crate::promql::VecSample { labels: strip(s.labels), ..s }).collect(),
             ),
             Value::Matrix(m) => LogqlValue::Matrix(
-                m.into_iter().map(|s| crate::promql::Series { labels: strip(s.labels), points: s.points }).collect(),
+                m.into_iter().map(|s| crate::promql::Series { labels: strip(s.labels), ..s }).collect(),
             ),
             Value::Scalar { t, v } => LogqlValue::Scalar { t, v },
             Value::String { .. } => return Err(LogqlError::BadRequest("string results are not supported".into())),
@@ -444,7 +444,7 @@ impl LogqlEngine {
                     labels.set("detected_level", lookout_storage::logs::LEVELS[level]);
                 }
                 labels.set("__name__", name);
-                out.push(SeriesData { labels, samples: points });
+                out.push(SeriesData { labels, samples: points, histograms: Vec::new() });
             }
         }
         Ok(Some(out))

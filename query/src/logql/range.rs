@@ -75,7 +75,7 @@ pub(crate) fn evaluate(
         if !points.is_empty() {
             let mut labels = labels;
             labels.set("__name__", name);
-            out.push(SeriesData { labels, samples: points });
+            out.push(SeriesData { labels, samples: points, histograms: Vec::new() });
         }
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -108,7 +108,7 @@ pub(crate) fn absent(
         return Vec::new();
     }
     labels.set("__name__", name);
-    vec![SeriesData { labels, samples: points }]
+    vec![SeriesData { labels, samples: points, histograms: Vec::new() }]
 }
 
 fn regroup(series: HashMap<Labels, Samples>, g: &Grouping) -> HashMap<Labels, Samples> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use lookout_storage::FloatHistogram;
 
 use super::PrometheusState;
 use super::params::{Params, parse_time, tenant};
@@ -135,6 +136,32 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// A native histogram as Prometheus writes it (`jsonutil.MarshalHistogram`): count, sum and
+/// the non-empty buckets as `[boundary rule, lower, upper, count]`, the rule 0 for `(a,b]`,
+/// 1 for `[a,b)`, 2 for `(a,b)` and 3 for `[a,b]`.
+fn histogram_json(h: &FloatHistogram) -> String {
+    let mut out = format!(r#"{{"count":"{}","sum":"{}""#, go_float(h.count), go_float(h.sum));
+    let buckets: Vec<String> = h
+        .all_buckets()
+        .into_iter()
+        .filter(|b| b.count != 0.0)
+        .map(|b| {
+            let rule = match (b.lower_inclusive, b.upper_inclusive) {
+                (false, true) => 0,
+                (true, false) => 1,
+                (false, false) => 2,
+                (true, true) => 3,
+            };
+            format!(r#"[{rule},"{}","{}","{}"]"#, go_float(b.lower), go_float(b.upper), go_float(b.count))
+        })
+        .collect();
+    if !buckets.is_empty() {
+        let _ = write!(out, r#","buckets":[{}]"#, buckets.join(","));
+    }
+    out.push('}');
+    out
+}
+
 /// Writes a result as Prometheus does: `{"resultType":…,"result":…}`, with warnings and infos.
 fn respond(out: QueryOutput, limit: usize, stats: Option<Instant>) -> Reply {
     let mut json = String::with_capacity(1024);
@@ -162,13 +189,23 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<Instant>) -> Reply {
                 if i > 0 {
                     json.push(',');
                 }
-                let _ = write!(
-                    json,
-                    r#"{{"metric":{},"value":[{},"{}"]}}"#,
-                    labels(&s.labels)?,
-                    go_timestamp(s.t),
-                    go_float(s.v)
-                );
+                match &s.h {
+                    None => write!(
+                        json,
+                        r#"{{"metric":{},"value":[{},"{}"]}}"#,
+                        labels(&s.labels)?,
+                        go_timestamp(s.t),
+                        go_float(s.v)
+                    ),
+                    Some(h) => write!(
+                        json,
+                        r#"{{"metric":{},"histogram":[{},{}]}}"#,
+                        labels(&s.labels)?,
+                        go_timestamp(s.t),
+                        histogram_json(h)
+                    ),
+                }
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             }
             json.push_str("]}");
         }
@@ -182,14 +219,30 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<Instant>) -> Reply {
                 if i > 0 {
                     json.push(',');
                 }
-                let _ = write!(json, r#"{{"metric":{},"values":["#, labels(&s.labels)?);
-                for (j, p) in s.points.iter().enumerate() {
-                    if j > 0 {
-                        json.push(',');
+                let _ = write!(json, r#"{{"metric":{}"#, labels(&s.labels)?);
+                // As Prometheus: `values` for floats, `histograms` for histograms, each only
+                // when there are some.
+                if !s.points.is_empty() || s.histograms.is_empty() {
+                    json.push_str(r#","values":["#);
+                    for (j, p) in s.points.iter().enumerate() {
+                        if j > 0 {
+                            json.push(',');
+                        }
+                        let _ = write!(json, r#"[{},"{}"]"#, go_timestamp(p.t), go_float(p.v));
                     }
-                    let _ = write!(json, r#"[{},"{}"]"#, go_timestamp(p.t), go_float(p.v));
+                    json.push(']');
                 }
-                json.push_str("]}");
+                if !s.histograms.is_empty() {
+                    json.push_str(r#","histograms":["#);
+                    for (j, p) in s.histograms.iter().enumerate() {
+                        if j > 0 {
+                            json.push(',');
+                        }
+                        let _ = write!(json, "[{},{}]", go_timestamp(p.t), histogram_json(&p.h));
+                    }
+                    json.push(']');
+                }
+                json.push('}');
             }
             json.push_str("]}");
         }
@@ -209,4 +262,22 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<Instant>) -> Reply {
         warnings.push(TRUNCATED.to_owned());
     }
     Ok(Answer::Data { json, warnings, infos: out.annotations.infos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_written_as_prometheus_writes_them() {
+        let mut h =
+            FloatHistogram { count: 5.0, sum: 2.0, zero_threshold: 0.001, zero_count: 1.0, ..Default::default() };
+        h.set_positive([(0, 1.0), (1, 2.0), (2, 0.0), (3, 0.0)]);
+        h.set_negative([(0, 1.0)]);
+        assert_eq!(
+            histogram_json(&h),
+            r#"{"count":"5","sum":"2","buckets":[[1,"-1","-0.5","1"],[3,"-0.001","0.001","1"],[0,"0.5","1","1"],[0,"1","2","2"]]}"#
+        );
+        assert_eq!(histogram_json(&FloatHistogram::default()), r#"{"count":"0","sum":"0"}"#);
+    }
 }

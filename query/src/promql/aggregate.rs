@@ -157,7 +157,7 @@ fn accumulate(
             points.push(Pt { i: i as u32, v });
         }
         let drop = only_name_by && drop_name[g];
-        out.push(Ser { labels, points, drop_name: drop });
+        out.push(Ser { labels, points, drop_name: drop, hists: Vec::new() });
     }
     Ok(Val::Vector(out))
 }
@@ -250,7 +250,7 @@ fn select_k(
             continue;
         }
         if let Some(s) = series[si].take() {
-            out.push(Ser { labels: s.labels, points, drop_name: s.drop_name });
+            out.push(Ser { labels: s.labels, points, drop_name: s.drop_name, hists: Vec::new() });
         }
     }
     Ok(Val::Vector(out))
@@ -319,7 +319,7 @@ fn per_step_quantile(
             }
             points.push(Pt { i: i as u32, v: quantile(qi, vals) });
         }
-        out.push(Ser { labels, points, drop_name: false });
+        out.push(Ser { labels, points, drop_name: false, hists: Vec::new() });
     }
     Ok(Val::Vector(out))
 }
@@ -338,7 +338,7 @@ fn count_values(label: &str, series: Vec<Ser>, modifier: &Option<LabelModifier>)
             let mut labels = base.clone();
             labels.set(label, format_value(p.v));
             let g = *index.entry(labels.clone()).or_insert_with(|| {
-                out.push(Ser { labels, points: Vec::new(), drop_name: false });
+                out.push(Ser { labels, points: Vec::new(), drop_name: false, hists: Vec::new() });
                 counts.push(HashMap::new());
                 out.len() - 1
             });

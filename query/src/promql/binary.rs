@@ -96,7 +96,7 @@ fn vector_scalar(op: u16, series: Vec<Ser>, scalar: &[f64], swap: bool, return_b
                 return None;
             }
             let drop_name = s.drop_name || !comparison || return_bool;
-            Some(Ser { labels: s.labels, points, drop_name })
+            Some(Ser { labels: s.labels, points, drop_name, hists: Vec::new() })
         })
         .collect()
 }
@@ -159,14 +159,14 @@ fn set_op(op: u16, lhs: Vec<Ser>, rhs: Vec<Ser>, m: &BinModifier, steps: &Steps)
     for (s, sig) in lhs.iter().zip(&lsig) {
         let points: Vec<Pt> = s.points.iter().filter(|p| keep_l(p.i, sig)).copied().collect();
         if !points.is_empty() {
-            out.push(Ser { labels: s.labels.clone(), points, drop_name: s.drop_name });
+            out.push(Ser { labels: s.labels.clone(), points, drop_name: s.drop_name, hists: Vec::new() });
         }
     }
     if op == token::T_LOR {
         for (s, sig) in rhs.iter().zip(&rsig) {
             let points: Vec<Pt> = s.points.iter().filter(|p| !present[p.i as usize].contains(sig)).copied().collect();
             if !points.is_empty() {
-                out.push(Ser { labels: s.labels.clone(), points, drop_name: s.drop_name });
+                out.push(Ser { labels: s.labels.clone(), points, drop_name: s.drop_name, hists: Vec::new() });
             }
         }
     }
@@ -266,7 +266,7 @@ fn vector_vector(
             let idx = match out_index.get(&labels) {
                 Some(&idx) => idx,
                 None => {
-                    out.push(Ser { labels: labels.clone(), points: Vec::new(), drop_name });
+                    out.push(Ser { labels: labels.clone(), points: Vec::new(), drop_name, hists: Vec::new() });
                     out_index.insert(labels, out.len() - 1);
                     out.len() - 1
                 }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lookout_storage::metrics::{MatchOp, Matcher, Querier, SeriesData};
-use lookout_storage::{Labels, Sample, Tenant, is_stale_nan};
+use lookout_storage::{FloatHistogram, HistogramSample, Labels, Sample, Tenant, is_stale_nan};
 use promql_parser::label::MatchOp as ParserOp;
 use promql_parser::parser::token;
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
@@ -62,11 +62,22 @@ pub(super) struct Pt {
     pub v: f64,
 }
 
+/// A native histogram at one step of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct HPt {
+    /// Step index.
+    pub i: u32,
+    pub h: FloatHistogram,
+}
+
 /// One series of an instant vector over the steps: points only at the steps where it has a value.
 #[derive(Debug, Clone)]
 pub(super) struct Ser {
     pub labels: Labels,
     pub points: Vec<Pt>,
+    /// Native histograms, at steps that have no float point. Only selectors produce them; every
+    /// other expression works on floats and leaves them out (see [`Evaluator::eval`]).
+    pub hists: Vec<HPt>,
     /// Whether `__name__` goes when the query ends (delayed name removal).
     pub drop_name: bool,
 }
@@ -201,12 +212,20 @@ impl Merged {
 
     /// Adds points of the series `labels` (later chunks' points come after earlier ones).
     pub fn add(&mut self, labels: Labels, points: Vec<Pt>, drop_name: bool) {
-        if points.is_empty() {
+        self.add_with_histograms(labels, points, Vec::new(), drop_name);
+    }
+
+    /// Adds float and histogram points of the series `labels`.
+    pub fn add_with_histograms(&mut self, labels: Labels, points: Vec<Pt>, hists: Vec<HPt>, drop_name: bool) {
+        if points.is_empty() && hists.is_empty() {
             return;
         }
         match self.index.get(&labels) {
-            Some(&i) => self.series[i].points.extend(points),
-            None => self.series.push(Ser { labels, points, drop_name }),
+            Some(&i) => {
+                self.series[i].points.extend(points);
+                self.series[i].hists.extend(hists);
+            }
+            None => self.series.push(Ser { labels, points, drop_name, hists }),
         }
     }
 }
@@ -353,8 +372,20 @@ impl<'a> Evaluator<'a> {
             Expr::Call(c) => functions::eval(self, c, steps)?,
             Expr::Extension(_) => return exec_err("unsupported expression"),
         };
-        if let Val::Vector(series) = &val {
-            self.check_samples(series.iter().map(|s| s.points.len()).sum())?;
+        let mut val = val;
+        if let Val::Vector(series) = &mut val {
+            if !matches!(expr, Expr::VectorSelector(_) | Expr::Paren(_)) {
+                // Operators, functions and aggregations work on floats only: a histogram that
+                // reached them is not part of their result.
+                series.retain_mut(|s| {
+                    if s.hists.is_empty() {
+                        return true;
+                    }
+                    s.hists.clear();
+                    !s.points.is_empty()
+                });
+            }
+            self.check_samples(series.iter().map(|s| s.points.len() + s.hists.len()).sum())?;
         }
         Ok(val)
     }
@@ -433,35 +464,68 @@ impl<'a> Evaluator<'a> {
             let last = Self::ref_time(steps, hi - 1, at, offset);
             let data = self.select(vs, first.min(last).saturating_sub(lookback).saturating_add(1), first.max(last))?;
             for sd in data {
-                let samples = sd.samples;
-                let mut points = Vec::new();
-                let mut j = 0usize;
-                for i in lo..hi {
-                    let r = Self::ref_time(steps, i, at, offset);
-                    if at.is_some() && i > lo {
-                        // Every step reads the same instant.
-                        if let Some(&Pt { v, .. }) = points.first() {
-                            points.push(Pt { i: i as u32, v });
-                        }
-                        continue;
-                    }
-                    while j < samples.len() && samples[j].t <= r {
-                        j += 1;
-                    }
-                    if j == 0 {
-                        continue;
-                    }
-                    let s = samples[j - 1];
-                    if s.t <= r.saturating_sub(lookback) || is_stale_nan(s.v) {
-                        continue;
-                    }
-                    let v = if want_time { s.t as f64 / 1000.0 } else { s.v };
-                    points.push(Pt { i: i as u32, v });
-                }
-                out.add(sd.labels, points, false);
+                let (points, hists) = Self::instant_points(&sd, steps, lo..hi, at, offset, lookback, want_time);
+                out.add_with_histograms(sd.labels, points, hists, false);
             }
         }
         Ok(out.series)
+    }
+
+    /// One series' value at steps `range`: the newest sample in `(ref - lookback, ref]`, float
+    /// or histogram, unless it is a staleness marker. With `want_time`, its timestamp in seconds
+    /// as a float, whichever kind it is.
+    fn instant_points(
+        sd: &SeriesData,
+        steps: &Steps,
+        range: std::ops::Range<usize>,
+        at: Option<i64>,
+        offset: i64,
+        lookback: i64,
+        want_time: bool,
+    ) -> (Vec<Pt>, Vec<HPt>) {
+        let (samples, histograms) = (&sd.samples, &sd.histograms);
+        let (mut points, mut hists) = (Vec::new(), Vec::new());
+        let (mut j, mut k) = (0usize, 0usize);
+        let lo = range.start;
+        for i in range {
+            let r = Self::ref_time(steps, i, at, offset);
+            if at.is_some() && i > lo {
+                // Every step reads the same instant.
+                if let Some(&Pt { v, .. }) = points.first() {
+                    points.push(Pt { i: i as u32, v });
+                }
+                if let Some(HPt { h, .. }) = hists.first() {
+                    let h = h.clone();
+                    hists.push(HPt { i: i as u32, h });
+                }
+                continue;
+            }
+            while j < samples.len() && samples[j].t <= r {
+                j += 1;
+            }
+            while k < histograms.len() && histograms[k].t <= r {
+                k += 1;
+            }
+            let float = j.checked_sub(1).map(|j| samples[j]);
+            let hist = k.checked_sub(1).map(|k| &histograms[k]);
+            let newest_t = float.map(|s| s.t).max(hist.map(|h| h.t));
+            let Some(t) = newest_t else { continue };
+            if t <= r.saturating_sub(lookback) {
+                continue;
+            }
+            match (float, hist) {
+                (Some(s), _) if s.t == t => {
+                    if is_stale_nan(s.v) {
+                        continue;
+                    }
+                    points.push(Pt { i: i as u32, v: if want_time { s.t as f64 / 1000.0 } else { s.v } });
+                }
+                (_, Some(h)) if want_time => points.push(Pt { i: i as u32, v: h.t as f64 / 1000.0 }),
+                (_, Some(h)) => hists.push(HPt { i: i as u32, h: h.h.clone() }),
+                _ => {}
+            }
+        }
+        (points, hists)
     }
 
     /// A range selector's samples for every step: per series the raw samples (staleness
@@ -539,11 +603,16 @@ impl<'a> Evaluator<'a> {
             Val::Scalar(v) => Ok(Value::Matrix(vec![Series {
                 labels: Labels::default(),
                 points: v.iter().enumerate().map(|(i, v)| Sample { t: steps.t(i), v: *v }).collect(),
+                histograms: Vec::new(),
             }])),
             Val::Matrix(raws) => {
                 let mut out: Vec<Series> = raws
                     .into_iter()
-                    .map(|r| Series { labels: finished_labels(r.labels, r.drop_name), points: r.samples })
+                    .map(|r| Series {
+                        labels: finished_labels(r.labels, r.drop_name),
+                        points: r.samples,
+                        histograms: Vec::new(),
+                    })
                     .collect();
                 out.sort_by(|a, b| a.labels.cmp(&b.labels));
                 if out.windows(2).any(|w| w[0].labels == w[1].labels) {
@@ -555,8 +624,12 @@ impl<'a> Evaluator<'a> {
                 let mut out: Vec<VecSample> = series
                     .into_iter()
                     .filter_map(|s| {
-                        let v = s.points.first()?.v;
-                        Some(VecSample { labels: finished_labels(s.labels, s.drop_name), t: t0, v })
+                        let (v, h) = match (s.points.first(), s.hists.into_iter().next()) {
+                            (Some(p), _) => (p.v, None),
+                            (None, Some(hp)) => (0.0, Some(hp.h)),
+                            (None, None) => return None,
+                        };
+                        Some(VecSample { labels: finished_labels(s.labels, s.drop_name), t: t0, v, h })
                     })
                     .collect();
                 let mut sorted: Vec<&Labels> = out.iter().map(|s| &s.labels).collect();
@@ -574,28 +647,36 @@ impl<'a> Evaluator<'a> {
                     self.annotations
                         .warn("sort is ineffective for range queries since results are always ordered by labels");
                 }
-                let mut merged: HashMap<Labels, Vec<Pt>> = HashMap::new();
+                let mut merged: HashMap<Labels, (Vec<Pt>, Vec<HPt>)> = HashMap::new();
                 for s in series {
                     let labels = finished_labels(s.labels, s.drop_name);
                     match merged.get_mut(&labels) {
                         None => {
-                            merged.insert(labels, s.points);
+                            merged.insert(labels, (s.points, s.hists));
                         }
-                        Some(points) => {
-                            let mut all: Vec<Pt> = points.iter().chain(s.points.iter()).copied().collect();
-                            all.sort_by_key(|p| p.i);
-                            if all.windows(2).any(|w| w[0].i == w[1].i) {
+                        Some((points, hists)) => {
+                            points.extend(s.points);
+                            points.sort_by_key(|p| p.i);
+                            hists.extend(s.hists);
+                            hists.sort_by_key(|p| p.i);
+                            let mut steps: Vec<u32> =
+                                points.iter().map(|p| p.i).chain(hists.iter().map(|p| p.i)).collect();
+                            steps.sort_unstable();
+                            if steps.windows(2).any(|w| w[0] == w[1]) {
                                 return exec_err("vector cannot contain metrics with the same labelset");
                             }
-                            *points = all;
                         }
                     }
                 }
                 let mut out: Vec<Series> = merged
                     .into_iter()
-                    .map(|(labels, points)| Series {
+                    .map(|(labels, (points, hists))| Series {
                         labels,
                         points: points.iter().map(|p| Sample { t: steps.t(p.i as usize), v: p.v }).collect(),
+                        histograms: hists
+                            .into_iter()
+                            .map(|p| HistogramSample { t: steps.t(p.i as usize), h: p.h })
+                            .collect(),
                     })
                     .collect();
                 out.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -151,7 +151,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, call: &Call, steps: &Steps) -> EvalRe
         "vector" => {
             let values = ev.eval_scalar(args[0], steps)?;
             let points = values.iter().enumerate().map(|(i, v)| Pt { i: i as u32, v: *v }).collect();
-            Ok(Val::Vector(vec![Ser { labels: Labels::default(), points, drop_name: false }]))
+            Ok(Val::Vector(vec![Ser { labels: Labels::default(), points, drop_name: false, hists: Vec::new() }]))
         }
         "scalar" => {
             let series = ev.eval_vector(args[0], steps)?;
@@ -177,7 +177,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, call: &Call, steps: &Steps) -> EvalRe
             if points.is_empty() {
                 return Ok(Val::Vector(Vec::new()));
             }
-            Ok(Val::Vector(vec![Ser { labels: absent_labels(args[0]), points, drop_name: false }]))
+            Ok(Val::Vector(vec![Ser { labels: absent_labels(args[0]), points, drop_name: false, hists: Vec::new() }]))
         }
         "timestamp" => {
             let mut series = match unparen(args[0]) {
@@ -267,7 +267,12 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, call: &Call, steps: &Steps) -> EvalRe
             match args.first() {
                 None => {
                     let points = (0..steps.n).map(|i| Pt { i: i as u32, v: f(steps.t(i).div_euclid(1000)) }).collect();
-                    Ok(Val::Vector(vec![Ser { labels: Labels::default(), points, drop_name: false }]))
+                    Ok(Val::Vector(vec![Ser {
+                        labels: Labels::default(),
+                        points,
+                        drop_name: false,
+                        hists: Vec::new(),
+                    }]))
                 }
                 Some(a) => {
                     let series = ev.eval_vector(a, steps)?;
@@ -308,7 +313,7 @@ fn map_points(series: Vec<Ser>, f: impl Fn(usize, f64) -> Option<f64>) -> Vec<Se
         .filter_map(|s| {
             let points: Vec<Pt> =
                 s.points.iter().filter_map(|p| f(p.i as usize, p.v).map(|v| Pt { i: p.i, v })).collect();
-            (!points.is_empty()).then_some(Ser { labels: s.labels, points, drop_name: true })
+            (!points.is_empty()).then_some(Ser { labels: s.labels, points, drop_name: true, hists: Vec::new() })
         })
         .collect()
 }
@@ -491,7 +496,7 @@ fn histogram_quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) ->
             for (value, points) in by_value {
                 let mut labels = s.labels.clone();
                 labels.set(&label, value);
-                out.push(Ser { labels, points, drop_name: s.drop_name });
+                out.push(Ser { labels, points, drop_name: s.drop_name, hists: Vec::new() });
             }
         }
     }
@@ -597,7 +602,12 @@ fn eval_range_function(
         if points.is_empty() {
             return Ok(Val::Vector(Vec::new()));
         }
-        return Ok(Val::Vector(vec![Ser { labels: absent_labels(target), points, drop_name: false }]));
+        return Ok(Val::Vector(vec![Ser {
+            labels: absent_labels(target),
+            points,
+            drop_name: false,
+            hists: Vec::new(),
+        }]));
     }
     Ok(Val::Vector(out.series))
 }

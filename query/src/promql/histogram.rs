@@ -72,7 +72,7 @@ pub(super) fn quantile(ev: &mut Evaluator<'_>, q: &[f64], series: Vec<Ser>, step
             points.push(Pt { i: i as u32, v });
         }
         if !points.is_empty() {
-            out.push(Ser { labels, points, drop_name: true });
+            out.push(Ser { labels, points, drop_name: true, hists: Vec::new() });
         }
     }
     for name in forced {
@@ -100,7 +100,7 @@ pub(super) fn fraction(
             points.push(Pt { i: i as u32, v: bucket_fraction(lower[i], upper[i], &mut b) });
         }
         if !points.is_empty() {
-            out.push(Ser { labels, points, drop_name: true });
+            out.push(Ser { labels, points, drop_name: true, hists: Vec::new() });
         }
     }
     Ok(Val::Vector(out))

@@ -57,7 +57,7 @@ pub(super) fn info(ev: &mut Evaluator<'_>, args: &[&Expr], steps: &Steps) -> Eva
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut emit = |labels: Labels, p: Pt, drop_name: bool| {
         let i = *index.entry(labels.clone()).or_insert_with(|| {
-            out.push(Ser { labels, points: Vec::new(), drop_name });
+            out.push(Ser { labels, points: Vec::new(), drop_name, hists: Vec::new() });
             out.len() - 1
         });
         out[i].points.push(p);

@@ -3,13 +3,15 @@
 //! §2), the series notation of load and expected-result lines (§4), Go string literals and Go
 //! numbers (§6.2).
 //!
-//! Native-histogram literals `{{…}}` (§5) are recognised and counted as positions but not
-//! decoded: they are kept as text, and every eval that depends on them is in the skip list.
+//! Native-histogram literals `{{…}}` (§5) are decoded into [`FloatHistogram`]s, and
+//! [`histogram_text`] prints one back in Prometheus's canonical form (`TestExpression`).
 
 use std::sync::LazyLock;
 
-use lookout_storage::{Label, Labels, METRIC_NAME, stale_nan};
+use lookout_storage::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Label, Labels, METRIC_NAME, stale_nan};
 use regex::Regex;
+
+use crate::gotemplate::gofmt::format_float;
 
 /// Most positions one item may expand to, so that a typo cannot exhaust memory.
 const MAX_REPEAT: u64 = 10_000_000;
@@ -21,8 +23,8 @@ pub enum SeqValue {
     Omitted,
     /// A float, possibly the staleness marker.
     Float(f64),
-    /// A native histogram, kept as written (`{{…}}`, or `{{A}}+i*{{B}}` for an arithmetic item).
-    Histogram(String),
+    /// A native histogram.
+    Histogram(FloatHistogram),
 }
 
 /// A Prometheus duration: `^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$`.
@@ -233,22 +235,24 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
     Ok(())
 }
 
-/// Counts the positions of `{{A}}`, `{{A}}xN` or `{{A}}±{{B}}xN`, keeping the text.
+/// Expands `{{A}}`, `{{A}}xN` (N+1 copies) or `{{A}}±{{B}}xN` (A, A±B, A±B±B, …, adding again
+/// and again as Prometheus does).
 fn expand_histogram_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
     let end = item.find("}}").ok_or_else(|| format!("unterminated histogram {item:?}"))? + 2;
     let (first, rest) = item.split_at(end);
+    let base = parse_histogram(first)?;
     if rest.is_empty() {
-        out.push(SeqValue::Histogram(first.to_string()));
+        out.push(SeqValue::Histogram(base));
         return Ok(());
     }
     if let Some(n) = rest.strip_prefix('x') {
         let n = repeat(n, item)?;
-        out.extend((0..=n).map(|_| SeqValue::Histogram(first.to_string())));
+        out.extend((0..=n).map(|_| SeqValue::Histogram(base.clone())));
         return Ok(());
     }
-    let (op, incr) = match rest.as_bytes().first() {
-        Some(b'+') => ("+", &rest[1..]),
-        Some(b'-') => ("-", &rest[1..]),
+    let (subtract, incr) = match rest.as_bytes().first() {
+        Some(b'+') => (false, &rest[1..]),
+        Some(b'-') => (true, &rest[1..]),
         _ => return Err(format!("invalid histogram series item {item:?}")),
     };
     if !incr.starts_with("{{") {
@@ -256,10 +260,132 @@ fn expand_histogram_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), Stri
     }
     let incr_end = incr.find("}}").ok_or_else(|| format!("unterminated histogram {item:?}"))? + 2;
     let (second, times) = incr.split_at(incr_end);
+    let step = parse_histogram(second)?;
     let n = times.strip_prefix('x').ok_or_else(|| format!("missing xN after {item:?}"))?;
     let n = repeat(n, item)?;
-    out.extend((0..=n).map(|i| SeqValue::Histogram(format!("{first}{op}{i}*{second}"))));
+    let mut current = base;
+    out.push(SeqValue::Histogram(current.clone()));
+    for _ in 0..n {
+        if current.schema > step.schema {
+            return Err(format!(
+                "error combining histograms: cannot merge from schema {} to {}",
+                step.schema, current.schema
+            ));
+        }
+        current = if subtract { current.sub(&step) } else { current.add(&step) }
+            .map_err(|e| format!("error combining histograms: {e}"))?;
+        out.push(SeqValue::Histogram(current.clone()));
+    }
     Ok(())
+}
+
+/// Parses one histogram literal `{{key:value …}}` (FORMAT.md §5).
+pub fn parse_histogram(text: &str) -> Result<FloatHistogram, String> {
+    let body = text
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .ok_or_else(|| format!("invalid histogram {text:?}"))?;
+    if body.starts_with(' ') && !body.trim().is_empty() {
+        return Err(format!("unexpected space after \"{{{{\" in {text:?}"));
+    }
+    let mut h = FloatHistogram::default();
+    let (mut offset, mut n_offset) = (0i32, 0i32);
+    let (mut buckets, mut n_buckets) = (Vec::new(), Vec::new());
+    let mut seen: Vec<String> = Vec::new();
+    let mut rest = body.trim_end();
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        let (key, after) = rest.split_once(':').ok_or_else(|| format!("expected key:value in histogram {text:?}"))?;
+        let key = key.to_ascii_lowercase();
+        if seen.contains(&key) {
+            return Err(format!("duplicate key \"{key}\" in histogram description"));
+        }
+        let (value, next) = if after.starts_with('[') {
+            let close = after.find(']').ok_or_else(|| format!("unterminated list in histogram {text:?}"))?;
+            after.split_at(close + 1)
+        } else {
+            after.split_at(after.find(' ').unwrap_or(after.len()))
+        };
+        rest = next;
+        let number = || parse_go_float(value).ok_or_else(|| format!("invalid number {value:?} for {key}"));
+        let int = || value.parse::<i32>().map_err(|_| format!("invalid integer {value:?} for {key}"));
+        match key.as_str() {
+            "schema" => h.schema = int()?,
+            "sum" => h.sum = number()?,
+            "count" => h.count = number()?,
+            "z_bucket" => h.zero_count = number()?,
+            "z_bucket_w" => h.zero_threshold = number()?,
+            "offset" => offset = int()?,
+            "n_offset" => n_offset = int()?,
+            "buckets" => buckets = float_list(value)?,
+            "n_buckets" => n_buckets = float_list(value)?,
+            "custom_values" => h.custom_values = float_list(value)?,
+            "counter_reset_hint" => {
+                h.hint = match value {
+                    "unknown" => CounterResetHint::Unknown,
+                    "reset" => CounterResetHint::Reset,
+                    "not_reset" => CounterResetHint::NotReset,
+                    "gauge" => CounterResetHint::Gauge,
+                    other => return Err(format!("invalid counter_reset_hint {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown histogram description key {other:?}")),
+        }
+        seen.push(key);
+    }
+    if !h.uses_custom_buckets() && !h.custom_values.is_empty() {
+        return Err(format!("custom_values need schema {CUSTOM_BUCKETS_SCHEMA}, in {text:?}"));
+    }
+    h.set_positive(buckets.into_iter().enumerate().map(|(k, c)| (offset + k as i32, c)));
+    h.set_negative(n_buckets.into_iter().enumerate().map(|(k, c)| (n_offset + k as i32, c)));
+    Ok(h)
+}
+
+/// `[f f …]`.
+fn float_list(s: &str) -> Result<Vec<f64>, String> {
+    let inner = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or_else(|| format!("invalid list {s:?}"))?;
+    inner
+        .split_whitespace()
+        .map(|f| parse_go_float(f).ok_or_else(|| format!("invalid number {f:?} in {s:?}")))
+        .collect()
+}
+
+/// A histogram in Prometheus's canonical test form (`FloatHistogram.TestExpression`): compacted
+/// to one span per sign, fields that are zero left out, numbers as Go's `%g`.
+pub fn histogram_text(h: &FloatHistogram) -> String {
+    let g = |f: f64| format_float(f, 'g', -1);
+    let list = |v: &[f64]| format!("[{}]", v.iter().map(|f| g(*f)).collect::<Vec<_>>().join(" "));
+    let h = h.compacted();
+    let mut parts = Vec::new();
+    if h.schema != 0 {
+        parts.push(format!("schema:{}", h.schema));
+    }
+    for (key, v) in [("count", h.count), ("sum", h.sum), ("z_bucket", h.zero_count), ("z_bucket_w", h.zero_threshold)] {
+        if v != 0.0 {
+            parts.push(format!("{key}:{}", g(v)));
+        }
+    }
+    if h.uses_custom_buckets() {
+        parts.push(format!("custom_values:{}", list(&h.custom_values)));
+    }
+    match h.hint {
+        CounterResetHint::Unknown => {}
+        CounterResetHint::Reset => parts.push("counter_reset_hint:reset".into()),
+        CounterResetHint::NotReset => parts.push("counter_reset_hint:not_reset".into()),
+        CounterResetHint::Gauge => parts.push("counter_reset_hint:gauge".into()),
+    }
+    for (offset_key, buckets_key, spans, buckets) in [
+        ("offset", "buckets", &h.positive_spans, &h.positive_buckets),
+        ("n_offset", "n_buckets", &h.negative_spans, &h.negative_buckets),
+    ] {
+        if let Some(span) = spans.first().filter(|s| s.offset != 0) {
+            parts.push(format!("{offset_key}:{}", span.offset));
+        }
+        if !buckets.is_empty() {
+            parts.push(format!("{buckets_key}:{}", list(buckets)));
+        }
+    }
+    format!("{{{{{}}}}}", parts.join(" "))
 }
 
 /// A position in a line being read by hand.

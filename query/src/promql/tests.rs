@@ -107,3 +107,51 @@ fn a_canceled_query_stops() {
     assert_eq!(err, QueryError::Canceled("expression evaluation"));
     assert_eq!(err.to_string(), "query was canceled in expression evaluation");
 }
+
+/// `rpc_seconds`: floats from 0 to 2 minutes, then native histograms every minute to 5
+/// minutes (counts 1, 2, 3), then a float again at 6 minutes.
+fn mixed_store() -> MemSeries {
+    use lookout_storage::{FloatHistogram, HistogramSample};
+    let mut store = MemSeries::new();
+    let labels = Labels::from_pairs([("__name__", "rpc_seconds")]);
+    store.append(&labels, (0..=2).map(|i| Sample { t: i * 60_000, v: i as f64 }).collect());
+    let histograms = (3..=5)
+        .map(|i| {
+            let mut h = FloatHistogram { count: (i - 2) as f64, sum: (i - 2) as f64, ..Default::default() };
+            h.set_positive([(0, (i - 2) as f64)]);
+            HistogramSample { t: i * 60_000, h }
+        })
+        .collect();
+    store.append_histograms(&labels, histograms);
+    store.append(&labels, vec![Sample { t: 360_000, v: 10.0 }]);
+    store
+}
+
+#[test]
+fn selectors_return_native_histograms_beside_floats() {
+    use lookout_storage::CounterResetHint;
+    let store = mixed_store();
+    let at = |t_s: i64, q: &str| match Engine::default().instant(&store, &tenant(), q, t_s * 1000).expect(q).value {
+        Value::Vector(v) => v,
+        other => panic!("{q}: {other:?}"),
+    };
+    assert_eq!((at(120, "rpc_seconds")[0].v, at(120, "rpc_seconds")[0].h.is_none()), (2.0, true));
+    let first = at(180, "rpc_seconds").remove(0);
+    let h = first.h.expect("a histogram at 3m");
+    assert_eq!((h.count, h.hint), (1.0, CounterResetHint::Unknown));
+    // Read back as a TSDB gives it: later histograms are not resets when nothing went down.
+    let h = at(300, "rpc_seconds").remove(0).h.expect("a histogram at 5m");
+    assert_eq!((h.count, h.hint), (3.0, CounterResetHint::NotReset));
+    assert_eq!(at(360, "rpc_seconds")[0].v, 10.0);
+    // timestamp() reads either kind; float-only operations leave histograms out.
+    assert_eq!(at(240, "timestamp(rpc_seconds)")[0].v, 240.0);
+    assert!(at(240, "abs(rpc_seconds)").is_empty());
+    assert!(at(240, "-rpc_seconds").is_empty());
+    assert!(at(240, "(rpc_seconds)")[0].h.is_some());
+
+    let range = Engine::default().range(&store, &tenant(), "rpc_seconds", 0, 360_000, 60_000).unwrap();
+    let Value::Matrix(series) = range.value else { panic!("{range:?}") };
+    let floats: Vec<i64> = series[0].points.iter().map(|p| p.t).collect();
+    let histograms: Vec<i64> = series[0].histograms.iter().map(|p| p.t).collect();
+    assert_eq!((floats, histograms), (vec![0, 60_000, 120_000, 360_000], vec![180_000, 240_000, 300_000]));
+}

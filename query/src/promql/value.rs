@@ -1,6 +1,6 @@
 //! What a query returns, in Prometheus's four value types, and the annotations beside it.
 
-use lookout_storage::{Labels, Sample};
+use lookout_storage::{FloatHistogram, HistogramSample, Labels, Sample};
 
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,8 +9,10 @@ pub struct VecSample {
     pub labels: Labels,
     /// Evaluation time (ms).
     pub t: i64,
-    /// The value.
+    /// The value (0 for a histogram sample).
     pub v: f64,
+    /// The native histogram, when the sample is one.
+    pub h: Option<FloatHistogram>,
 }
 
 /// One series of a matrix: its labels and points, oldest first.
@@ -20,6 +22,8 @@ pub struct Series {
     pub labels: Labels,
     /// Points, oldest first.
     pub points: Vec<Sample>,
+    /// Native-histogram points, oldest first.
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// A query's result.

@@ -9,7 +9,7 @@ use lookout_query::promql::{Annotations, Series, Value, VecSample};
 use lookout_storage::is_stale_nan;
 use regex::Regex;
 
-use super::notation::SeqValue;
+use super::notation::{SeqValue, histogram_text};
 use super::script::{AnnotationExpectation, Eval};
 
 /// Relative tolerance of float comparisons (`defaultEpsilon` upstream).
@@ -64,7 +64,7 @@ fn show_expected(v: &SeqValue) -> String {
     match v {
         SeqValue::Omitted => "_".to_string(),
         SeqValue::Float(f) => show(*f),
-        SeqValue::Histogram(h) => h.clone(),
+        SeqValue::Histogram(h) => histogram_text(h),
     }
 }
 
@@ -160,7 +160,7 @@ fn compare_vector(eval: &Eval, samples: &[VecSample]) -> Result<(), String> {
                 return Err(format!("{}: expected {}, got {}", s.labels, show(*f), show(s.v)));
             }
             Some(SeqValue::Histogram(h)) => {
-                return Err(format!("{}: expected histogram {h}, got float {}", s.labels, show(s.v)));
+                return Err(format!("{}: expected histogram {}, got float {}", s.labels, histogram_text(h), show(s.v)));
             }
             Some(SeqValue::Omitted) | None => {
                 return Err(format!("{}: expected line has no value, got {}", s.labels, show(s.v)));

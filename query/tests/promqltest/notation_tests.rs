@@ -7,7 +7,9 @@ use lookout_storage::metrics::{Matcher, Querier};
 use lookout_storage::{Labels, Tenant, is_stale_nan, stale_nan};
 
 use super::compare::floats_equal;
-use super::notation::{SeqValue, parse_duration, parse_go_number, parse_series_line, parse_values, unquote};
+use super::notation::{
+    SeqValue, histogram_text, parse_duration, parse_go_number, parse_series_line, parse_values, unquote,
+};
 use super::script::{Command, EvalKind, TextMatch, parse_file};
 use super::storage::MemStore;
 use super::{Filter, eval_lines, parse_filter};
@@ -20,7 +22,7 @@ fn floats(s: &str) -> Vec<Option<f64>> {
         .map(|v| match v {
             SeqValue::Float(f) => Some(f),
             SeqValue::Omitted => None,
-            SeqValue::Histogram(h) => panic!("unexpected histogram {h}"),
+            SeqValue::Histogram(h) => panic!("unexpected histogram {h:?}"),
         })
         .collect()
 }
@@ -240,4 +242,64 @@ fn filters() {
     assert_eq!(parse_filter("functions").unwrap(), Filter { file: "functions.test".into(), line: None });
     assert_eq!(parse_filter("functions.test:120").unwrap(), Filter { file: "functions.test".into(), line: Some(120) });
     assert!(parse_filter("functions.test:x").is_err());
+}
+
+/// The one histogram a value list holds, in canonical form.
+fn one_histogram(values: &str) -> String {
+    match &parse_values(values).unwrap()[..] {
+        [SeqValue::Histogram(h)] => histogram_text(h),
+        other => panic!("{values}: {other:?}"),
+    }
+}
+
+#[test]
+fn histogram_literals_decode_and_print_as_prometheus_does() {
+    assert_eq!(
+        one_histogram(
+            "{{schema:1 sum:-0.3 count:32.1 z_bucket:7.1 z_bucket_w:0.05 buckets:[5.1 10 7] offset:-3 n_buckets:[4.1 5] n_offset:-5}}"
+        ),
+        "{{schema:1 count:32.1 sum:-0.3 z_bucket:7.1 z_bucket_w:0.05 offset:-3 buckets:[5.1 10 7] n_offset:-5 n_buckets:[4.1 5]}}"
+    );
+    // Keys in any order and case; empty buckets at the ends dropped, inside kept; Go's %g.
+    assert_eq!(
+        one_histogram("{{BUCKETS:[0 1 0 2 0] offset:1 counter_reset_hint:gauge count:1000000}}"),
+        "{{count:1e+06 counter_reset_hint:gauge offset:2 buckets:[1 0 2]}}"
+    );
+    assert_eq!(one_histogram("{{}}"), "{{}}");
+    assert_eq!(one_histogram("{{ }}"), "{{}}");
+    assert_eq!(
+        one_histogram("{{schema:-53 sum:1 count:1 custom_values:[5 10] buckets:[1]}}"),
+        "{{schema:-53 count:1 sum:1 custom_values:[5 10] buckets:[1]}}"
+    );
+    for bad in [
+        "{{sum:1 sum:2}}",
+        "{{color:1}}",
+        "{{buckets:[1 2}}",
+        "{{counter_reset_hint:maybe}}",
+        "{{custom_values:[1]}}",
+        "{{schema:x}}",
+    ] {
+        assert!(parse_values(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn histogram_series_add_again_and_again() {
+    let v = parse_values("{{sum:3 count:2 buckets:[2]}}+{{sum:1.3 count:1 buckets:[1]}}x2").unwrap();
+    let texts: Vec<String> = v
+        .iter()
+        .map(|v| match v {
+            SeqValue::Histogram(h) => histogram_text(h),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        ["{{count:2 sum:3 buckets:[2]}}", "{{count:3 sum:4.3 buckets:[3]}}", "{{count:4 sum:5.6 buckets:[4]}}"]
+    );
+    let down = parse_values("{{count:5 buckets:[5]}}-{{count:1 buckets:[1]}}x1").unwrap();
+    assert!(matches!(&down[1], SeqValue::Histogram(h) if histogram_text(h) == "{{count:4 buckets:[4]}}"));
+    // The increment may not be coarser than the base.
+    let err = parse_values("{{schema:1 buckets:[1]}}+{{schema:0 buckets:[1]}}x1").unwrap_err();
+    assert!(err.contains("cannot merge from schema 0 to 1"), "{err}");
 }

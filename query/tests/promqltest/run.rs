@@ -187,7 +187,7 @@ fn range_mode_check(engine: &Engine, store: &MemStore, eval: &Eval, at: i64, ins
         .iter()
         .filter_map(|s| {
             let p = s.points.iter().find(|p| p.t == at)?;
-            Some(VecSample { labels: s.labels.clone(), t: p.t, v: p.v })
+            Some(VecSample { labels: s.labels.clone(), t: p.t, v: p.v, h: None })
         })
         .collect();
     let value = match instant {

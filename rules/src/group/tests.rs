@@ -231,7 +231,11 @@ fn restore_counts_the_time_spent_pending_before_a_restart_but_not_the_downtime()
     // was written at 400 s. Lookout comes back at 1000 s.
     let mut labels = Labels::from_pairs([("alertname", "High"), ("instance", "a"), ("severity", "page")]);
     labels.set("__name__", "ALERTS_FOR_STATE");
-    script.for_state.lock().unwrap().push(SeriesData { labels, samples: vec![Sample { t: 400_000, v: 100.0 }] });
+    script.for_state.lock().unwrap().push(SeriesData {
+        labels,
+        samples: vec![Sample { t: 400_000, v: 100.0 }],
+        histograms: Vec::new(),
+    });
     script.answer(1_000_000, &[(HOST, 5.0)]);
     run(&mut g, &script, 1_000_000);
     assert!(script.written_at(1_000_000).is_empty(), "no ALERTS before the state is restored");

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use super::block::{Block, ChunkReader};
 use super::head_chunks::{ChainReader, ChunkHandle, ChunkLoc};
 use super::{Matcher, Tsdb};
-use crate::{Labels, MetricMetadata, Result, Sample, SampleExemplar, Tenant};
+use crate::{HistogramSample, Labels, MetricMetadata, Result, Sample, SampleExemplar, Tenant};
 
 /// One series with its samples in the asked range, oldest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,9 @@ pub struct SeriesData {
     pub labels: Labels,
     /// Samples (staleness markers included), one per timestamp.
     pub samples: Vec<Sample>,
+    /// Native-histogram samples, oldest first, none at a time that has a float sample. Only
+    /// [`MemSeries`](super::MemSeries) holds them: the store keeps floats.
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// What a query engine needs from a metrics store. Times are milliseconds since the Unix
@@ -270,7 +273,7 @@ impl Querier for Tsdb {
             fill(&mut samples)?;
             samples.retain(|s| s.t >= min_t && s.t <= max_t);
             if !samples.is_empty() {
-                parts.push(SeriesData { labels, samples });
+                parts.push(SeriesData { labels, samples, histograms: Vec::new() });
             }
             Ok(())
         };

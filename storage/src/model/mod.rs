@@ -6,6 +6,7 @@
 //! carries its tenant.
 
 mod common;
+mod histogram;
 mod log;
 mod metric;
 mod sample;
@@ -13,6 +14,9 @@ mod trace;
 
 pub use common::{
     AnyValue, Attributes, Batch, KeyValue, Resource, ResourceGroup, Scope, ScopeGroup, SpanId, Tenant, TraceId,
+};
+pub use histogram::{
+    BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, HistogramBucket, HistogramSample,
 };
 pub use log::{Entry, LogRecord, Stream, StreamBatch};
 pub use metric::{
