@@ -34,6 +34,28 @@ pub enum Command {
     /// Check rule files and run rule unit tests, as promtool does.
     #[command(subcommand)]
     Rules(crate::rules::RulesCommand),
+    /// Run the demo's AMQP 0-9-1 message broker alone.
+    Broker(BrokerArgs),
+}
+
+/// Flags of `lookout broker`.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// AMQP address.
+    #[arg(long = "amqp.listen-address", env = "LOOKOUT_AMQP_LISTEN_ADDRESS", default_value = "0.0.0.0:5672")]
+    pub listen_address: SocketAddr,
+    /// The user clients log in as.
+    #[arg(long = "amqp.user", env = "LOOKOUT_AMQP_USER", default_value = "guest")]
+    pub user: String,
+    /// Its password.
+    #[arg(long = "amqp.password", env = "LOOKOUT_AMQP_PASSWORD", default_value = "guest")]
+    pub password: String,
+    /// Log filter (RUST_LOG wins).
+    #[arg(long = "log.level", env = "LOOKOUT_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long = "log.format", env = "LOOKOUT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 /// `lookout wal …`.

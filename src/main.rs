@@ -34,7 +34,25 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Wal(WalCommand::Dump { data_dir })) => dump_wal(&data_dir),
         Some(Command::Loadgen(args)) => runtime()?.block_on(loadgen::run(args)),
         Some(Command::Rules(command)) => std::process::exit(rules::run(command)),
+        Some(Command::Broker(args)) => broker(args),
     }
+}
+
+/// `lookout broker`: the demo broker alone, until SIGINT or SIGTERM.
+fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_level, args.log_format)?;
+    let config = lookout_demo::broker::BrokerConfig { user: args.user, password: args.password };
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen_address)
+            .await
+            .with_context(|| format!("listening for AMQP on {}", args.listen_address))?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let broker = lookout_demo::broker::Broker::new(config);
+        let serving = tokio::spawn(broker.serve(listener, shutdown.clone()));
+        serve::shutdown_signal().await;
+        shutdown.cancel();
+        serving.await.context("broker task")
+    })
 }
 
 fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {

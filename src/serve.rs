@@ -698,7 +698,7 @@ fn build_info() -> prometheus::Result<prometheus::IntGauge> {
     Ok(gauge)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -2,4 +2,6 @@
 //! a traffic generator, all exporting OTLP to Lookout like any outside application
 //! (issues 8 and 9). It depends on nothing of Lookout.
 //!
-//! Empty for now; `lookout demo` does not exist yet.
+//! Built so far: the broker (`broker`), which `lookout broker` starts.
+
+pub mod broker;

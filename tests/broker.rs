@@ -1,0 +1,130 @@
+//! The demo broker end to end: `lookout broker` started on a free port, driven by pika (the
+//! course's own scripts and the scenarios in `tests/python/amqp_scenarios.py`) and by raw
+//! bytes for bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use amq_protocol::frame::AMQPFrame;
+use amq_protocol::protocol::{AMQPClass, connection};
+use common::PATIENCE;
+use common::broker::{BrokerProcess, read_frames};
+
+fn python_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+}
+
+#[test]
+fn the_course_subscriber_receives_what_the_course_publisher_sends() {
+    let broker = BrokerProcess::start(&[]);
+    let course = python_dir().join("course");
+    let port = broker.amqp.port().to_string();
+    let mut subscriber = Command::new(common::python())
+        .arg("-u")
+        .arg(course.join("run.py"))
+        .arg(&port)
+        .arg(course.join("subscriber.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = subscriber.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The subscriber binds its queue some time after it starts; a fanout message published
+    // before that reaches nobody, as with RabbitMQ. Publish until one arrives.
+    let deadline = Instant::now() + PATIENCE;
+    let received = loop {
+        assert!(Instant::now() < deadline, "the subscriber received nothing; broker log:\n{}", broker.log());
+        let out = Command::new(common::python())
+            .arg("-u")
+            .arg(course.join("run.py"))
+            .arg(&port)
+            .arg(course.join("publisher.py"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "publisher failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[x] Mensagem enviada: Hello, assinantes!");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            break line;
+        }
+    };
+    assert_eq!(received, "[x] Recebido: Hello, assinantes!");
+    let _ = subscriber.kill();
+    let _ = subscriber.wait();
+}
+
+#[test]
+fn exchanges_work_queues_confirms_and_errors_behave_as_rabbitmq() {
+    let broker = BrokerProcess::start(&[]);
+    let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &[]);
+    assert!(ok, "{out}\nbroker log:\n{}", broker.log());
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 8, "{out}");
+}
+
+/// Sends `bytes` on a fresh connection and returns what the broker answered until it closed.
+fn answer_to(broker: &BrokerProcess, bytes: &[u8]) -> Vec<AMQPFrame> {
+    let mut stream = TcpStream::connect(broker.amqp).unwrap();
+    stream.write_all(bytes).unwrap();
+    read_frames(&mut stream)
+}
+
+/// The `connection.close` among `frames`: (reply code, text).
+fn close_of(frames: &[AMQPFrame]) -> (u16, String) {
+    frames
+        .iter()
+        .find_map(|f| match f {
+            AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Close(c))) => {
+                Some((c.reply_code, c.reply_text.as_str().to_owned()))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no connection.close in {frames:?}"))
+}
+
+#[test]
+fn bad_input_closes_that_connection_with_the_right_code_and_no_other() {
+    let broker = BrokerProcess::start(&[]);
+    // A protocol header the broker does not speak: it answers with its own and closes.
+    let mut stream = TcpStream::connect(broker.amqp).unwrap();
+    stream.write_all(b"AMQP\x01\x01\x00\x0a").unwrap();
+    let frames = read_frames(&mut stream);
+    assert!(matches!(frames.as_slice(), [AMQPFrame::ProtocolHeader(v)] if (v.major, v.minor, v.revision) == (0, 9, 1)));
+    // HTTP at the AMQP port.
+    let frames = answer_to(&broker, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(matches!(frames.as_slice(), [AMQPFrame::ProtocolHeader(_)]), "{frames:?}");
+
+    let header = b"AMQP\x00\x00\x09\x01";
+    // Garbage where start-ok should be.
+    let mut garbage = header.to_vec();
+    garbage.extend_from_slice(&[0x41; 64]);
+    let (code, text) = close_of(&answer_to(&broker, &garbage));
+    assert_eq!((code, text.as_str()), (501, "FRAME_ERROR - unknown frame type 65"));
+    // A frame larger than the 131072 bytes the broker allows, refused from its size field.
+    let mut oversized = header.to_vec();
+    oversized.extend_from_slice(&[1, 0, 0, 0x10, 0, 0, 0]);
+    let (code, text) = close_of(&answer_to(&broker, &oversized));
+    assert_eq!(code, 501, "{text}");
+    assert!(text.contains("larger than negotiated maximum"), "{text}");
+    // A method out of order: channel.open before the handshake.
+    let mut early = header.to_vec();
+    early.extend_from_slice(&[1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE]);
+    let (code, text) = close_of(&answer_to(&broker, &early));
+    assert_eq!((code, text.as_str()), (503, "COMMAND_INVALID - expected 'connection.start_ok'"));
+
+    // Other clients are unaffected.
+    let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &["direct_by_routing_key"]);
+    assert!(ok, "{out}");
+}

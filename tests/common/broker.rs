@@ -1,0 +1,106 @@
+//! Starts `lookout broker` on a free port and reads AMQP frames by hand for bad-input tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::PATIENCE;
+
+/// A running `lookout broker`.
+pub struct BrokerProcess {
+    child: Child,
+    pub amqp: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl BrokerProcess {
+    /// Starts the broker on a free port with `extra` flags and waits until it listens.
+    pub fn start(extra: &[&str]) -> BrokerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+            .args(["broker", "--log.format", "json", "--amqp.listen-address", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lookout broker");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let amqp = loop {
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+                panic!("the broker did not report its listener; log so far:\n{}", log.lock().unwrap().join("\n"))
+            });
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if event["message"] == "listening" && event["server"] == "amqp" {
+                break event["address"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        BrokerProcess { child, amqp, log }
+    }
+
+    /// Everything the broker logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Kills the broker with SIGKILL.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Runs a Python script with pika against the broker; returns (success, stdout + stderr).
+    pub fn python(&self, script: &Path, args: &[&str]) -> (bool, String) {
+        let out = Command::new(super::python())
+            .arg("-u")
+            .arg(script)
+            .arg(self.amqp.port().to_string())
+            .args(args)
+            .output()
+            .expect("run python");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads frames from a raw connection until it closes (or `PATIENCE` passes): the frames
+/// decoded, in order.
+pub fn read_frames(stream: &mut TcpStream) -> Vec<amq_protocol::frame::AMQPFrame> {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let mut frames = Vec::new();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        match amq_protocol::frame::parse_frame(rest) {
+            Ok((tail, frame)) => {
+                frames.push(frame);
+                rest = tail;
+            }
+            Err(_) => break,
+        }
+    }
+    frames
+}
