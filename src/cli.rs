@@ -50,6 +50,9 @@ pub struct BrokerArgs {
     /// Its password.
     #[arg(long = "amqp.password", env = "LOOKOUT_AMQP_PASSWORD", default_value = "guest")]
     pub password: String,
+    /// Where durable queues and persistent messages are kept.
+    #[arg(long = "amqp.data-dir", env = "LOOKOUT_AMQP_DATA_DIR", default_value = "./data/broker")]
+    pub data_dir: PathBuf,
     /// Log filter (RUST_LOG wins).
     #[arg(long = "log.level", env = "LOOKOUT_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -41,13 +41,14 @@ fn main() -> anyhow::Result<()> {
 /// `lookout broker`: the demo broker alone, until SIGINT or SIGTERM.
 fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level, args.log_format)?;
-    let config = lookout_demo::broker::BrokerConfig { user: args.user, password: args.password };
+    let config =
+        lookout_demo::broker::BrokerConfig { user: args.user, password: args.password, data_dir: Some(args.data_dir) };
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen_address)
             .await
             .with_context(|| format!("listening for AMQP on {}", args.listen_address))?;
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let broker = lookout_demo::broker::Broker::new(config);
+        let broker = lookout_demo::broker::Broker::open(config).context("opening the broker's data directory")?;
         let serving = tokio::spawn(broker.serve(listener, shutdown.clone()));
         serve::shutdown_signal().await;
         shutdown.cancel();

@@ -24,7 +24,8 @@ fn python_dir() -> PathBuf {
 
 #[test]
 fn the_course_subscriber_receives_what_the_course_publisher_sends() {
-    let broker = BrokerProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
     let course = python_dir().join("course");
     let port = broker.amqp.port().to_string();
     let mut subscriber = Command::new(common::python())
@@ -67,11 +68,32 @@ fn the_course_subscriber_receives_what_the_course_publisher_sends() {
 }
 
 #[test]
-fn exchanges_work_queues_confirms_and_errors_behave_as_rabbitmq() {
-    let broker = BrokerProcess::start(&[]);
+fn exchanges_work_queues_confirms_dead_letters_and_errors_behave_as_rabbitmq() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
     let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &[]);
     assert!(ok, "{out}\nbroker log:\n{}", broker.log());
-    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 8, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 9, "{out}");
+}
+
+#[test]
+fn persistent_messages_in_durable_queues_survive_kill_9_and_acked_ones_stay_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
+    let mut publisher = broker
+        .python_command(&python_dir().join("amqp_scenarios.py"), &["persist_publish"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(publisher.stdout.take().unwrap()).lines();
+    // The publisher says so once every publish is confirmed and every ack applied.
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("published"), "{}", broker.log());
+    broker.kill9();
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let broker = BrokerProcess::start(dir.path());
+    let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &["persist_check"]);
+    assert!(ok, "{out}\nbroker log:\n{}", broker.log());
 }
 
 /// Sends `bytes` on a fresh connection and returns what the broker answered until it closed.
@@ -96,7 +118,8 @@ fn close_of(frames: &[AMQPFrame]) -> (u16, String) {
 
 #[test]
 fn bad_input_closes_that_connection_with_the_right_code_and_no_other() {
-    let broker = BrokerProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
     // A protocol header the broker does not speak: it answers with its own and closes.
     let mut stream = TcpStream::connect(broker.amqp).unwrap();
     stream.write_all(b"AMQP\x01\x01\x00\x0a").unwrap();

@@ -20,11 +20,13 @@ pub struct BrokerProcess {
 }
 
 impl BrokerProcess {
-    /// Starts the broker on a free port with `extra` flags and waits until it listens.
-    pub fn start(extra: &[&str]) -> BrokerProcess {
+    /// Starts the broker on a free port, keeping its data in `data_dir`, and waits until it
+    /// listens.
+    pub fn start(data_dir: &Path) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
             .args(["broker", "--log.format", "json", "--amqp.listen-address", "127.0.0.1:0"])
-            .args(extra)
+            .arg("--amqp.data-dir")
+            .arg(data_dir)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -66,15 +68,16 @@ impl BrokerProcess {
 
     /// Runs a Python script with pika against the broker; returns (success, stdout + stderr).
     pub fn python(&self, script: &Path, args: &[&str]) -> (bool, String) {
-        let out = Command::new(super::python())
-            .arg("-u")
-            .arg(script)
-            .arg(self.amqp.port().to_string())
-            .args(args)
-            .output()
-            .expect("run python");
+        let out = self.python_command(script, args).output().expect("run python");
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.success(), text)
+    }
+
+    /// The command that runs a Python script against the broker.
+    pub fn python_command(&self, script: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(super::python());
+        command.arg("-u").arg(script).arg(self.amqp.port().to_string()).args(args);
+        command
     }
 }
 

@@ -221,6 +221,117 @@ def errors_close_the_channel_with_the_right_code():
     conn.close()
 
 
+def dead_lettering_after_ttl_reject_and_max_length():
+    conn = connect()
+    ch = conn.channel()
+    ch.exchange_declare("dlx", "fanout")
+    dead = ch.queue_declare("", exclusive=True).method.queue
+    ch.queue_bind(dead, "dlx")
+    ch.confirm_delivery()
+
+    # A queue TTL: the message expires unconsumed and arrives at the dead-letter queue.
+    ttl_q = ch.queue_declare(
+        "", exclusive=True, arguments={"x-message-ttl": 200, "x-dead-letter-exchange": "dlx"}
+    ).method.queue
+    ch.basic_publish("", ttl_q, b"late")
+    method, props, body = next(ch.consume(dead, inactivity_timeout=PATIENCE))
+    ch.cancel()
+    assert body == b"late", body
+    death = props.headers["x-death"][0]
+    assert (death["reason"], death["queue"], death["count"]) == ("expired", ttl_q, 1), death
+    assert death["routing-keys"] == [ttl_q], death
+    assert props.headers["x-first-death-reason"] == "expired"
+    assert ch.basic_get(ttl_q)[0] is None
+
+    # A per-message expiration on a queue without TTL.
+    plain = ch.queue_declare("", exclusive=True, arguments={"x-dead-letter-exchange": "dlx"}).method.queue
+    ch.basic_publish("", plain, b"short-lived", pika.BasicProperties(expiration="100"))
+    method, props, body = next(ch.consume(dead, inactivity_timeout=PATIENCE))
+    ch.cancel()
+    assert body == b"short-lived" and props.headers["x-death"][0]["original-expiration"] == "100", props
+    assert props.expiration is None
+
+    # Rejected without requeue, with a dead-letter routing key.
+    rq = ch.queue_declare(
+        "", exclusive=True, arguments={"x-dead-letter-exchange": "dlx", "x-dead-letter-routing-key": "rejected"}
+    ).method.queue
+    ch.basic_publish("", rq, b"bad")
+    method, _props, _body = ch.basic_get(rq)
+    ch.basic_reject(method.delivery_tag, requeue=False)
+    method, props, body = ch.basic_get(dead, auto_ack=True)
+    assert body == b"bad" and method.routing_key == "rejected", (method, body)
+    assert props.headers["x-death"][0]["reason"] == "rejected"
+
+    # x-max-length drops from the head, dead-lettering what it drops.
+    mq = ch.queue_declare(
+        "", exclusive=True, arguments={"x-max-length": 2, "x-dead-letter-exchange": "dlx"}
+    ).method.queue
+    for b in [b"1", b"2", b"3"]:
+        ch.basic_publish("", mq, b)
+    assert get_all(ch, mq) == ["2", "3"]
+    method, props, body = ch.basic_get(dead, auto_ack=True)
+    assert body == b"1" and props.headers["x-death"][0]["reason"] == "maxlen", (body, props)
+
+    # An expiration that is not a number closes the channel.
+    try:
+        ch.basic_publish("", plain, b"x", pika.BasicProperties(expiration="soon"))
+        raise AssertionError("a bad expiration was accepted")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        assert e.reply_code == 406 and "invalid expiration" in e.reply_text, e
+    conn.close()
+
+
+def persist_publish():
+    """Before a kill -9: persistent and transient messages in a durable queue, some acked."""
+    conn = connect()
+    ch = conn.channel()
+    ch.exchange_declare("orders", "direct", durable=True)
+    ch.queue_declare("orders.durable", durable=True)
+    ch.queue_bind("orders.durable", "orders", "new")
+    ch.queue_declare("orders.transient-queue", durable=False)
+    ch.queue_bind("orders.transient-queue", "orders", "new")
+    ch.confirm_delivery()
+    for i in range(20):
+        ch.basic_publish("orders", "new", f"p{i}".encode(), pika.BasicProperties(delivery_mode=2))
+    ch.basic_publish("orders", "new", b"transient", pika.BasicProperties(delivery_mode=1))
+    # The first five are consumed and acknowledged; the next two delivered and left unacked.
+    for _ in range(5):
+        method, _props, _body = ch.basic_get("orders.durable")
+        ch.basic_ack(method.delivery_tag)
+    for _ in range(2):
+        ch.basic_get("orders.durable")
+    # A confirmed round trip: every ack above has been applied.
+    ch.queue_declare("orders.durable", passive=True)
+    print("published", flush=True)
+    # Stay connected: the test kills the broker now.
+    time.sleep(3600)
+
+
+def persist_check():
+    """After the restart: the 15 unacknowledged persistent messages, in order; nothing else."""
+    conn = connect()
+    ch = conn.channel()
+    ch.exchange_declare("orders", "direct", passive=True)
+    got = []
+    while True:
+        method, _props, body = ch.basic_get("orders.durable", auto_ack=True)
+        if method is None:
+            break
+        got.append(body.decode())
+    assert got == [f"p{i}" for i in range(5, 20)], got
+    try:
+        ch.queue_declare("orders.transient-queue", passive=True)
+        raise AssertionError("a non-durable queue survived the restart")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        assert e.reply_code == 404
+    ch = conn.channel()
+    # The binding survived: a new message through the durable exchange arrives.
+    ch.confirm_delivery()
+    ch.basic_publish("orders", "new", b"after", pika.BasicProperties(delivery_mode=2))
+    assert ch.basic_get("orders.durable", auto_ack=True)[2] == b"after"
+    conn.close()
+
+
 def wrong_password_is_refused():
     try:
         pika.BlockingConnection(
@@ -239,13 +350,17 @@ SCENARIOS = [
     work_queue_fair_dispatch_and_redelivery,
     confirms_and_mandatory_returns,
     errors_close_the_channel_with_the_right_code,
+    dead_lettering_after_ttl_reject_and_max_length,
     wrong_password_is_refused,
 ]
 
+# Run only when named: the persistence test drives them around a kill -9.
+ON_REQUEST = [persist_publish, persist_check]
+
 if __name__ == "__main__":
     wanted = set(sys.argv[2:])
-    for scenario in SCENARIOS:
-        if wanted and scenario.__name__ not in wanted:
+    for scenario in SCENARIOS + ON_REQUEST:
+        if (wanted and scenario.__name__ not in wanted) or (not wanted and scenario in ON_REQUEST):
             continue
         try:
             scenario()

@@ -78,6 +78,11 @@ impl AmqpError {
         AmqpError::new(540, "NOT_IMPLEMENTED", detail, Scope::Connection)
     }
 
+    /// 541, closes the connection.
+    pub fn internal(detail: impl AsRef<str>) -> AmqpError {
+        AmqpError::new(541, "INTERNAL_ERROR", detail, Scope::Connection)
+    }
+
     /// 403 on the connection (failed login), as RabbitMQ closes it.
     pub fn login_refused(detail: impl AsRef<str>) -> AmqpError {
         AmqpError::new(403, "ACCESS_REFUSED", detail, Scope::Connection)

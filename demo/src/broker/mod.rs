@@ -5,6 +5,10 @@
 //! - `wire`: frames on the socket (decoded and encoded by `amq-protocol`).
 //! - `connection`: one client connection's handshake, heartbeats and closing.
 //! - `channel`: the methods of its channels and the content frames of a publish.
+//! - `routing`: exchanges and how each type matches.
+//! - `topology`: declaring, binding and deleting exchanges and queues.
+//! - `lifecycle`: persistence, expiry, length limits, dead-lettering and recovery.
+//! - `store`: the files behind durable queues (format in its module doc).
 //! - `state`: the virtual host — exchanges, queues, bindings, routing, consumers, unacknowledged
 //!   deliveries and dispatch — shared by all connections behind one mutex.
 //! - `error`: reply codes and texts.
@@ -12,9 +16,14 @@
 mod channel;
 mod connection;
 mod error;
+mod lifecycle;
+mod routing;
 mod state;
+mod store;
+mod topology;
 mod wire;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use error::{AmqpError, Scope};
-pub use state::{ExchangeKind, headers_match, topic_matches};
+pub use routing::{ExchangeKind, headers_match, topic_matches};
 
 /// The largest frame the broker accepts and proposes (RabbitMQ's default).
 pub const FRAME_MAX: usize = 131_072;
@@ -35,11 +44,14 @@ pub struct BrokerConfig {
     pub user: String,
     /// Its password.
     pub password: String,
+    /// Where durable queues and their persistent messages are kept; `None` keeps nothing
+    /// across restarts.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for BrokerConfig {
     fn default() -> BrokerConfig {
-        BrokerConfig { user: "guest".into(), password: "guest".into() }
+        BrokerConfig { user: "guest".into(), password: "guest".into(), data_dir: None }
     }
 }
 
@@ -58,9 +70,19 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// A broker with an empty virtual host.
-    pub fn new(config: BrokerConfig) -> Arc<Broker> {
-        Arc::new(Broker { config, state: Mutex::new(state::State::new()), connections: AtomicU64::new(0) })
+    /// A broker with what its data directory holds (an empty virtual host without one).
+    pub fn open(config: BrokerConfig) -> std::io::Result<Arc<Broker>> {
+        let state = match &config.data_dir {
+            Some(dir) => {
+                let (store, recovered) = store::Store::open(dir)?;
+                let queues = recovered.definitions.queues.len();
+                let messages: usize = recovered.messages.values().map(Vec::len).sum();
+                info!(dir = %dir.display(), queues, messages, "broker state recovered");
+                state::State::recovered(store, recovered)
+            }
+            None => state::State::new(),
+        };
+        Ok(Arc::new(Broker { config, state: Mutex::new(state), connections: AtomicU64::new(0) }))
     }
 
     /// Runs `f` on the state under the lock.
@@ -77,6 +99,7 @@ impl Broker {
         let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         info!(server = "amqp", address, "listening");
         let tasks = tokio_util::task::TaskTracker::new();
+        tasks.spawn(Arc::clone(&self).sweep(shutdown.clone()));
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => a,
@@ -96,5 +119,35 @@ impl Broker {
         }
         tasks.close();
         tasks.wait().await;
+        // Whatever the last connections wrote reaches the disk.
+        for file in self.with_state(state::State::logs_to_sync) {
+            let _ = file.sync_data();
+        }
+    }
+
+    /// Expires messages every sweep interval and fsyncs the queue logs every sync interval,
+    /// the fsync outside the state lock.
+    async fn sweep(self: Arc<Broker>, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(lifecycle::SWEEP_INTERVAL);
+        let mut last_sync = std::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            self.with_state(|s| s.expire(std::time::Instant::now()));
+            if last_sync.elapsed() >= store::SYNC_INTERVAL {
+                last_sync = std::time::Instant::now();
+                let files = self.with_state(state::State::logs_to_sync);
+                if !files.is_empty() {
+                    let _ = tokio::task::spawn_blocking(move || {
+                        for f in files {
+                            let _ = f.sync_data();
+                        }
+                    })
+                    .await;
+                }
+            }
+        }
     }
 }
