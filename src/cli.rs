@@ -44,6 +44,9 @@ pub struct BrokerArgs {
     /// AMQP address.
     #[arg(long = "amqp.listen-address", env = "LOOKOUT_AMQP_LISTEN_ADDRESS", default_value = "0.0.0.0:5672")]
     pub listen_address: SocketAddr,
+    /// The management HTTP API's address (RabbitMQ's :15672 API, read-only).
+    #[arg(long = "amqp.management-address", env = "LOOKOUT_AMQP_MANAGEMENT_ADDRESS", default_value = "0.0.0.0:15672")]
+    pub management_address: SocketAddr,
     /// The user clients log in as.
     #[arg(long = "amqp.user", env = "LOOKOUT_AMQP_USER", default_value = "guest")]
     pub user: String,

@@ -47,12 +47,22 @@ fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen_address)
             .await
             .with_context(|| format!("listening for AMQP on {}", args.listen_address))?;
+        let management = tokio::net::TcpListener::bind(args.management_address)
+            .await
+            .with_context(|| format!("listening for the broker's management API on {}", args.management_address))?;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let broker = lookout_demo::broker::Broker::open(config).context("opening the broker's data directory")?;
+        if let Ok(address) = management.local_addr() {
+            tracing::info!(server = "amqp-management", %address, "listening");
+        }
+        let api =
+            axum::serve(management, broker.management()).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let api = tokio::spawn(async move { api.await });
         let serving = tokio::spawn(broker.serve(listener, shutdown.clone()));
         serve::shutdown_signal().await;
         shutdown.cancel();
-        serving.await.context("broker task")
+        serving.await.context("broker task")?;
+        api.await.context("management API task")?.context("management API")
     })
 }
 

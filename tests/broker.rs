@@ -96,6 +96,16 @@ fn persistent_messages_in_durable_queues_survive_kill_9_and_acked_ones_stay_gone
     assert!(ok, "{out}\nbroker log:\n{}", broker.log());
 }
 
+#[test]
+fn the_management_api_reports_what_pika_did_in_rabbitmqs_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
+    let port = broker.management.port().to_string();
+    let (ok, out) = broker.python(&python_dir().join("amqp_management.py"), &[&port]);
+    assert!(ok, "{out}\nbroker log:\n{}", broker.log());
+    assert!(out.contains("ok management"), "{out}");
+}
+
 /// Sends `bytes` on a fresh connection and returns what the broker answered until it closed.
 fn answer_to(broker: &BrokerProcess, bytes: &[u8]) -> Vec<AMQPFrame> {
     let mut stream = TcpStream::connect(broker.amqp).unwrap();

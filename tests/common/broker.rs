@@ -16,6 +16,7 @@ use super::PATIENCE;
 pub struct BrokerProcess {
     child: Child,
     pub amqp: SocketAddr,
+    pub management: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -25,6 +26,7 @@ impl BrokerProcess {
     pub fn start(data_dir: &Path) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
             .args(["broker", "--log.format", "json", "--amqp.listen-address", "127.0.0.1:0"])
+            .args(["--amqp.management-address", "127.0.0.1:0"])
             .arg("--amqp.data-dir")
             .arg(data_dir)
             .env_remove("RUST_LOG")
@@ -43,16 +45,18 @@ impl BrokerProcess {
             }
         });
         let deadline = Instant::now() + PATIENCE;
-        let amqp = loop {
+        let mut addresses = std::collections::HashMap::new();
+        while addresses.len() < 2 {
             let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
-                panic!("the broker did not report its listener; log so far:\n{}", log.lock().unwrap().join("\n"))
+                panic!("the broker did not report its listeners; log so far:\n{}", log.lock().unwrap().join("\n"))
             });
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            if event["message"] == "listening" && event["server"] == "amqp" {
-                break event["address"].as_str().unwrap().parse().unwrap();
+            if event["message"] == "listening" {
+                let address: SocketAddr = event["address"].as_str().unwrap().parse().unwrap();
+                addresses.insert(event["server"].as_str().unwrap().to_owned(), address);
             }
-        };
-        BrokerProcess { child, amqp, log }
+        }
+        BrokerProcess { child, amqp: addresses["amqp"], management: addresses["amqp-management"], log }
     }
 
     /// Everything the broker logged so far.

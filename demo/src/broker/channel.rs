@@ -45,6 +45,11 @@ impl Connection {
                 if let Some(local) = self.channels.get_mut(&ch) {
                     local.confirm.get_or_insert(0);
                 }
+                self.broker.with_state(|st| {
+                    if let Some(c) = st.channels.get_mut(&(self.conn, ch)) {
+                        c.confirm = true;
+                    }
+                });
                 if !s.nowait {
                     self.send(ch, AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(confirm::SelectOk {})));
                 }
@@ -361,19 +366,18 @@ impl Connection {
         let out = self.out.clone();
         let frame_max = self.frame_max;
         self.broker.with_state(|s| {
-            s.publish(&exchange, message, |m| {
-                if publish.mandatory {
-                    let ret = basic::Return {
-                        reply_code: 312,
-                        reply_text: "NO_ROUTE".into(),
-                        exchange: m.exchange.as_str().into(),
-                        routing_key: m.routing_key.as_str().into(),
-                    };
-                    send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), m, frame_max);
-                }
+            s.publish(&exchange, message, publish.mandatory, |m| {
+                let ret = basic::Return {
+                    reply_code: 312,
+                    reply_text: "NO_ROUTE".into(),
+                    exchange: m.exchange.as_str().into(),
+                    routing_key: m.routing_key.as_str().into(),
+                };
+                send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), m, frame_max);
             })
         })?;
         if let Some(delivery_tag) = seq {
+            self.broker.with_state(|s| s.stats.count(None, None, |c| c.confirm += 1));
             self.send(ch, AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack { delivery_tag, multiple: false })));
         }
         Ok(())

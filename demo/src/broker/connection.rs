@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, connection};
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::error::{AmqpError, Scope};
-use super::state::ConnId;
+use super::state::{ConnId, ConnInfo};
 use super::wire::{PROTOCOL_HEADER, ReadError, encode, read_frame};
 use super::{Broker, FRAME_MAX};
 
@@ -52,7 +52,8 @@ pub(super) struct LocalChannel {
 
 /// Runs one connection to its end.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdown: CancellationToken) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (Ok(peer_addr), Ok(local_addr)) = (stream.peer_addr(), stream.local_addr()) else { return };
+    let peer = peer_addr.to_string();
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::with_capacity(64 << 10, read);
     let mut header = [0u8; 8];
@@ -78,11 +79,23 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
         channel_max: CHANNEL_MAX,
         channels: HashMap::new(),
         user: String::new(),
+        client_properties: FieldTable::default(),
         failed_method: None,
     };
     let result = match c.open(&mut read, &heartbeat).await {
         Ok(()) => {
             info!(peer, user = c.user, "amqp connection opened");
+            let connected_at =
+                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
+            let info = ConnInfo {
+                name: format!("{peer_addr} -> {local_addr}"),
+                peer: peer_addr,
+                local: local_addr,
+                user: c.user.clone(),
+                client_properties: std::mem::take(&mut c.client_properties),
+                connected_at,
+            };
+            broker.with_state(|s| s.connections.insert(conn, info));
             c.run(&mut read, &heartbeat, shutdown).await
         }
         Err(e) => Err(e),
@@ -140,6 +153,7 @@ pub(super) struct Connection {
     pub channel_max: u16,
     pub channels: HashMap<ChannelId, LocalChannel>,
     user: String,
+    client_properties: FieldTable,
     /// The class and method that caused a connection error.
     failed_method: Option<(u16, u16)>,
 }
@@ -208,6 +222,7 @@ impl Connection {
             )));
         }
         self.user = user;
+        self.client_properties = start_ok.client_properties;
         let _ = self.out.send(conn_method(connection::AMQPMethod::Tune(connection::Tune {
             channel_max: CHANNEL_MAX,
             frame_max: FRAME_MAX as u32,

@@ -105,6 +105,8 @@ impl State {
                 .map_err(|e| AmqpError::internal(format!("cannot write to the log of queue '{queue}': {e}")))?;
         }
         q.messages.push_back(Entry { message: Arc::clone(message), redelivered: false, id, persisted, expires_at });
+        self.stats.count(Some(queue), Some(&message.exchange), |c| c.publish_out += 1);
+        self.stats.count(Some(queue), None, |c| c.publish += 1);
         if let Some(max) = q.max_length() {
             // RabbitMQ's default overflow: drop (or dead-letter) from the head.
             let mut over = Vec::new();
@@ -160,6 +162,7 @@ impl State {
     /// the queue's dead-letter exchange with an `x-death` record, or dropped when it has none.
     pub(super) fn dead_letter(&mut self, queue: &str, entry: Entry, reason: &str) {
         self.forget(queue, &entry);
+        self.stats.count(Some(queue), None, |c| c.dead_lettered += 1);
         let Some(q) = self.queues.get(queue) else { return };
         let text = |key: &str| match q.arguments.inner().get(key) {
             Some(AMQPValue::LongString(s)) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),

@@ -11,20 +11,24 @@
 //! - `store`: the files behind durable queues (format in its module doc).
 //! - `state`: the virtual host — exchanges, queues, bindings, routing, consumers, unacknowledged
 //!   deliveries and dispatch — shared by all connections behind one mutex.
+//! - `stats`: message counters and rates.
+//! - `management`: the read-only management HTTP API (RabbitMQ's JSON shapes).
 //! - `error`: reply codes and texts.
 
 mod channel;
 mod connection;
 mod error;
 mod lifecycle;
+mod management;
 mod routing;
 mod state;
+mod stats;
 mod store;
 mod topology;
 mod wire;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
@@ -67,6 +71,9 @@ pub struct Broker {
     config: BrokerConfig,
     state: Mutex<state::State>,
     connections: AtomicU64,
+    rates: Mutex<stats::RateSampler>,
+    /// The AMQP port, once listening.
+    port: AtomicU16,
 }
 
 impl Broker {
@@ -82,7 +89,13 @@ impl Broker {
             }
             None => state::State::new(),
         };
-        Ok(Arc::new(Broker { config, state: Mutex::new(state), connections: AtomicU64::new(0) }))
+        Ok(Arc::new(Broker {
+            config,
+            state: Mutex::new(state),
+            connections: AtomicU64::new(0),
+            rates: Mutex::new(stats::RateSampler::default()),
+            port: AtomicU16::new(0),
+        }))
     }
 
     /// Runs `f` on the state under the lock.
@@ -94,8 +107,29 @@ impl Broker {
         f(&mut guard)
     }
 
+    /// The management API's routes (serve them on :15672).
+    pub fn management(self: &Arc<Broker>) -> axum::Router {
+        management::router(Arc::clone(self))
+    }
+
+    /// Rates of the counters `pick` selects, over the last few seconds.
+    fn rates(&self, pick: impl Fn(&stats::Stats) -> Option<stats::Counters>) -> stats::Rates {
+        match self.rates.lock() {
+            Ok(r) => r.rates(pick),
+            Err(poisoned) => poisoned.into_inner().rates(pick),
+        }
+    }
+
+    /// The AMQP port (0 before listening).
+    fn port(&self) -> u16 {
+        self.port.load(Ordering::Relaxed)
+    }
+
     /// Accepts connections on `listener` until `shutdown`, each served on its own task.
     pub async fn serve(self: Arc<Broker>, listener: TcpListener, shutdown: CancellationToken) {
+        if let Ok(a) = listener.local_addr() {
+            self.port.store(a.port(), Ordering::Relaxed);
+        }
         let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         info!(server = "amqp", address, "listening");
         let tasks = tokio_util::task::TaskTracker::new();
@@ -130,12 +164,21 @@ impl Broker {
     async fn sweep(self: Arc<Broker>, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(lifecycle::SWEEP_INTERVAL);
         let mut last_sync = std::time::Instant::now();
+        let mut last_sample: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
                 () = shutdown.cancelled() => return,
             }
-            self.with_state(|s| s.expire(std::time::Instant::now()));
+            let now = std::time::Instant::now();
+            self.with_state(|s| s.expire(now));
+            if last_sample.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(1)) {
+                last_sample = Some(now);
+                let snapshot = self.with_state(|s| s.stats.clone());
+                if let Ok(mut r) = self.rates.lock() {
+                    r.record(now, snapshot);
+                }
+            }
             if last_sync.elapsed() >= store::SYNC_INTERVAL {
                 last_sync = std::time::Instant::now();
                 let files = self.with_state(state::State::logs_to_sync);

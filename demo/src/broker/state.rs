@@ -17,6 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::error::AmqpError;
 use super::routing::{Exchange, ExchangeKind};
+use super::stats::Stats;
 use super::store::Store;
 
 /// The only virtual host.
@@ -139,6 +140,8 @@ pub struct Channel {
     pub prefetch: u16,
     /// Whether `channel.flow` lets deliveries through.
     pub active: bool,
+    /// Whether publisher confirms are on.
+    pub confirm: bool,
     pub(super) next_tag: u64,
     pub unacked: BTreeMap<u64, Unacked>,
 }
@@ -154,6 +157,23 @@ pub struct State {
     pub(super) started: Option<Instant>,
     /// Where durable things are kept; `None` keeps everything in memory.
     pub(super) store: Option<Store>,
+    /// Message counters.
+    pub stats: Stats,
+    /// Open connections, for the management API.
+    pub connections: BTreeMap<ConnId, ConnInfo>,
+}
+
+/// What the management API shows of a connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// `peer -> local`, as RabbitMQ names connections.
+    pub name: String,
+    pub peer: std::net::SocketAddr,
+    pub local: std::net::SocketAddr,
+    pub user: String,
+    pub client_properties: FieldTable,
+    /// Milliseconds since the Unix epoch.
+    pub connected_at: u64,
 }
 
 impl State {
@@ -186,7 +206,15 @@ impl State {
     ) {
         self.channels.insert(
             (conn, channel),
-            Channel { out, frame_max, prefetch: 0, active: true, next_tag: 1, unacked: BTreeMap::new() },
+            Channel {
+                out,
+                frame_max,
+                prefetch: 0,
+                active: true,
+                confirm: false,
+                next_tag: 1,
+                unacked: BTreeMap::new(),
+            },
         );
     }
 
@@ -227,6 +255,7 @@ impl State {
 
     /// Closes a connection: its channels, then its exclusive queues.
     pub fn close_connection(&mut self, conn: ConnId) {
+        self.connections.remove(&conn);
         let channels: Vec<ChannelId> = self.channels.keys().filter(|(c, _)| *c == conn).map(|(_, ch)| *ch).collect();
         for ch in channels {
             self.close_channel(conn, ch);
@@ -239,12 +268,13 @@ impl State {
     }
 
     /// Routes a message through an exchange into its queues and dispatches them.
-    /// `on_unroutable` sees a message that reached no queue (for `basic.return`).
+    /// `on_return` sees a mandatory message that reached no queue (for `basic.return`).
     pub fn publish(
         &mut self,
         exchange: &str,
         message: Message,
-        on_unroutable: impl FnOnce(&Message),
+        mandatory: bool,
+        on_return: impl FnOnce(&Message),
     ) -> Result<usize, AmqpError> {
         let ex = self
             .exchanges
@@ -261,9 +291,15 @@ impl State {
                 return Err(AmqpError::precondition(format!("invalid expiration '{text}': no_integer")));
             }
         }
+        self.stats.count(None, Some(exchange), |c| c.publish += 1);
         let routed = self.route(exchange, message)?;
         if let Err(message) = &routed {
-            on_unroutable(message);
+            if mandatory {
+                self.stats.count(None, None, |c| c.return_unroutable += 1);
+                on_return(message);
+            } else {
+                self.stats.count(None, None, |c| c.drop_unroutable += 1);
+            }
         }
         Ok(routed.map_or(0, |n| n))
     }
@@ -356,6 +392,14 @@ impl State {
             q.unacked += 1;
             ch.unacked.insert(tag, Unacked { queue: queue.to_owned(), entry });
         }
+        self.stats.count(Some(queue), None, |s| {
+            if no_ack {
+                s.get_no_ack += 1
+            } else {
+                s.get += 1
+            }
+            s.redeliver += u64::from(got.redelivered);
+        });
         Ok(Some(got))
     }
 
@@ -369,6 +413,7 @@ impl State {
                 q.unacked = q.unacked.saturating_sub(1);
             }
             self.forget(&u.queue, &u.entry);
+            self.stats.count(Some(&u.queue), None, |s| s.ack += 1);
             queues.push(u.queue);
         }
         queues.dedup();
@@ -511,12 +556,21 @@ impl State {
                 &entry.message,
                 ch.frame_max,
             );
+            let redelivered = entry.redelivered;
             if c.no_ack {
                 self.forget(queue, &entry);
             } else {
                 q.unacked += 1;
                 ch.unacked.insert(tag, Unacked { queue: queue.to_owned(), entry });
             }
+            self.stats.count(Some(queue), None, |s| {
+                if c.no_ack {
+                    s.deliver_no_ack += 1
+                } else {
+                    s.deliver += 1
+                }
+                s.redeliver += u64::from(redelivered);
+            });
         }
     }
 }
