@@ -53,6 +53,12 @@ pub struct BrokerArgs {
     /// Its password.
     #[arg(long = "amqp.password", env = "LOOKOUT_AMQP_PASSWORD", default_value = "guest")]
     pub password: String,
+    /// OTLP/gRPC endpoint the broker sends its traces, metrics and logs to (empty: none).
+    #[arg(long = "otlp.endpoint", env = "LOOKOUT_BROKER_OTLP_ENDPOINT", default_value = "http://127.0.0.1:4317")]
+    pub otlp_endpoint: String,
+    /// How often the broker exports its metrics.
+    #[arg(long = "otlp.metrics-interval", env = "LOOKOUT_BROKER_OTLP_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub otlp_metrics_interval: Duration,
     /// Where durable queues and persistent messages are kept.
     #[arg(long = "amqp.data-dir", env = "LOOKOUT_AMQP_DATA_DIR", default_value = "./data/broker")]
     pub data_dir: PathBuf,

@@ -52,6 +52,20 @@ fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listening for the broker's management API on {}", args.management_address))?;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let broker = lookout_demo::broker::Broker::open(config).context("opening the broker's data directory")?;
+        let telemetry = if args.otlp_endpoint.is_empty() {
+            None
+        } else {
+            let config = lookout_demo::telemetry::TelemetryConfig {
+                endpoint: args.otlp_endpoint.clone(),
+                service_name: "lookout-broker".into(),
+                instance_id: format!("{}", args.listen_address),
+                metrics_interval: args.otlp_metrics_interval,
+            };
+            let telemetry = lookout_demo::telemetry::Telemetry::start(&config)?;
+            broker.instrument(&telemetry);
+            tracing::info!(endpoint = args.otlp_endpoint, "broker telemetry on");
+            Some(telemetry)
+        };
         if let Ok(address) = management.local_addr() {
             tracing::info!(server = "amqp-management", %address, "listening");
         }
@@ -62,7 +76,11 @@ fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
         serve::shutdown_signal().await;
         shutdown.cancel();
         serving.await.context("broker task")?;
-        api.await.context("management API task")?.context("management API")
+        api.await.context("management API task")?.context("management API")?;
+        if let Some(t) = telemetry {
+            tokio::task::spawn_blocking(move || t.shutdown()).await.context("telemetry shutdown")?;
+        }
+        Ok(())
     })
 }
 

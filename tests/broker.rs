@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,83 @@ fn the_management_api_reports_what_pika_did_in_rabbitmqs_fields() {
     let (ok, out) = broker.python(&python_dir().join("amqp_management.py"), &[&port]);
     assert!(ok, "{out}\nbroker log:\n{}", broker.log());
     assert!(out.contains("ok management"), "{out}");
+}
+
+/// Spans of a Tempo JSON trace keyed by name: (service, parent name, kind).
+fn spans_by_name(batches: &serde_json::Value) -> HashMap<String, (String, Option<String>, i64)> {
+    let mut names = HashMap::new();
+    let mut spans = Vec::new();
+    for batch in batches.as_array().unwrap() {
+        let service = batch["resource"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == "service.name")
+            .and_then(|a| a["value"]["stringValue"].as_str())
+            .unwrap()
+            .to_owned();
+        for scope in batch["scopeSpans"].as_array().unwrap() {
+            for span in scope["spans"].as_array().unwrap() {
+                names.insert(span["spanId"].as_str().unwrap().to_owned(), span["name"].as_str().unwrap().to_owned());
+                spans.push((service.clone(), span.clone()));
+            }
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(service, span)| {
+            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).and_then(|p| names.get(p).cloned());
+            (span["name"].as_str().unwrap().to_owned(), (service, parent, span["kind"].as_i64().unwrap_or(0)))
+        })
+        .collect()
+}
+
+#[test]
+fn one_trace_links_publisher_broker_and_consumer_and_the_broker_reports_metrics_and_logs() {
+    let lookout_dir = tempfile::tempdir().unwrap();
+    let lookout = common::Lookout::start(lookout_dir.path(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://{}", lookout.grpc);
+    let broker =
+        BrokerProcess::start_with(dir.path(), &["--otlp.endpoint", &endpoint, "--otlp.metrics-interval", "1s"]);
+    let (ok, out) = broker.python(&python_dir().join("amqp_traced.py"), &[&endpoint]);
+    assert!(ok, "{out}\nbroker log:\n{}", broker.log());
+    let sent: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let id = sent["trace_id"].as_str().unwrap().to_owned();
+    let client = common::http_client();
+    let spans = common::eventually("the whole trace in Lookout", || {
+        let reply = client.get(format!("http://{}/api/traces/{id}", lookout.http)).send().ok()?;
+        let body: serde_json::Value = reply.json().ok()?;
+        let spans = spans_by_name(&body["batches"]);
+        (spans.len() >= 5).then_some(spans)
+    });
+    let expect = [
+        ("send order", "shop-publisher", None, 4),
+        ("publish shop", "lookout-broker", Some("send order"), 2),
+        ("route shop", "lookout-broker", Some("publish shop"), 1),
+        ("deliver shop.orders", "lookout-broker", Some("publish shop"), 4),
+        ("handle order", "shop-consumer", Some("deliver shop.orders"), 5),
+    ];
+    for (name, service, parent, kind) in expect {
+        let (s, p, k) = spans.get(name).unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"));
+        assert_eq!((s.as_str(), p.as_deref(), *k), (service, parent, kind), "{name}");
+    }
+
+    // The broker's metrics, by the names Lookout gives OTLP metrics.
+    let published = common::eventually("the broker's metrics in Lookout", || {
+        let url = format!("http://{}/api/v1/query", lookout.http);
+        let query = [("query", r#"lookout_broker_messages_published_total{exchange="shop"}"#)];
+        let body: serde_json::Value = client.get(url).query(&query).send().ok()?.json().ok()?;
+        body["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+    });
+    assert_eq!(published, "1");
+    // And its logs.
+    common::eventually("the broker's connection logs in Lookout", || {
+        let url = format!("http://{}/loki/api/v1/query_range", lookout.http);
+        let query = [("query", r#"{service_name="lookout-broker"} |= "connection opened""#), ("limit", "10")];
+        let body: serde_json::Value = client.get(url).query(&query).send().ok()?.json().ok()?;
+        body["data"]["result"].as_array().filter(|r| !r.is_empty()).map(|_| ())
+    });
 }
 
 /// Sends `bytes` on a fresh connection and returns what the broker answered until it closed.

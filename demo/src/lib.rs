@@ -5,3 +5,4 @@
 //! Built so far: the broker (`broker`), which `lookout broker` starts.
 
 pub mod broker;
+pub mod telemetry;

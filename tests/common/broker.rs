@@ -21,14 +21,23 @@ pub struct BrokerProcess {
 }
 
 impl BrokerProcess {
-    /// Starts the broker on a free port, keeping its data in `data_dir`, and waits until it
-    /// listens.
+    /// Starts the broker on a free port, keeping its data in `data_dir`, without telemetry,
+    /// and waits until it listens.
     pub fn start(data_dir: &Path) -> BrokerProcess {
+        BrokerProcess::start_with(data_dir, &["--otlp.endpoint", ""])
+    }
+
+    /// Starts the broker with `extra` flags.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
             .args(["broker", "--log.format", "json", "--amqp.listen-address", "127.0.0.1:0"])
             .args(["--amqp.management-address", "127.0.0.1:0"])
             .arg("--amqp.data-dir")
             .arg(data_dir)
+            .args(extra)
+            // Export spans and logs quickly for the tests that read them back.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -261,7 +261,7 @@ impl Connection {
                 let queue = self.queue_name(ch, g.queue.as_str())?;
                 let got = self.broker.with_state(|s| s.get(conn, ch, &queue, g.no_ack))?;
                 match got {
-                    Some(Got { delivery_tag, redelivered, message, remaining }) => {
+                    Some(Got { delivery_tag, redelivered, message, properties, remaining }) => {
                         let ok = basic::GetOk {
                             delivery_tag,
                             redelivered,
@@ -274,6 +274,7 @@ impl Connection {
                             ch,
                             AMQPClass::Basic(basic::AMQPMethod::GetOk(ok)),
                             &message,
+                            properties.as_ref(),
                             self.frame_max,
                         );
                     }
@@ -356,16 +357,22 @@ impl Connection {
             *n += 1;
             *n
         });
+        let telemetry = self.broker.with_state(|s| s.telemetry.clone());
+        let span = telemetry.as_ref().map(|t| {
+            let headers = header.properties.headers().as_ref();
+            t.publish(publish.exchange.as_str(), publish.routing_key.as_str(), headers, body.len(), &self.peer)
+        });
         let message = Message {
             exchange: publish.exchange.as_str().to_owned(),
             routing_key: publish.routing_key.as_str().to_owned(),
             properties: header.properties,
             body,
+            trace: span.as_ref().map(|s| s.context()),
         };
         let exchange = message.exchange.clone();
         let out = self.out.clone();
         let frame_max = self.frame_max;
-        self.broker.with_state(|s| {
+        let published = self.broker.with_state(|s| {
             s.publish(&exchange, message, publish.mandatory, |m| {
                 let ret = basic::Return {
                     reply_code: 312,
@@ -373,9 +380,13 @@ impl Connection {
                     exchange: m.exchange.as_str().into(),
                     routing_key: m.routing_key.as_str().into(),
                 };
-                send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), m, frame_max);
+                send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), m, None, frame_max);
             })
-        })?;
+        });
+        if let Some(span) = span {
+            span.end(published.as_ref().err().map(|e| e.text.as_str()));
+        }
+        published?;
         if let Some(delivery_tag) = seq {
             self.broker.with_state(|s| s.stats.count(None, None, |c| c.confirm += 1));
             self.send(ch, AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack { delivery_tag, multiple: false })));

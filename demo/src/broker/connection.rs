@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, connection};
 use amq_protocol::types::{AMQPValue, ChannelId, FieldTable, LongString, ShortString};
+use opentelemetry::logs::Severity;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -62,6 +63,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
         Ok(Ok(_)) => {
             // The spec's answer to a header it does not speak: the one it does, then close.
             warn!(peer, "amqp protocol header mismatch");
+            broker.log(Severity::Warn, "protocol header mismatch", &[("network.peer.address", peer.clone().into())]);
             let _ = write.write_all(PROTOCOL_HEADER).await;
             let _ = write.shutdown().await;
             return;
@@ -78,6 +80,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
         frame_max: FRAME_MAX,
         channel_max: CHANNEL_MAX,
         channels: HashMap::new(),
+        peer: peer.clone(),
         user: String::new(),
         client_properties: FieldTable::default(),
         failed_method: None,
@@ -85,6 +88,11 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
     let result = match c.open(&mut read, &heartbeat).await {
         Ok(()) => {
             info!(peer, user = c.user, "amqp connection opened");
+            broker.log(
+                Severity::Info,
+                "connection opened",
+                &[("network.peer.address", peer.clone().into()), ("user.name", c.user.clone().into())],
+            );
             let connected_at =
                 SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
             let info = ConnInfo {
@@ -105,7 +113,20 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
             debug!(error = %e, "channel error escaped to the connection");
         }
         warn!(peer, code = e.code, error = %e.text, "amqp connection closed with an error");
+        if e.code != 0 {
+            broker.log(
+                Severity::Warn,
+                "connection closed with an error",
+                &[
+                    ("network.peer.address", peer.clone().into()),
+                    ("amqp.reply_code", i64::from(e.code).into()),
+                    ("amqp.reply_text", e.text.clone().into()),
+                ],
+            );
+        }
         c.close_with(&mut read, &e).await;
+    } else {
+        broker.log(Severity::Info, "connection closed", &[("network.peer.address", peer.clone().into())]);
     }
     broker.with_state(|s| s.close_connection(conn));
     drop(c);
@@ -152,6 +173,8 @@ pub(super) struct Connection {
     pub frame_max: usize,
     pub channel_max: u16,
     pub channels: HashMap<ChannelId, LocalChannel>,
+    /// The client's address.
+    pub peer: String,
     user: String,
     client_properties: FieldTable,
     /// The class and method that caused a connection error.
@@ -332,6 +355,16 @@ impl Connection {
         local.closing = true;
         local.pending = None;
         debug!(channel = ch, code = e.code, error = %e.text, "amqp channel error");
+        self.broker.log(
+            Severity::Warn,
+            "channel closed with an error",
+            &[
+                ("network.peer.address", self.peer.clone().into()),
+                ("amqp.channel", i64::from(ch).into()),
+                ("amqp.reply_code", i64::from(e.code).into()),
+                ("amqp.reply_text", e.text.clone().into()),
+            ],
+        );
         self.broker.with_state(|s| s.close_channel(self.conn, ch));
         self.send(
             ch,

@@ -61,6 +61,7 @@ impl State {
                     routing_key: m.routing_key,
                     properties: m.properties,
                     body: m.body,
+                    trace: None,
                 };
                 let expires_at = expiry(&queue, &message, now);
                 queue.messages.push_back(Entry {
@@ -172,7 +173,13 @@ impl State {
         let Some(exchange) = text("x-dead-letter-exchange") else { return };
         let routing_key = text("x-dead-letter-routing-key").unwrap_or_else(|| entry.message.routing_key.clone());
         let properties = with_death(&entry.message, queue, reason);
-        let message = Message { exchange: exchange.clone(), routing_key, properties, body: entry.message.body.clone() };
+        let message = Message {
+            exchange: exchange.clone(),
+            routing_key,
+            properties,
+            body: entry.message.body.clone(),
+            trace: entry.message.trace.clone(),
+        };
         if let Err(e) = self.route(&exchange, message) {
             tracing::warn!(queue, error = %e, "dead-lettering failed");
         }

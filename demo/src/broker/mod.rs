@@ -24,6 +24,7 @@ mod routing;
 mod state;
 mod stats;
 mod store;
+mod telemetry;
 mod topology;
 mod wire;
 
@@ -105,6 +106,24 @@ impl Broker {
             Err(poisoned) => poisoned.into_inner(),
         };
         f(&mut guard)
+    }
+
+    /// Turns on the broker's spans, metrics and logs.
+    pub fn instrument(self: &Arc<Broker>, telemetry: &crate::telemetry::Telemetry) {
+        let instrumented = Arc::new(telemetry::BrokerTelemetry::new(telemetry, self));
+        self.with_state(|s| s.telemetry = Some(instrumented));
+    }
+
+    /// Emits a log record through the broker's telemetry, when it is on.
+    fn log(
+        &self,
+        severity: opentelemetry::logs::Severity,
+        body: &str,
+        attributes: &[(&'static str, opentelemetry::logs::AnyValue)],
+    ) {
+        if let Some(t) = self.with_state(|s| s.telemetry.clone()) {
+            t.log(severity, body, attributes);
+        }
     }
 
     /// The management API's routes (serve them on :15672).

@@ -13,12 +13,14 @@ use std::time::Instant;
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic};
 use amq_protocol::types::{AMQPValue, ChannelId, FieldTable};
+use opentelemetry::trace::SpanContext;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::error::AmqpError;
 use super::routing::{Exchange, ExchangeKind};
 use super::stats::Stats;
 use super::store::Store;
+use super::telemetry::BrokerTelemetry;
 
 /// The only virtual host.
 pub const VHOST: &str = "/";
@@ -33,6 +35,9 @@ pub struct Message {
     pub routing_key: String,
     pub properties: basic::AMQPProperties,
     pub body: Vec<u8>,
+    /// The broker's publish span, when telemetry is on: route and deliver spans are its
+    /// children.
+    pub trace: Option<SpanContext>,
 }
 
 impl Message {
@@ -119,6 +124,8 @@ pub struct Got {
     pub delivery_tag: u64,
     pub redelivered: bool,
     pub message: Arc<Message>,
+    /// The properties to send when they differ from the message's (a new `traceparent`).
+    pub properties: Option<basic::AMQPProperties>,
     /// Messages left ready.
     pub remaining: u32,
 }
@@ -161,6 +168,8 @@ pub struct State {
     pub stats: Stats,
     /// Open connections, for the management API.
     pub connections: BTreeMap<ConnId, ConnInfo>,
+    /// Spans, when telemetry is on.
+    pub telemetry: Option<Arc<BrokerTelemetry>>,
 }
 
 /// What the management API shows of a connection.
@@ -313,6 +322,9 @@ impl State {
         } else {
             ex.route(&message.routing_key, message.properties.headers().as_ref())
         };
+        if let (Some(t), Some(trace)) = (&self.telemetry, &message.trace) {
+            t.route(trace, exchange, &message.routing_key, &queues);
+        }
         if queues.is_empty() {
             return Ok(Err(message));
         }
@@ -384,8 +396,19 @@ impl State {
         let Some(ch) = self.channels.get_mut(&(conn, channel)) else { return Ok(None) };
         let tag = ch.next_tag;
         ch.next_tag += 1;
-        let got =
-            Got { delivery_tag: tag, redelivered: entry.redelivered, message: Arc::clone(&entry.message), remaining };
+        let properties = match (&self.telemetry, &entry.message.trace) {
+            (Some(t), Some(trace)) => {
+                Some(t.deliver(trace, queue, None, tag, entry.redelivered, &entry.message.properties))
+            }
+            _ => None,
+        };
+        let got = Got {
+            delivery_tag: tag,
+            redelivered: entry.redelivered,
+            message: Arc::clone(&entry.message),
+            properties,
+            remaining,
+        };
         if no_ack {
             self.forget(queue, &entry);
         } else {
@@ -549,11 +572,18 @@ impl State {
                 exchange: entry.message.exchange.as_str().into(),
                 routing_key: entry.message.routing_key.as_str().into(),
             };
+            let traced = match (&self.telemetry, &entry.message.trace) {
+                (Some(t), Some(trace)) => {
+                    Some(t.deliver(trace, queue, Some(&c.tag), tag, entry.redelivered, &entry.message.properties))
+                }
+                _ => None,
+            };
             send_content(
                 &ch.out,
                 c.channel,
                 AMQPClass::Basic(basic::AMQPMethod::Deliver(deliver)),
                 &entry.message,
+                traced.as_ref(),
                 ch.frame_max,
             );
             let redelivered = entry.redelivered;
@@ -582,13 +612,14 @@ pub fn send_content(
     channel: ChannelId,
     method: AMQPClass,
     message: &Message,
+    properties: Option<&basic::AMQPProperties>,
     frame_max: usize,
 ) {
     let _ = out.send(AMQPFrame::Method(channel, method));
     let header = AMQPContentHeader {
         class_id: 60,
         body_size: message.body.len() as u64,
-        properties: message.properties.clone(),
+        properties: properties.unwrap_or(&message.properties).clone(),
     };
     let _ = out.send(AMQPFrame::Header(channel, header));
     // A frame's payload is the frame size less 8 bytes of framing.
