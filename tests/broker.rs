@@ -15,9 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use amq_protocol::frame::AMQPFrame;
-use amq_protocol::protocol::{AMQPClass, connection};
+use amq_protocol::protocol::{AMQPClass, basic, channel, connection};
 use common::PATIENCE;
-use common::broker::{BrokerProcess, read_frames};
+use common::broker::{BrokerProcess, encode, handshake, read_frames};
 
 fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
@@ -234,6 +234,26 @@ fn bad_input_closes_that_connection_with_the_right_code_and_no_other() {
     early.extend_from_slice(&[1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE]);
     let (code, text) = close_of(&answer_to(&broker, &early));
     assert_eq!((code, text.as_str()), (503, "COMMAND_INVALID - expected 'connection.start_ok'"));
+
+    // After a proper handshake: a method on a channel that was never opened.
+    let mut stream = handshake(broker.amqp);
+    let qos = basic::Qos { prefetch_count: 1, global: false };
+    stream.write_all(&encode(&[AMQPFrame::Method(5, AMQPClass::Basic(basic::AMQPMethod::Qos(qos)))])).unwrap();
+    let (code, text) = close_of(&read_frames(&mut stream));
+    assert_eq!((code, text.as_str()), (504, "CHANNEL_ERROR - expected 'channel.open' on channel 5"));
+    // Content without a publish.
+    let mut stream = handshake(broker.amqp);
+    let open = AMQPFrame::Method(1, AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})));
+    stream.write_all(&encode(&[open, AMQPFrame::Body(1, b"stray".to_vec())])).unwrap();
+    let (code, text) = close_of(&read_frames(&mut stream));
+    assert_eq!(code, 505, "{text}");
+    // A frame over the negotiated size, after the handshake.
+    let mut stream = handshake(broker.amqp);
+    let mut big = vec![3u8, 0, 1];
+    big.extend_from_slice(&(200_000u32).to_be_bytes());
+    stream.write_all(&big).unwrap();
+    let (code, text) = close_of(&read_frames(&mut stream));
+    assert_eq!(code, 501, "{text}");
 
     // Other clients are unaffected.
     let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &["direct_by_routing_key"]);

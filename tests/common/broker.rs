@@ -120,3 +120,58 @@ pub fn read_frames(stream: &mut TcpStream) -> Vec<amq_protocol::frame::AMQPFrame
     }
     frames
 }
+
+/// Encodes frames as a client would send them.
+pub fn encode(frames: &[amq_protocol::frame::AMQPFrame]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in frames {
+        let ctx = amq_protocol::frame::gen_frame(f)(amq_protocol::frame::WriteContext::from(Vec::new())).unwrap();
+        out.extend(ctx.write);
+    }
+    out
+}
+
+/// Opens a connection by hand (header, start-ok as guest, tune-ok, open) up to open-ok, and
+/// returns the stream.
+pub fn handshake(addr: SocketAddr) -> TcpStream {
+    use amq_protocol::frame::AMQPFrame;
+    use amq_protocol::protocol::{AMQPClass, connection};
+    use std::io::Write;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    let mut pending = Vec::new();
+    let mut next = |stream: &mut TcpStream| -> AMQPFrame {
+        loop {
+            if let Ok((rest, frame)) = amq_protocol::frame::parse_frame(&pending[..]) {
+                let used = pending.len() - rest.len();
+                pending.drain(..used);
+                return frame;
+            }
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the broker closed the connection during the handshake");
+            pending.extend_from_slice(&buf[..n]);
+        }
+    };
+    assert!(matches!(next(&mut stream), AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Start(_)))));
+    let start_ok = connection::StartOk {
+        client_properties: Default::default(),
+        mechanism: "PLAIN".into(),
+        response: "\0guest\0guest".into(),
+        locale: "en_US".into(),
+    };
+    let conn = |m| AMQPFrame::Method(0, AMQPClass::Connection(m));
+    stream.write_all(&encode(&[conn(connection::AMQPMethod::StartOk(start_ok))])).unwrap();
+    let tune = match next(&mut stream) {
+        AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Tune(t))) => t,
+        other => panic!("expected tune, got {other:?}"),
+    };
+    let tune_ok = connection::TuneOk { channel_max: tune.channel_max, frame_max: tune.frame_max, heartbeat: 0 };
+    let open = connection::Open { virtual_host: "/".into() };
+    stream
+        .write_all(&encode(&[conn(connection::AMQPMethod::TuneOk(tune_ok)), conn(connection::AMQPMethod::Open(open))]))
+        .unwrap();
+    assert!(matches!(next(&mut stream), AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::OpenOk(_)))));
+    stream
+}
