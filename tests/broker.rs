@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use amq_protocol::frame::AMQPFrame;
-use amq_protocol::protocol::{AMQPClass, basic, channel, connection};
+use amq_protocol::protocol::{AMQPClass, basic, channel, connection, queue};
 use common::PATIENCE;
 use common::broker::{BrokerProcess, encode, handshake, read_frames};
 
@@ -74,7 +74,7 @@ fn exchanges_work_queues_confirms_dead_letters_and_errors_behave_as_rabbitmq() {
     let broker = BrokerProcess::start(dir.path());
     let (ok, out) = broker.python(&python_dir().join("amqp_scenarios.py"), &[]);
     assert!(ok, "{out}\nbroker log:\n{}", broker.log());
-    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 9, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 11, "{out}");
 }
 
 #[test]
@@ -184,6 +184,31 @@ fn one_trace_links_publisher_broker_and_consumer_and_the_broker_reports_metrics_
     });
 }
 
+#[test]
+fn heartbeats_flow_both_ways_and_a_silent_client_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(dir.path());
+    // With a 1 s heartbeat the broker sends heartbeats when idle, and closes the connection
+    // after two silent intervals.
+    let mut stream = common::broker::handshake_with_heartbeat(broker.amqp, 1);
+    let started = Instant::now();
+    let frames = read_frames(&mut stream);
+    assert!(frames.iter().any(|f| matches!(f, AMQPFrame::Heartbeat)), "{frames:?}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1500) && waited < PATIENCE, "closed after {waited:?}");
+    // A client that sends heartbeats stays connected.
+    let mut stream = common::broker::handshake_with_heartbeat(broker.amqp, 1);
+    stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    for _ in 0..8 {
+        stream.write_all(&encode(&[AMQPFrame::Heartbeat])).unwrap();
+        let mut buf = [0u8; 64];
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) => panic!("the broker dropped a client that sends heartbeats"),
+            _ => {}
+        }
+    }
+}
+
 /// Sends `bytes` on a fresh connection and returns what the broker answered until it closed.
 fn answer_to(broker: &BrokerProcess, bytes: &[u8]) -> Vec<AMQPFrame> {
     let mut stream = TcpStream::connect(broker.amqp).unwrap();
@@ -247,6 +272,28 @@ fn bad_input_closes_that_connection_with_the_right_code_and_no_other() {
     stream.write_all(&encode(&[open, AMQPFrame::Body(1, b"stray".to_vec())])).unwrap();
     let (code, text) = close_of(&read_frames(&mut stream));
     assert_eq!(code, 505, "{text}");
+    // A channel used after it was closed.
+    let mut stream = handshake(broker.amqp);
+    let open = AMQPFrame::Method(1, AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})));
+    let close = channel::Close { reply_code: 200, reply_text: "bye".into(), class_id: 0, method_id: 0 };
+    let close = AMQPFrame::Method(1, AMQPClass::Channel(channel::AMQPMethod::Close(close)));
+    let qos =
+        AMQPFrame::Method(1, AMQPClass::Basic(basic::AMQPMethod::Qos(basic::Qos { prefetch_count: 1, global: false })));
+    stream.write_all(&encode(&[open, close, qos])).unwrap();
+    let (code, _) = close_of(&read_frames(&mut stream));
+    assert_eq!(code, 504);
+    // A consumer tag used twice on a channel.
+    let mut stream = handshake(broker.amqp);
+    let open = AMQPFrame::Method(1, AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})));
+    let declare = queue::Declare { queue: "twice".into(), exclusive: true, ..Default::default() };
+    let declare = AMQPFrame::Method(1, AMQPClass::Queue(queue::AMQPMethod::Declare(declare)));
+    let consume = || {
+        let c = basic::Consume { queue: "twice".into(), consumer_tag: "t".into(), ..Default::default() };
+        AMQPFrame::Method(1, AMQPClass::Basic(basic::AMQPMethod::Consume(c)))
+    };
+    stream.write_all(&encode(&[open, declare, consume(), consume()])).unwrap();
+    let (code, text) = close_of(&read_frames(&mut stream));
+    assert_eq!((code, text.as_str()), (530, "NOT_ALLOWED - attempt to reuse consumer tag 't'"));
     // A frame over the negotiated size, after the handshake.
     let mut stream = handshake(broker.amqp);
     let mut big = vec![3u8, 0, 1];

@@ -131,9 +131,14 @@ pub fn encode(frames: &[amq_protocol::frame::AMQPFrame]) -> Vec<u8> {
     out
 }
 
-/// Opens a connection by hand (header, start-ok as guest, tune-ok, open) up to open-ok, and
-/// returns the stream.
+/// Opens a connection by hand (header, start-ok as guest, tune-ok without heartbeats, open) up
+/// to open-ok, and returns the stream.
 pub fn handshake(addr: SocketAddr) -> TcpStream {
+    handshake_with_heartbeat(addr, 0)
+}
+
+/// [`handshake`] with a heartbeat interval (seconds) in tune-ok.
+pub fn handshake_with_heartbeat(addr: SocketAddr, heartbeat: u16) -> TcpStream {
     use amq_protocol::frame::AMQPFrame;
     use amq_protocol::protocol::{AMQPClass, connection};
     use std::io::Write;
@@ -167,11 +172,14 @@ pub fn handshake(addr: SocketAddr) -> TcpStream {
         AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Tune(t))) => t,
         other => panic!("expected tune, got {other:?}"),
     };
-    let tune_ok = connection::TuneOk { channel_max: tune.channel_max, frame_max: tune.frame_max, heartbeat: 0 };
+    let tune_ok = connection::TuneOk { channel_max: tune.channel_max, frame_max: tune.frame_max, heartbeat };
     let open = connection::Open { virtual_host: "/".into() };
     stream
         .write_all(&encode(&[conn(connection::AMQPMethod::TuneOk(tune_ok)), conn(connection::AMQPMethod::Open(open))]))
         .unwrap();
-    assert!(matches!(next(&mut stream), AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::OpenOk(_)))));
+    assert!(matches!(
+        next(&mut stream),
+        AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::OpenOk(_)))
+    ));
     stream
 }

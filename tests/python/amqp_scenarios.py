@@ -332,6 +332,32 @@ def persist_check():
     conn.close()
 
 
+def flow_pauses_and_resumes_deliveries():
+    conn = connect()
+    ch = conn.channel()
+    q = ch.queue_declare("", exclusive=True).method.queue
+    got = []
+    ch.basic_consume(q, lambda c, m, p, b: got.append(b), auto_ack=True)
+    assert ch.flow(False) is False
+    ch.basic_publish("", q, b"held")
+    conn.process_data_events(time_limit=0.5)
+    assert got == [], got
+    assert ch.flow(True) is True
+    deadline = time.time() + PATIENCE
+    while not got and time.time() < deadline:
+        conn.process_data_events(time_limit=0.1)
+    assert got == [b"held"], got
+    conn.close()
+
+
+def an_unknown_vhost_is_not_allowed():
+    try:
+        pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", PORT, virtual_host="elsewhere"))
+        raise AssertionError("opened an unknown vhost")
+    except pika.exceptions.AMQPConnectionError as e:
+        assert "530" in repr(e) or "NOT_ALLOWED" in repr(e), repr(e)
+
+
 def wrong_password_is_refused():
     try:
         pika.BlockingConnection(
@@ -351,6 +377,8 @@ SCENARIOS = [
     confirms_and_mandatory_returns,
     errors_close_the_channel_with_the_right_code,
     dead_lettering_after_ttl_reject_and_max_length,
+    flow_pauses_and_resumes_deliveries,
+    an_unknown_vhost_is_not_allowed,
     wrong_password_is_refused,
 ]
 
