@@ -51,15 +51,21 @@ wait_port() {
 
 # RabbitMQ 3.10, its data in a temporary directory.
 RMQ=$(mktemp -d)
+mkdir -p "$RMQ/mnesia" "$RMQ/log"
+: >"$RMQ/enabled_plugins"
+# Debian's rabbitmq-server runs the node as the rabbitmq user.
+if id rabbitmq >/dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$RMQ"; chmod 755 "$RMQ"; fi
 export RABBITMQ_MNESIA_BASE=$RMQ/mnesia RABBITMQ_LOG_BASE=$RMQ/log RABBITMQ_NODE_PORT=5690 \
-  RABBITMQ_NODENAME=bench@localhost RABBITMQ_SERVER_START_ARGS="-rabbitmq_management listener [{port,15690}]"
-rabbitmq-server >"$OUT/rabbitmq.log" 2>&1 &
+  RABBITMQ_NODENAME=bench@localhost RABBITMQ_ENABLED_PLUGINS_FILE=$RMQ/enabled_plugins \
+  RABBITMQ_FEATURE_FLAGS_FILE=$RMQ/feature_flags
+(cd "$RMQ" && rabbitmq-server >"$OUT/rabbitmq.log" 2>&1) &
 wait_port 5690
 sleep 2
-RPID=$(pgrep -f "beam.*bench@localhost" | head -1)
-echo "RabbitMQ $(rabbitmqctl -n bench@localhost version 2>/dev/null || echo 3.10) pid $RPID"
+RPID=$(pgrep -n -x beam.smp)
+echo "RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null), pid $RPID"
 cases "$RPID" rabbitmq 5690
-rabbitmqctl -n bench@localhost stop >/dev/null 2>&1 || kill "$RPID"
+kill "$RPID"
+while kill -0 "$RPID" 2>/dev/null; do sleep 0.2; done
 
 # The demo broker, telemetry off (RabbitMQ exports none), then on with a Lookout receiving it.
 DATA=$(mktemp -d)

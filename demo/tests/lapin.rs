@@ -22,12 +22,18 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A broker on a free port; the URI to reach it.
 async fn broker() -> (String, CancellationToken) {
+    let (uri, shutdown, _) = broker_handle().await;
+    (uri, shutdown)
+}
+
+/// A broker on a free port, with the broker itself for looking inside.
+async fn broker_handle() -> (String, CancellationToken, std::sync::Arc<Broker>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uri = format!("amqp://guest:guest@{}/%2f", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let broker = Broker::open(BrokerConfig::default()).unwrap();
-    tokio::spawn(broker.serve(listener, shutdown.clone()));
-    (uri, shutdown)
+    tokio::spawn(std::sync::Arc::clone(&broker).serve(listener, shutdown.clone()));
+    (uri, shutdown, broker)
 }
 
 async fn connect(uri: &str) -> Connection {
@@ -271,4 +277,70 @@ async fn dead_letters_arrive_after_ttl_and_after_reject() {
         headers.inner().get("x-first-death-reason"),
         Some(&AMQPValue::LongString(LongString::from(b"rejected".to_vec())))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_faster_than_its_consumer_is_held_back_near_the_flow_limit() {
+    let (uri, _shutdown, broker) = broker_handle().await;
+    let conn = connect(&uri).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare("l.flow".into(), QueueDeclareOptions::default(), FieldTable::default()).await.unwrap();
+    // A consumer on its own connection that keeps working, a little slower than a publisher
+    // that does not wait for anything.
+    let consumer_conn = connect(&uri).await;
+    let cch = consumer_conn.create_channel().await.unwrap();
+    cch.basic_qos(100, BasicQosOptions::default()).await.unwrap();
+    let mut consumer = cch
+        .basic_consume("l.flow".into(), "slow".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
+    let total = 20_000;
+    let consumed = tokio::spawn(async move {
+        let mut n = 0;
+        while n < total {
+            let Some(Ok(delivery)) = consumer.next().await else { break };
+            if n % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            delivery.ack(BasicAckOptions::default()).await.unwrap();
+            n += 1;
+        }
+        n
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let broker = std::sync::Arc::clone(&broker);
+        let stop = std::sync::Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut most = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (ready, _) = broker.queue_depth("l.flow").unwrap_or_default();
+                most = most.max(ready);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            most
+        })
+    };
+    let body = vec![7u8; 1024];
+    for _ in 0..total {
+        // Not awaiting the publisher confirm (none are asked for): as fast as lapin writes.
+        let _not_confirmed = ch
+            .basic_publish(
+                "".into(),
+                "l.flow".into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(tokio::time::timeout(Duration::from_secs(60), consumed).await.unwrap().unwrap(), total);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = watcher.await.unwrap();
+    // The backlog rose to the limit (the publisher did outrun the consumer) and no further:
+    // 20,000 messages published without waiting would otherwise have piled up.
+    assert!(most >= lookout_demo::broker::FLOW_LOW, "the publisher never got ahead: {most}");
+    assert!(most <= lookout_demo::broker::FLOW_HIGH + 16, "backlog {most} over the flow limit");
+    assert_eq!(broker.queue_depth("l.flow"), Some((0, 0)));
 }

@@ -386,7 +386,7 @@ impl Connection {
         if let Some(span) = span {
             span.end(published.as_ref().err().map(|e| e.text.as_str()));
         }
-        published?;
+        self.backlogged.extend(published?);
         if let Some(delivery_tag) = seq {
             self.broker.with_state(|s| s.stats.count(None, None, |c| c.confirm += 1));
             self.send(ch, AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack { delivery_tag, multiple: false })));

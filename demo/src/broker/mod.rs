@@ -38,6 +38,7 @@ use tracing::{info, warn};
 
 pub use error::{AmqpError, Scope};
 pub use routing::{ExchangeKind, headers_match, topic_matches};
+pub use state::{FLOW_HIGH, FLOW_LOW};
 
 /// The largest frame the broker accepts and proposes (RabbitMQ's default).
 pub const FRAME_MAX: usize = 131_072;
@@ -124,6 +125,11 @@ impl Broker {
         if let Some(t) = self.with_state(|s| s.telemetry.clone()) {
             t.log(severity, body, attributes);
         }
+    }
+
+    /// A queue's ready and unacknowledged message counts.
+    pub fn queue_depth(&self, queue: &str) -> Option<(usize, usize)> {
+        self.with_state(|s| s.queues.get(queue).map(|q| (q.ready(), q.unacked)))
     }
 
     /// The management API's routes (serve them on :15672).

@@ -22,6 +22,13 @@ use super::stats::Stats;
 use super::store::Store;
 use super::telemetry::BrokerTelemetry;
 
+/// Ready messages in a queue with consumers at which its publishers stop being read (flow
+/// control: the consumers catch up instead of the backlog growing without bound).
+pub const FLOW_HIGH: usize = 4096;
+
+/// Ready messages at which held-back publishers are read again.
+pub const FLOW_LOW: usize = FLOW_HIGH / 2;
+
 /// The only virtual host.
 pub const VHOST: &str = "/";
 
@@ -277,14 +284,15 @@ impl State {
     }
 
     /// Routes a message through an exchange into its queues and dispatches them.
-    /// `on_return` sees a mandatory message that reached no queue (for `basic.return`).
+    /// `on_return` sees a mandatory message that reached no queue (for `basic.return`). Returns
+    /// the queues it reached that are now backlogged (see [`FLOW_HIGH`]).
     pub fn publish(
         &mut self,
         exchange: &str,
         message: Message,
         mandatory: bool,
         on_return: impl FnOnce(&Message),
-    ) -> Result<usize, AmqpError> {
+    ) -> Result<Vec<String>, AmqpError> {
         let ex = self
             .exchanges
             .get(exchange)
@@ -310,12 +318,18 @@ impl State {
                 self.stats.count(None, None, |c| c.drop_unroutable += 1);
             }
         }
-        Ok(routed.map_or(0, |n| n))
+        Ok(routed
+            .map(|queues| queues.into_iter().filter(|q| self.backlogged(q, FLOW_HIGH)).collect())
+            .unwrap_or_default())
     }
 
     /// Puts a message into every queue `exchange` routes it to and dispatches them: the
     /// number of queues, or the message back when it reached none (or the exchange is gone).
-    pub(super) fn route(&mut self, exchange: &str, message: Message) -> Result<Result<usize, Message>, AmqpError> {
+    pub(super) fn route(
+        &mut self,
+        exchange: &str,
+        message: Message,
+    ) -> Result<Result<Vec<String>, Message>, AmqpError> {
         let Some(ex) = self.exchanges.get(exchange) else { return Ok(Err(message)) };
         let queues = if exchange.is_empty() {
             if self.queues.contains_key(&message.routing_key) { vec![message.routing_key.clone()] } else { Vec::new() }
@@ -333,7 +347,18 @@ impl State {
             self.enqueue(name, &message)?;
             self.dispatch(name);
         }
-        Ok(Ok(queues.len()))
+        Ok(Ok(queues))
+    }
+
+    /// Whether connection `conn` has a consumer on `queue`.
+    pub fn consumes_from(&self, conn: ConnId, queue: &str) -> bool {
+        self.queues.get(queue).is_some_and(|q| q.consumers.iter().any(|c| c.conn == conn))
+    }
+
+    /// Whether a queue's consumers are more than `limit` messages behind (flow control holds
+    /// its publishers back until they catch up).
+    pub fn backlogged(&self, queue: &str, limit: usize) -> bool {
+        self.queues.get(queue).is_some_and(|q| q.ready() >= limit && !q.consumers.is_empty())
     }
 
     /// Adds a consumer and dispatches to it; `on_ok` runs once the consumer is accepted, before
