@@ -235,10 +235,13 @@ impl Connection {
                     s.consume(consumer, &queue, || {
                         if !c.nowait {
                             let ok = basic::ConsumeOk { consumer_tag: tag.as_str().into() };
-                            let _ = out.send(amq_protocol::frame::AMQPFrame::Method(
-                                ch,
-                                AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)),
-                            ));
+                            let _ = out.send(
+                                amq_protocol::frame::AMQPFrame::Method(
+                                    ch,
+                                    AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)),
+                                )
+                                .into(),
+                            );
                         }
                     })
                 })
@@ -380,7 +383,14 @@ impl Connection {
                     exchange: m.exchange.as_str().into(),
                     routing_key: m.routing_key.as_str().into(),
                 };
-                send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), m, None, frame_max);
+                let returned = std::sync::Arc::new(Message {
+                    exchange: m.exchange.clone(),
+                    routing_key: m.routing_key.clone(),
+                    properties: m.properties.clone(),
+                    body: m.body.clone(),
+                    trace: None,
+                });
+                send_content(&out, ch, AMQPClass::Basic(basic::AMQPMethod::Return(ret)), &returned, None, frame_max);
             })
         });
         if let Some(span) = span {

@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::error::{AmqpError, Scope};
 use super::state::{ConnId, ConnInfo, FLOW_LOW};
-use super::wire::{PROTOCOL_HEADER, ReadError, encode, read_frame};
+use super::wire::{Out, PROTOCOL_HEADER, ReadError, encode_out, read_frame};
 use super::{Broker, FRAME_MAX};
 
 /// Most channels a connection may open.
@@ -140,7 +140,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
 /// Writes queued frames, flushing when the queue runs dry; sends heartbeats when idle.
 async fn write_frames(
     mut write: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: UnboundedReceiver<AMQPFrame>,
+    mut rx: UnboundedReceiver<Out>,
     heartbeat: Arc<std::sync::atomic::AtomicU16>,
     reading: Arc<std::sync::atomic::AtomicBool>,
 ) {
@@ -152,10 +152,10 @@ async fn write_frames(
         let frame = match tokio::time::timeout(idle, rx.recv()).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(_) if secs > 0 => AMQPFrame::Heartbeat,
+            Err(_) if secs > 0 => AMQPFrame::Heartbeat.into(),
             Err(_) => continue,
         };
-        encode(&frame, &mut buf);
+        encode_out(frame, &mut buf);
         // Under a steady stream (the last write was moments ago) let the producers of this
         // connection's frames add to this write for a few scheduler turns rather than writing
         // message by message: fewer, larger writes cost the client fewer wake-ups. A lone frame
@@ -164,7 +164,7 @@ async fn write_frames(
         let mut waits = 0;
         while buf.len() < (256 << 10) {
             match rx.try_recv() {
-                Ok(frame) => encode(&frame, &mut buf),
+                Ok(frame) => encode_out(frame, &mut buf),
                 Err(_)
                     if waits < 64
                         && (reading.load(std::sync::atomic::Ordering::Acquire) || (streaming && waits < 8)) =>
@@ -188,7 +188,7 @@ async fn write_frames(
 pub(super) struct Connection {
     pub broker: Arc<Broker>,
     pub conn: ConnId,
-    pub out: UnboundedSender<AMQPFrame>,
+    pub out: UnboundedSender<Out>,
     pub frame_max: usize,
     pub channel_max: u16,
     pub channels: HashMap<ChannelId, LocalChannel>,
@@ -205,13 +205,13 @@ pub(super) struct Connection {
 }
 
 /// A method frame on channel 0.
-fn conn_method(m: connection::AMQPMethod) -> AMQPFrame {
-    AMQPFrame::Method(0, AMQPClass::Connection(m))
+fn conn_method(m: connection::AMQPMethod) -> Out {
+    AMQPFrame::Method(0, AMQPClass::Connection(m)).into()
 }
 
 impl Connection {
     pub(super) fn send(&self, channel: ChannelId, method: AMQPClass) {
-        let _ = self.out.send(AMQPFrame::Method(channel, method));
+        let _ = self.out.send(AMQPFrame::Method(channel, method).into());
     }
 
     /// Reads the next frame within `timeout`.

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic};
 use amq_protocol::types::{AMQPValue, ChannelId, FieldTable};
 use opentelemetry::trace::SpanContext;
@@ -21,6 +20,7 @@ use super::routing::{Exchange, ExchangeKind};
 use super::stats::Stats;
 use super::store::Store;
 use super::telemetry::BrokerTelemetry;
+use super::wire::Out;
 
 /// Ready messages in a queue with consumers at which its publishers stop being read (flow
 /// control: the consumers catch up instead of the backlog growing without bound).
@@ -148,7 +148,7 @@ pub struct Unacked {
 #[derive(Debug)]
 pub struct Channel {
     /// Where this connection's outgoing frames go.
-    pub(super) out: UnboundedSender<AMQPFrame>,
+    pub(super) out: UnboundedSender<Out>,
     frame_max: usize,
     /// `basic.qos` prefetch count (0 = unlimited).
     pub prefetch: u16,
@@ -213,13 +213,7 @@ impl State {
     }
 
     /// Registers an open channel.
-    pub fn open_channel(
-        &mut self,
-        conn: ConnId,
-        channel: ChannelId,
-        out: UnboundedSender<AMQPFrame>,
-        frame_max: usize,
-    ) {
+    pub fn open_channel(&mut self, conn: ConnId, channel: ChannelId, out: UnboundedSender<Out>, frame_max: usize) {
         self.channels.insert(
             (conn, channel),
             Channel {
@@ -630,26 +624,21 @@ impl State {
     }
 }
 
-/// Sends a method that carries content (deliver, get-ok, return) with its header and body
-/// frames, the body cut to the negotiated frame size.
+/// Sends a method that carries content (deliver, get-ok, return); the writer adds its header
+/// and body frames, the body cut to the negotiated frame size.
 pub fn send_content(
-    out: &UnboundedSender<AMQPFrame>,
+    out: &UnboundedSender<Out>,
     channel: ChannelId,
     method: AMQPClass,
-    message: &Message,
+    message: &Arc<Message>,
     properties: Option<&basic::AMQPProperties>,
     frame_max: usize,
 ) {
-    let _ = out.send(AMQPFrame::Method(channel, method));
-    let header = AMQPContentHeader {
-        class_id: 60,
-        body_size: message.body.len() as u64,
-        properties: properties.unwrap_or(&message.properties).clone(),
-    };
-    let _ = out.send(AMQPFrame::Header(channel, header));
-    // A frame's payload is the frame size less 8 bytes of framing.
-    let chunk = frame_max.saturating_sub(8).max(1);
-    for part in message.body.chunks(chunk) {
-        let _ = out.send(AMQPFrame::Body(channel, part.to_vec()));
-    }
+    let _ = out.send(Out::Content {
+        channel,
+        method,
+        message: Arc::clone(message),
+        properties: properties.cloned(),
+        frame_max,
+    });
 }

@@ -274,7 +274,9 @@ impl State {
         for c in &q.consumers {
             if let Some(ch) = self.channels.get(&(c.conn, c.channel)) {
                 let cancel = basic::Cancel { consumer_tag: c.tag.as_str().into(), nowait: true };
-                let _ = ch.out.send(AMQPFrame::Method(c.channel, AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel))));
+                let _ = ch
+                    .out
+                    .send(AMQPFrame::Method(c.channel, AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel))).into());
             }
         }
         let mut emptied = Vec::new();
