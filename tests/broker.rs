@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -107,35 +106,6 @@ fn the_management_api_reports_what_pika_did_in_rabbitmqs_fields() {
     assert!(out.contains("ok management"), "{out}");
 }
 
-/// Spans of a Tempo JSON trace keyed by name: (service, parent name, kind).
-fn spans_by_name(batches: &serde_json::Value) -> HashMap<String, (String, Option<String>, i64)> {
-    let mut names = HashMap::new();
-    let mut spans = Vec::new();
-    for batch in batches.as_array().unwrap() {
-        let service = batch["resource"]["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == "service.name")
-            .and_then(|a| a["value"]["stringValue"].as_str())
-            .unwrap()
-            .to_owned();
-        for scope in batch["scopeSpans"].as_array().unwrap() {
-            for span in scope["spans"].as_array().unwrap() {
-                names.insert(span["spanId"].as_str().unwrap().to_owned(), span["name"].as_str().unwrap().to_owned());
-                spans.push((service.clone(), span.clone()));
-            }
-        }
-    }
-    spans
-        .into_iter()
-        .map(|(service, span)| {
-            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).and_then(|p| names.get(p).cloned());
-            (span["name"].as_str().unwrap().to_owned(), (service, parent, span["kind"].as_i64().unwrap_or(0)))
-        })
-        .collect()
-}
-
 #[test]
 fn one_trace_links_publisher_broker_and_consumer_and_the_broker_reports_metrics_and_logs() {
     let lookout_dir = tempfile::tempdir().unwrap();
@@ -152,7 +122,7 @@ fn one_trace_links_publisher_broker_and_consumer_and_the_broker_reports_metrics_
     let spans = common::eventually("the whole trace in Lookout", || {
         let reply = client.get(format!("http://{}/api/traces/{id}", lookout.http)).send().ok()?;
         let body: serde_json::Value = reply.json().ok()?;
-        let spans = spans_by_name(&body["batches"]);
+        let spans = common::spans_by_name(&body["batches"]);
         (spans.len() >= 5).then_some(spans)
     });
     let expect = [
@@ -163,8 +133,8 @@ fn one_trace_links_publisher_broker_and_consumer_and_the_broker_reports_metrics_
         ("handle order", "shop-consumer", Some("deliver shop.orders"), 5),
     ];
     for (name, service, parent, kind) in expect {
-        let (s, p, k) = spans.get(name).unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"));
-        assert_eq!((s.as_str(), p.as_deref(), *k), (service, parent, kind), "{name}");
+        let (s, p, span) = spans.get(name).unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"));
+        assert_eq!((s.as_str(), p.as_deref(), span["kind"].as_i64()), (service, parent, Some(kind)), "{name}");
     }
 
     // The broker's metrics, by the names Lookout gives OTLP metrics.

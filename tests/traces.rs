@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Lookout, PATIENCE, http_client, python};
+use common::{Lookout, PATIENCE, http_client, python, spans_by_name};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 
@@ -19,34 +19,6 @@ fn send_trace(lookout: &Lookout) -> serde_json::Value {
     let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Spans of a Tempo JSON trace keyed by name: (service, parent name, the span itself).
-fn spans_by_name(batches: &serde_json::Value) -> HashMap<String, (String, Option<String>, serde_json::Value)> {
-    let mut by_id = HashMap::new();
-    let mut spans = Vec::new();
-    for batch in batches.as_array().unwrap() {
-        let service = batch["resource"]["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == "service.name")
-            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned())
-            .unwrap();
-        for scope in batch["scopeSpans"].as_array().unwrap() {
-            for span in scope["spans"].as_array().unwrap() {
-                by_id.insert(span["spanId"].as_str().unwrap().to_owned(), span["name"].as_str().unwrap().to_owned());
-                spans.push((service.clone(), span.clone()));
-            }
-        }
-    }
-    spans
-        .into_iter()
-        .map(|(service, span)| {
-            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).map(|p| by_id[p].clone());
-            (span["name"].as_str().unwrap().to_owned(), (service, parent, span))
-        })
-        .collect()
 }
 
 fn check_trace(lookout: &Lookout, sent: &serde_json::Value) {

@@ -173,8 +173,10 @@ async fn a_work_queue_spreads_fairly_and_redelivers_what_a_dead_worker_held() {
             while let Some(Ok(delivery)) = consumer.next().await {
                 // A little work, so that a worker with a message in hand is skipped.
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                let _ = tx.send((w, String::from_utf8(delivery.data.clone()).unwrap()));
+                // Acked before it is counted: once the test has seen all of them, every ack is
+                // on the wire ahead of the connection's close.
                 delivery.ack(BasicAckOptions::default()).await.unwrap();
+                let _ = tx.send((w, String::from_utf8(delivery.data.clone()).unwrap()));
             }
         });
         workers.push(conn);

@@ -2,13 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use super::PATIENCE;
 
@@ -43,28 +41,7 @@ impl BrokerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start lookout broker");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + PATIENCE;
-        let mut addresses = std::collections::HashMap::new();
-        while addresses.len() < 2 {
-            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
-                panic!("the broker did not report its listeners; log so far:\n{}", log.lock().unwrap().join("\n"))
-            });
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            if event["message"] == "listening" {
-                let address: SocketAddr = event["address"].as_str().unwrap().parse().unwrap();
-                addresses.insert(event["server"].as_str().unwrap().to_owned(), address);
-            }
-        }
+        let (log, addresses) = super::listeners(&mut child, 2);
         BrokerProcess { child, amqp: addresses["amqp"], management: addresses["amqp-management"], log }
     }
 

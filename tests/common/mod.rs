@@ -19,6 +19,39 @@ use tonic::codegen::http::uri::PathAndQuery;
 /// How long anything may take before a test gives up.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Collects a child's stderr (JSON log lines) and waits until it has logged `count`
+/// `listening` events; returns the log so far (still growing) and the addresses by server.
+pub fn listeners(
+    child: &mut Child,
+    count: usize,
+) -> (Arc<Mutex<Vec<String>>>, std::collections::HashMap<String, SocketAddr>) {
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut addresses = std::collections::HashMap::new();
+    let deadline = Instant::now() + PATIENCE;
+    while addresses.len() < count {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no report of its listeners; log so far:\n{}", log.lock().unwrap().join("\n")));
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["message"] == "listening" {
+            let address: SocketAddr = event["address"].as_str().unwrap().parse().unwrap();
+            addresses.insert(event["server"].as_str().unwrap().to_owned(), address);
+        }
+    }
+    (log, addresses)
+}
+
 /// A running Lookout.
 pub struct Lookout {
     child: Child,
@@ -45,30 +78,7 @@ impl Lookout {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start lookout");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut addresses = std::collections::HashMap::new();
-        let deadline = Instant::now() + PATIENCE;
-        while addresses.len() < 3 {
-            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
-                panic!("lookout did not report its listeners; log so far:\n{}", log.lock().unwrap().join("\n"))
-            });
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["message"] == "listening" {
-                let address: SocketAddr = event["address"].as_str().unwrap().parse().unwrap();
-                addresses.insert(event["server"].as_str().unwrap().to_owned(), address);
-            }
-        }
+        let (log, addresses) = listeners(&mut child, 3);
         let lookout = Lookout {
             child,
             data_dir: data_dir.to_owned(),
@@ -505,4 +515,34 @@ fn serve_connection(stream: std::net::TcpStream, status: u16, sink: &Mutex<Vec<s
             return;
         }
     }
+}
+
+/// Spans of a Tempo JSON trace keyed by name: (service, parent name, the span itself).
+pub fn spans_by_name(
+    batches: &serde_json::Value,
+) -> std::collections::HashMap<String, (String, Option<String>, serde_json::Value)> {
+    let mut by_id = std::collections::HashMap::new();
+    let mut spans = Vec::new();
+    for batch in batches.as_array().unwrap() {
+        let service = batch["resource"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == "service.name")
+            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned())
+            .unwrap();
+        for scope in batch["scopeSpans"].as_array().unwrap() {
+            for span in scope["spans"].as_array().unwrap() {
+                by_id.insert(span["spanId"].as_str().unwrap().to_owned(), span["name"].as_str().unwrap().to_owned());
+                spans.push((service.clone(), span.clone()));
+            }
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(service, span)| {
+            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).map(|p| by_id[p].clone());
+            (span["name"].as_str().unwrap().to_owned(), (service, parent, span))
+        })
+        .collect()
 }

@@ -339,6 +339,10 @@ impl Connection {
                 }
                 AMQPFrame::Method(0, AMQPClass::Connection(m)) => match m {
                     connection::AMQPMethod::Close(_) => {
+                        // Unacked messages are back in their queues (and exclusive queues gone)
+                        // before the client hears close-ok, so what it does next sees them.
+                        let conn = self.conn;
+                        self.broker.with_state(|s| s.close_connection(conn));
                         let _ = self.out.send(conn_method(connection::AMQPMethod::CloseOk(connection::CloseOk {})));
                         return Ok(());
                     }

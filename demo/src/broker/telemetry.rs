@@ -304,36 +304,35 @@ fn register_metrics(meter: &Meter, broker: Weak<Broker>) {
             })
             .build();
     }
-    let b = broker.clone();
-    meter
-        .u64_observable_counter("lookout.broker.messages.returned")
-        .with_description("Mandatory messages returned unroutable.")
-        .with_unit("{message}")
-        .with_callback(move |o: &dyn AsyncInstrument<u64>| {
+    type Total = fn(&Snapshot) -> u64;
+    let totals: [(&'static str, &'static str, &'static str, bool, Total); 3] = [
+        ("lookout.broker.messages.returned", "Mandatory messages returned unroutable.", "{message}", true, |s| {
+            s.total.return_unroutable
+        }),
+        ("lookout.broker.connections", "Open AMQP connections.", "{connection}", false, |s| s.connections),
+        ("lookout.broker.channels", "Open AMQP channels.", "{channel}", false, |s| s.channels),
+    ];
+    for (name, description, unit, counter, pick) in totals {
+        let b = broker.clone();
+        let callback = move |o: &dyn AsyncInstrument<u64>| {
             if let Some(s) = snapshot(&b) {
-                o.observe(s.total.return_unroutable, &[]);
+                o.observe(pick(&s), &[]);
             }
-        })
-        .build();
-    let b = broker.clone();
-    meter
-        .u64_observable_gauge("lookout.broker.connections")
-        .with_description("Open AMQP connections.")
-        .with_unit("{connection}")
-        .with_callback(move |o: &dyn AsyncInstrument<u64>| {
-            if let Some(s) = snapshot(&b) {
-                o.observe(s.connections, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("lookout.broker.channels")
-        .with_description("Open AMQP channels.")
-        .with_unit("{channel}")
-        .with_callback(move |o: &dyn AsyncInstrument<u64>| {
-            if let Some(s) = snapshot(&broker) {
-                o.observe(s.channels, &[]);
-            }
-        })
-        .build();
+        };
+        if counter {
+            meter
+                .u64_observable_counter(name)
+                .with_description(description)
+                .with_unit(unit)
+                .with_callback(callback)
+                .build();
+        } else {
+            meter
+                .u64_observable_gauge(name)
+                .with_description(description)
+                .with_unit(unit)
+                .with_callback(callback)
+                .build();
+        }
+    }
 }
