@@ -541,7 +541,7 @@ pub fn spans_by_name(
     spans
         .into_iter()
         .map(|(service, span)| {
-            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).map(|p| by_id[p].clone());
+            let parent = span["parentSpanId"].as_str().filter(|p| !p.is_empty()).and_then(|p| by_id.get(p).cloned());
             (span["name"].as_str().unwrap().to_owned(), (service, parent, span))
         })
         .collect()

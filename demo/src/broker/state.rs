@@ -458,13 +458,19 @@ impl State {
             self.stats.count(Some(&u.queue), None, |s| s.ack += 1);
             queues.push(u.queue);
         }
+        self.redispatch(conn, channel, queues);
+        Ok(())
+    }
+
+    /// Dispatches the queues settled deliveries came from, and the queues this channel consumes
+    /// from (settling frees prefetch room), each once.
+    fn redispatch(&mut self, conn: ConnId, channel: ChannelId, mut queues: Vec<String>) {
+        queues.extend(self.channel_queues(conn, channel));
+        queues.sort_unstable();
         queues.dedup();
-        // Acks free prefetch room on this channel: its consumers' queues may deliver more.
-        let consumed = self.channel_queues(conn, channel);
-        for q in queues.into_iter().chain(consumed) {
+        for q in queues {
             self.dispatch(&q);
         }
-        Ok(())
     }
 
     /// `basic.nack` / `basic.reject`: requeued at the head marked redelivered, or dead-lettered
@@ -489,11 +495,7 @@ impl State {
             }
             queues.push(u.queue);
         }
-        queues.dedup();
-        let consumed = self.channel_queues(conn, channel);
-        for q in queues.into_iter().chain(consumed) {
-            self.dispatch(&q);
-        }
+        self.redispatch(conn, channel, queues);
         Ok(())
     }
 

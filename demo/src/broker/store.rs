@@ -296,18 +296,19 @@ mod tests {
         }
     }
 
+    /// Defines the durable queue `q` in `store`.
+    fn define_queue(store: &mut Store) {
+        store.add_queue("q").unwrap();
+        let q = QueueDef { name: "q".into(), auto_delete: false, arguments: FieldTable::default() };
+        store.save_definitions(&Definitions { queues: vec![q], ..Definitions::default() }).unwrap();
+    }
+
     #[test]
     fn replay_keeps_unsettled_messages_in_order_and_cuts_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, recovered) = Store::open(dir.path()).unwrap();
         assert!(recovered.messages.is_empty());
-        store.add_queue("q").unwrap();
-        store
-            .save_definitions(&Definitions {
-                queues: vec![QueueDef { name: "q".into(), auto_delete: false, arguments: FieldTable::default() }],
-                ..Definitions::default()
-            })
-            .unwrap();
+        define_queue(&mut store);
         for (id, body) in [(1, "a"), (2, "b"), (3, "c")] {
             store.publish("q", &publish(id, body)).unwrap();
         }
@@ -328,13 +329,7 @@ mod tests {
     fn compaction_keeps_only_the_live_messages() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = Store::open(dir.path()).unwrap();
-        store.add_queue("q").unwrap();
-        store
-            .save_definitions(&Definitions {
-                queues: vec![QueueDef { name: "q".into(), auto_delete: false, arguments: FieldTable::default() }],
-                ..Definitions::default()
-            })
-            .unwrap();
+        define_queue(&mut store);
         for id in 0..10 {
             store.publish("q", &publish(id, "x")).unwrap();
         }

@@ -187,6 +187,18 @@ impl State {
         Ok(q)
     }
 
+    /// The exchange of a bind or unbind, after checking the queue is `conn`'s to use and the
+    /// exchange is not the default one.
+    fn binding_target(&mut self, conn: ConnId, queue: &str, exchange: &str) -> Result<&mut Exchange, AmqpError> {
+        if exchange.is_empty() {
+            return Err(AmqpError::access_refused("operation not permitted on the default exchange"));
+        }
+        self.queue_for(conn, queue)?;
+        self.exchanges
+            .get_mut(exchange)
+            .ok_or_else(|| AmqpError::not_found(format!("no exchange '{exchange}' in vhost '{VHOST}'")))
+    }
+
     /// Binds a queue to an exchange (binding twice is a no-op).
     pub fn bind(
         &mut self,
@@ -196,14 +208,7 @@ impl State {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), AmqpError> {
-        if exchange.is_empty() {
-            return Err(AmqpError::access_refused("operation not permitted on the default exchange"));
-        }
-        self.queue_for(conn, queue)?;
-        let ex = self
-            .exchanges
-            .get_mut(exchange)
-            .ok_or_else(|| AmqpError::not_found(format!("no exchange '{exchange}' in vhost '{VHOST}'")))?;
+        let ex = self.binding_target(conn, queue, exchange)?;
         let binding = Binding { queue: queue.to_owned(), routing_key: routing_key.to_owned(), arguments };
         if !ex.bindings.contains(&binding) {
             ex.bindings.push(binding);
@@ -223,14 +228,7 @@ impl State {
         routing_key: &str,
         arguments: &FieldTable,
     ) -> Result<(), AmqpError> {
-        if exchange.is_empty() {
-            return Err(AmqpError::access_refused("operation not permitted on the default exchange"));
-        }
-        self.queue_for(conn, queue)?;
-        let ex = self
-            .exchanges
-            .get_mut(exchange)
-            .ok_or_else(|| AmqpError::not_found(format!("no exchange '{exchange}' in vhost '{VHOST}'")))?;
+        let ex = self.binding_target(conn, queue, exchange)?;
         ex.bindings.retain(|b| !(b.queue == queue && b.routing_key == routing_key && b.arguments == *arguments));
         let durable = ex.durable;
         self.maybe_auto_delete_exchange(exchange);
