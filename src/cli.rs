@@ -36,6 +36,34 @@ pub enum Command {
     Rules(crate::rules::RulesCommand),
     /// Run the demo's AMQP 0-9-1 message broker alone.
     Broker(BrokerArgs),
+    /// Run the demo's load-balancing API gateway alone.
+    Gateway(GatewayArgs),
+}
+
+/// Flags of `lookout gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// The gateway's YAML file: routes, pools, algorithms, limits, auth.
+    #[arg(long = "gateway.config", env = "LOOKOUT_GATEWAY_CONFIG")]
+    pub config: PathBuf,
+    /// Address of the proxy.
+    #[arg(long = "gateway.listen-address", env = "LOOKOUT_GATEWAY_LISTEN_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub listen_address: SocketAddr,
+    /// Address of the admin API (pools, upstream health, circuits).
+    #[arg(long = "gateway.admin-address", env = "LOOKOUT_GATEWAY_ADMIN_ADDRESS", default_value = "127.0.0.1:8081")]
+    pub admin_address: SocketAddr,
+    /// OTLP/gRPC endpoint the gateway sends its traces, metrics and logs to (empty: none).
+    #[arg(long = "otlp.endpoint", env = "LOOKOUT_GATEWAY_OTLP_ENDPOINT", default_value = "http://127.0.0.1:4317")]
+    pub otlp_endpoint: String,
+    /// How often the gateway exports its metrics.
+    #[arg(long = "otlp.metrics-interval", env = "LOOKOUT_GATEWAY_OTLP_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub otlp_metrics_interval: Duration,
+    /// Log filter (RUST_LOG wins).
+    #[arg(long = "log.level", env = "LOOKOUT_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long = "log.format", env = "LOOKOUT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 /// Flags of `lookout broker`.

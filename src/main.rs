@@ -35,7 +35,65 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Loadgen(args)) => runtime()?.block_on(loadgen::run(args)),
         Some(Command::Rules(command)) => std::process::exit(rules::run(command)),
         Some(Command::Broker(args)) => broker(args),
+        Some(Command::Gateway(args)) => gateway(args),
     }
+}
+
+/// `lookout gateway`: the demo gateway alone, until SIGINT or SIGTERM.
+fn gateway(args: cli::GatewayArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_level, args.log_format)?;
+    let config = lookout_demo::gateway::GatewayConfig::load(&args.config)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen_address)
+            .await
+            .with_context(|| format!("listening for the gateway on {}", args.listen_address))?;
+        let admin = tokio::net::TcpListener::bind(args.admin_address)
+            .await
+            .with_context(|| format!("listening for the gateway's admin API on {}", args.admin_address))?;
+        let gateway = lookout_demo::gateway::Gateway::new(&config)?;
+        let telemetry =
+            start_telemetry(&args.otlp_endpoint, "lookout-gateway", args.listen_address, args.otlp_metrics_interval)?;
+        if let Some(t) = &telemetry {
+            gateway.instrument(t);
+        }
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        if let Ok(address) = admin.local_addr() {
+            tracing::info!(server = "gateway-admin", %address, "listening");
+        }
+        let api = axum::serve(admin, lookout_demo::gateway::admin::router(std::sync::Arc::clone(&gateway)))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let api = tokio::spawn(async move { api.await });
+        let serving = tokio::spawn(gateway.serve(listener, shutdown.clone()));
+        serve::shutdown_signal().await;
+        shutdown.cancel();
+        serving.await.context("gateway task")?;
+        api.await.context("admin API task")?.context("admin API")?;
+        if let Some(t) = telemetry {
+            tokio::task::spawn_blocking(move || t.shutdown()).await.context("telemetry shutdown")?;
+        }
+        Ok(())
+    })
+}
+
+/// The demo's OTLP export for `service`, or none when `endpoint` is empty.
+fn start_telemetry(
+    endpoint: &str,
+    service: &str,
+    instance: std::net::SocketAddr,
+    metrics_interval: std::time::Duration,
+) -> anyhow::Result<Option<lookout_demo::telemetry::Telemetry>> {
+    if endpoint.is_empty() {
+        return Ok(None);
+    }
+    let config = lookout_demo::telemetry::TelemetryConfig {
+        endpoint: endpoint.to_owned(),
+        service_name: service.to_owned(),
+        instance_id: instance.to_string(),
+        metrics_interval,
+    };
+    let telemetry = lookout_demo::telemetry::Telemetry::start(&config)?;
+    tracing::info!(endpoint, service, "telemetry on");
+    Ok(Some(telemetry))
 }
 
 /// `lookout broker`: the demo broker alone, until SIGINT or SIGTERM.
@@ -52,20 +110,11 @@ fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listening for the broker's management API on {}", args.management_address))?;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let broker = lookout_demo::broker::Broker::open(config).context("opening the broker's data directory")?;
-        let telemetry = if args.otlp_endpoint.is_empty() {
-            None
-        } else {
-            let config = lookout_demo::telemetry::TelemetryConfig {
-                endpoint: args.otlp_endpoint.clone(),
-                service_name: "lookout-broker".into(),
-                instance_id: format!("{}", args.listen_address),
-                metrics_interval: args.otlp_metrics_interval,
-            };
-            let telemetry = lookout_demo::telemetry::Telemetry::start(&config)?;
-            broker.instrument(&telemetry);
-            tracing::info!(endpoint = args.otlp_endpoint, "broker telemetry on");
-            Some(telemetry)
-        };
+        let telemetry =
+            start_telemetry(&args.otlp_endpoint, "lookout-broker", args.listen_address, args.otlp_metrics_interval)?;
+        if let Some(t) = &telemetry {
+            broker.instrument(t);
+        }
         if let Ok(address) = management.local_addr() {
             tracing::info!(server = "amqp-management", %address, "listening");
         }

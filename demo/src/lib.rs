@@ -2,7 +2,9 @@
 //! a traffic generator, all exporting OTLP to Lookout like any outside application
 //! (issues 8 and 9). It depends on nothing of Lookout.
 //!
-//! Built so far: the broker (`broker`), which `lookout broker` starts.
+//! Built so far: the broker (`broker`), which `lookout broker` starts, and the gateway
+//! (`gateway`), which `lookout gateway` starts.
 
 pub mod broker;
+pub mod gateway;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod gateway;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,322 @@
+//! The gateway's own OpenTelemetry: a server span per request (joined to the caller's trace by
+//! its `traceparent`) with a client span per upstream attempt (whose context goes upstream as
+//! `traceparent`), HTTP semantic-convention metrics by route and upstream, upstream health,
+//! load and circuit state, and access logs carrying the trace.
+
+use std::net::SocketAddr;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
+use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::logs::SdkLogger;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+
+use super::Gateway;
+use crate::telemetry::Telemetry;
+
+/// The instrumentation scope.
+const SCOPE: &str = "lookout-gateway";
+
+/// Spans, metrics and logs of one gateway.
+pub struct GatewayTelemetry {
+    tracer: SdkTracer,
+    logger: SdkLogger,
+    propagator: TraceContextPropagator,
+    duration: Histogram<f64>,
+    rate_limited: Counter<u64>,
+    retries: Counter<u64>,
+    fallbacks: Counter<u64>,
+}
+
+impl std::fmt::Debug for GatewayTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatewayTelemetry")
+    }
+}
+
+/// A request's server span.
+pub struct ServerSpan {
+    span: Span,
+}
+
+impl ServerSpan {
+    /// The trace id, hex.
+    pub fn trace_id(&self) -> String {
+        self.span.span_context().trace_id().to_string()
+    }
+
+    /// Ends the span with the response's status.
+    pub fn end(mut self, status: u16) {
+        self.span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+        if status >= 500 {
+            self.span.set_status(Status::error(format!("status {status}")));
+        }
+        self.span.end();
+    }
+}
+
+/// One attempt's client span.
+pub struct Exchange {
+    span: Span,
+}
+
+impl Exchange {
+    /// The W3C `traceparent` naming this span, for the upstream.
+    pub fn traceparent(&self) -> Option<HeaderValue> {
+        let c = self.span.span_context();
+        HeaderValue::from_str(&format!("00-{}-{}-{:02x}", c.trace_id(), c.span_id(), c.trace_flags().to_u8())).ok()
+    }
+
+    /// Ends the attempt with the upstream's status or why there was none.
+    pub fn end(mut self, status: Option<StatusCode>, failure: Option<&str>) {
+        if let Some(s) = status {
+            self.span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s.as_u16())));
+            if s.is_server_error() {
+                self.span.set_status(Status::error(format!("status {}", s.as_u16())));
+            }
+        }
+        if let Some(f) = failure {
+            self.span.set_attribute(KeyValue::new("error.type", f.to_owned()));
+            self.span.set_status(Status::error(f.to_owned()));
+        }
+        self.span.end();
+    }
+}
+
+impl GatewayTelemetry {
+    /// Instruments `gateway`: its upstream gauges are read at each export.
+    pub fn new(telemetry: &Telemetry, gateway: Weak<Gateway>) -> GatewayTelemetry {
+        let meter = telemetry.meter(SCOPE);
+        register_upstream_metrics(&meter, gateway);
+        GatewayTelemetry {
+            tracer: telemetry.tracer(SCOPE),
+            logger: telemetry.logger(SCOPE),
+            propagator: TraceContextPropagator::new(),
+            duration: meter
+                .f64_histogram("http.server.request.duration")
+                .with_description("Duration of HTTP server requests.")
+                .with_unit("s")
+                .with_boundaries(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                ])
+                .build(),
+            rate_limited: meter
+                .u64_counter("lookout.gateway.rate_limited")
+                .with_description("Requests refused by a rate limit.")
+                .with_unit("{request}")
+                .build(),
+            retries: meter
+                .u64_counter("lookout.gateway.retries")
+                .with_description("Upstream attempts after the first.")
+                .with_unit("{request}")
+                .build(),
+            fallbacks: meter
+                .u64_counter("lookout.gateway.fallbacks")
+                .with_description("Requests answered with the route's fallback.")
+                .with_unit("{request}")
+                .build(),
+        }
+    }
+
+    /// Starts a request's server span, a child of the caller's span when it sent `traceparent`.
+    pub fn server_span<B>(&self, req: &Request<B>, route: &str, peer: SocketAddr) -> ServerSpan {
+        let parent = self.propagator.extract(&Headers(req.headers()));
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", req.method().to_string()),
+            KeyValue::new("url.path", req.uri().path().to_owned()),
+            KeyValue::new("http.route", route.to_owned()),
+            KeyValue::new("client.address", peer.ip().to_string()),
+            KeyValue::new("network.protocol.version", "1.1"),
+        ];
+        if let Some(ua) = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+            attributes.push(KeyValue::new("user_agent.original", ua.to_owned()));
+        }
+        let span = self
+            .tracer
+            .span_builder(format!("{} {route}", req.method()))
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, &parent);
+        ServerSpan { span }
+    }
+
+    /// Starts the client span of an attempt to `upstream`, a child of the server span.
+    pub fn client_span(&self, server: &ServerSpan, upstream: &str, attempt: u32) -> Exchange {
+        let parent = Context::new().with_remote_span_context(server.span.span_context().clone());
+        let mut attributes = vec![
+            KeyValue::new("server.address", upstream.to_owned()),
+            KeyValue::new("lookout.gateway.upstream", upstream.to_owned()),
+        ];
+        if attempt > 1 {
+            attributes.push(KeyValue::new("http.request.resend_count", i64::from(attempt - 1)));
+        }
+        let span = self
+            .tracer
+            .span_builder(format!("upstream {upstream}"))
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, &parent);
+        Exchange { span }
+    }
+
+    /// Records a finished request in the duration histogram.
+    pub fn request(&self, route: &str, pool: &str, upstream: &str, method: &Method, status: u16, took: Duration) {
+        self.duration.record(
+            took.as_secs_f64(),
+            &[
+                KeyValue::new("http.route", route.to_owned()),
+                KeyValue::new("http.request.method", method.to_string()),
+                KeyValue::new("http.response.status_code", i64::from(status)),
+                KeyValue::new("lookout.gateway.pool", pool.to_owned()),
+                KeyValue::new("lookout.gateway.upstream", upstream.to_owned()),
+            ],
+        );
+    }
+
+    /// Counts a request refused by `route`'s rate limit.
+    pub fn rate_limited(&self, route: &str) {
+        self.rate_limited.add(1, &[KeyValue::new("http.route", route.to_owned())]);
+    }
+
+    /// Counts a retry on `route`.
+    pub fn retried(&self, route: &str) {
+        self.retries.add(1, &[KeyValue::new("http.route", route.to_owned())]);
+    }
+
+    /// Counts a fallback answer on `route`.
+    pub fn fell_back(&self, route: &str) {
+        self.fallbacks.add(1, &[KeyValue::new("http.route", route.to_owned())]);
+    }
+
+    /// Logs an upstream's health changing.
+    pub fn health_changed(&self, pool: &str, upstream: &str, healthy: bool) {
+        let mut record = self.logger.create_log_record();
+        let severity = if healthy { Severity::Info } else { Severity::Warn };
+        record.set_severity_number(severity);
+        record.set_severity_text(severity.name());
+        record.set_body(AnyValue::from(if healthy { "upstream healthy again" } else { "upstream unhealthy" }));
+        record.add_attribute("lookout.gateway.pool", AnyValue::from(pool.to_owned()));
+        record.add_attribute("lookout.gateway.upstream", AnyValue::from(upstream.to_owned()));
+        self.logger.emit(record);
+    }
+
+    /// Emits a request's access log record, in its trace.
+    #[allow(clippy::too_many_arguments)]
+    pub fn access_log(
+        &self,
+        span: Option<&ServerSpan>,
+        peer: SocketAddr,
+        method: &Method,
+        path: &str,
+        status: u16,
+        route: &str,
+        upstream: Option<&str>,
+        took: Duration,
+        request_id: &str,
+    ) {
+        let mut record = self.logger.create_log_record();
+        let severity = if status >= 500 {
+            Severity::Error
+        } else if status >= 400 {
+            Severity::Warn
+        } else {
+            Severity::Info
+        };
+        record.set_severity_number(severity);
+        record.set_severity_text(severity.name());
+        record.set_body(AnyValue::from(format!("{method} {path} {status}")));
+        if let Some(s) = span {
+            let c: &SpanContext = s.span.span_context();
+            record.set_trace_context(c.trace_id(), c.span_id(), Some(c.trace_flags()));
+        }
+        for (k, v) in [
+            ("http.request.method", AnyValue::from(method.to_string())),
+            ("url.path", AnyValue::from(path.to_owned())),
+            ("http.response.status_code", AnyValue::from(i64::from(status))),
+            ("http.route", AnyValue::from(route.to_owned())),
+            ("client.address", AnyValue::from(peer.ip().to_string())),
+            ("lookout.gateway.upstream", AnyValue::from(upstream.unwrap_or("").to_owned())),
+            ("lookout.gateway.duration_ms", AnyValue::from(took.as_secs_f64() * 1e3)),
+            ("http.request.header.x-request-id", AnyValue::from(request_id.to_owned())),
+        ] {
+            record.add_attribute(k, v);
+        }
+        self.logger.emit(record);
+    }
+}
+
+/// Request headers as a trace-context carrier.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Observable instruments over the pools: requests, in flight, health, circuit state.
+fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
+    type Read = fn(&super::balance::UpstreamStatus) -> u64;
+    let gauges: [(&'static str, &'static str, &'static str, bool, Read); 5] = [
+        ("lookout.gateway.upstream.requests", "Requests sent to an upstream.", "{request}", true, |u| u.requests),
+        ("lookout.gateway.upstream.failures", "Failed requests to an upstream.", "{request}", true, |u| u.failures),
+        ("lookout.gateway.upstream.active", "Requests in flight to an upstream.", "{request}", false, |u| u.active),
+        (
+            "lookout.gateway.upstream.healthy",
+            "1 when an upstream is available (healthy, not ejected).",
+            "1",
+            false,
+            |u| u64::from(u.healthy && !u.ejected),
+        ),
+        ("lookout.gateway.circuit.state", "Circuit state: 0 closed, 1 open, 2 half-open.", "1", false, |u| {
+            match u.circuit {
+                "open" => 1,
+                "half_open" => 2,
+                _ => 0,
+            }
+        }),
+    ];
+    for (name, description, unit, counter, read) in gauges {
+        let g = gateway.clone();
+        let callback = move |o: &dyn AsyncInstrument<u64>| {
+            let Some(gateway) = g.upgrade() else { return };
+            let now = Instant::now();
+            for pool in gateway.pools() {
+                for u in pool.status(now) {
+                    o.observe(
+                        read(&u),
+                        &[
+                            KeyValue::new("lookout.gateway.pool", pool.name.clone()),
+                            KeyValue::new("lookout.gateway.upstream", u.name.clone()),
+                        ],
+                    );
+                }
+            }
+        };
+        if counter {
+            meter
+                .u64_observable_counter(name)
+                .with_description(description)
+                .with_unit(unit)
+                .with_callback(callback)
+                .build();
+        } else {
+            meter
+                .u64_observable_gauge(name)
+                .with_description(description)
+                .with_unit(unit)
+                .with_callback(callback)
+                .build();
+        }
+    }
+}
