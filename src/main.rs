@@ -44,8 +44,7 @@ fn gateway(args: cli::GatewayArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level, args.log_format)?;
     let config = lookout_demo::gateway::GatewayConfig::load(&args.config)?;
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen_address)
-            .await
+        let listener = std::net::TcpListener::bind(args.listen_address)
             .with_context(|| format!("listening for the gateway on {}", args.listen_address))?;
         let admin = tokio::net::TcpListener::bind(args.admin_address)
             .await
@@ -63,7 +62,8 @@ fn gateway(args: cli::GatewayArgs) -> anyhow::Result<()> {
         let api = axum::serve(admin, lookout_demo::gateway::admin::router(std::sync::Arc::clone(&gateway)))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let api = tokio::spawn(async move { api.await });
-        let serving = tokio::spawn(gateway.serve(listener, shutdown.clone()));
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let serving = tokio::spawn(gateway.serve(listener, threads, shutdown.clone()));
         serve::shutdown_signal().await;
         shutdown.cancel();
         serving.await.context("gateway task")?;

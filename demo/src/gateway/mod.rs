@@ -26,10 +26,6 @@ pub mod telemetry;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +60,6 @@ pub struct Gateway {
     routes: Vec<Route>,
     pools: Vec<Pool>,
     health: Vec<(usize, HealthCheckConfig)>,
-    client: Client<HttpConnector, Full<Bytes>>,
     access_log: bool,
     max_body_bytes: usize,
     header_timeout: Duration,
@@ -112,18 +107,10 @@ impl Gateway {
                 fallback: r.fallback.clone(),
             });
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         Ok(Arc::new(Gateway {
             routes,
             pools,
             health,
-            client,
             access_log: config.access_log,
             max_body_bytes: config.max_body_bytes,
             header_timeout: Duration::from_millis(config.header_timeout_ms),
@@ -137,16 +124,52 @@ impl Gateway {
         let _ = self.telemetry.set(GatewayTelemetry::new(telemetry, Arc::downgrade(self)));
     }
 
-    /// Serves proxied requests from `listener` and runs the health checks, until `shutdown`;
-    /// then finishes the requests in flight.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
+    /// Serves proxied requests from `listener` on `threads` threads and runs the health checks,
+    /// until `shutdown`; then finishes the requests in flight.
+    ///
+    /// Each thread runs its own single-threaded runtime that accepts connections and keeps its own
+    /// upstream connections, as NGINX's worker processes do: a request never changes thread, and
+    /// no task is woken across threads on the request path.
+    pub async fn serve(self: Arc<Self>, listener: std::net::TcpListener, threads: usize, shutdown: CancellationToken) {
         if let Ok(address) = listener.local_addr() {
             tracing::info!(server = "gateway", %address, "listening");
         }
         for (pool, config) in self.health.clone() {
             tokio::spawn(health::check_pool(Arc::clone(&self), pool, config, shutdown.clone()));
         }
-        proxy::accept(self, listener, shutdown).await;
+        let mut workers = Vec::new();
+        for i in 0..threads.max(1) {
+            let listener = match listener.try_clone() {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot share the gateway listener");
+                    break;
+                }
+            };
+            let (gateway, shutdown) = (Arc::clone(&self), shutdown.clone());
+            let worker = std::thread::Builder::new().name(format!("gateway-{i}")).spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                match (runtime, listener.set_nonblocking(true)) {
+                    (Ok(rt), Ok(())) => rt.block_on(async move {
+                        match TcpListener::from_std(listener) {
+                            Ok(l) => proxy::accept(gateway, l, shutdown).await,
+                            Err(e) => tracing::error!(error = %e, "gateway listener"),
+                        }
+                    }),
+                    (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "cannot start a gateway worker"),
+                }
+            });
+            match worker {
+                Ok(w) => workers.push(w),
+                Err(e) => tracing::error!(error = %e, "cannot start a gateway worker thread"),
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        })
+        .await;
     }
 
     /// The pools, for the admin API.

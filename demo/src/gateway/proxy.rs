@@ -15,6 +15,8 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +26,7 @@ use tracing::{debug, info, warn};
 use super::balance::{InFlight, PickKey, Pool};
 use super::config::HashOn;
 use super::ratelimit::RateLimitKey;
-use super::telemetry::{Exchange, ServerSpan};
+use super::telemetry::ServerSpan;
 use super::{Gateway, Route};
 
 /// What the gateway answers with: an upstream's streamed body or its own.
@@ -84,6 +86,22 @@ pub(super) async fn accept(gateway: Arc<Gateway>, listener: TcpListener, shutdow
     let _ = tokio::time::timeout(DRAIN, connections.wait()).await;
 }
 
+/// This thread's client to the upstreams: its pooled connections are driven on this thread.
+fn upstream_client() -> Client<HttpConnector, Full<Bytes>> {
+    thread_local! {
+        static CLIENT: Client<HttpConnector, Full<Bytes>> = {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(Duration::from_secs(2)));
+            Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                .build(connector)
+        };
+    }
+    CLIENT.with(Client::clone)
+}
+
 /// How a request's trip to its upstreams ended.
 struct Outcome {
     response: Response<GatewayBody>,
@@ -108,7 +126,7 @@ impl Gateway {
         let request_id = request_id(req.headers());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let head_bytes: usize = req.uri().to_string().len()
+        let head_bytes: usize = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
             + req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
         if head_bytes > self.max_header_bytes {
             // hyper bounds what it buffers; this holds the head to the configured size.
@@ -128,8 +146,8 @@ impl Gateway {
             self.finish(None, &method, &path, peer, started, &request_id, None, &response, None);
             return response;
         };
-        let span = self.telemetry.get().map(|t| t.server_span(&req, &route.name, peer));
-        let outcome = self.route_request(route, req, peer, &request_id, span.as_ref()).await;
+        let mut span = self.telemetry.get().map(|t| t.server_span(&req, &route.name, peer));
+        let outcome = self.route_request(route, req, peer, &request_id, span.as_mut()).await;
         self.finish(
             Some(route),
             &method,
@@ -151,7 +169,7 @@ impl Gateway {
         req: Request<Incoming>,
         peer: SocketAddr,
         request_id: &str,
-        span: Option<&ServerSpan>,
+        span: Option<&mut ServerSpan>,
     ) -> Outcome {
         let own = |response| Outcome { response, upstream: None };
         let mut subject = None;
@@ -210,7 +228,7 @@ impl Gateway {
         body: Bytes,
         peer: SocketAddr,
         request_id: &str,
-        span: Option<&ServerSpan>,
+        mut span: Option<&mut ServerSpan>,
     ) -> Outcome {
         let pool = &self.pools[route.pool];
         let target = upstream_path(&parts, route);
@@ -248,9 +266,11 @@ impl Gateway {
             let mut request = Request::new(Full::new(body.clone()));
             *request.method_mut() = parts.method.clone();
             *request.headers_mut() = headers.clone();
-            let exchange = span.and_then(|s| self.telemetry.get().map(|t| t.client_span(s, &upstream.name, attempt)));
-            if let Some(traceparent) = exchange.as_ref().and_then(Exchange::traceparent) {
-                request.headers_mut().insert(HeaderName::from_static("traceparent"), traceparent);
+            if let Some(s) = span.as_deref_mut() {
+                s.attempt(&upstream.name, attempt);
+                if let Some(traceparent) = s.traceparent() {
+                    request.headers_mut().insert(HeaderName::from_static("traceparent"), traceparent);
+                }
             }
             let Ok(uri) = format!("http://{}{}", upstream.authority, target).parse() else {
                 return Outcome {
@@ -261,7 +281,7 @@ impl Gateway {
             *request.uri_mut() = uri;
             let in_flight = upstream.start();
             let sent = Instant::now();
-            let result = tokio::time::timeout(route.timeout, self.client.request(request)).await;
+            let result = tokio::time::timeout(route.timeout, upstream_client().request(request)).await;
             let now = Instant::now();
             let failure = match result {
                 Ok(Ok(response)) => {
@@ -276,11 +296,11 @@ impl Gateway {
                     } else {
                         upstream.succeed();
                     }
-                    if let Some(e) = exchange {
-                        e.end(Some(status), None);
-                    }
                     let retry_on = route.retry.as_ref().is_some_and(|(c, _)| c.retry_on.contains(&status.as_u16()));
                     if retry_on && attempt < attempts && idempotent && self.withdraw_retry(route) {
+                        if let Some(s) = span.as_deref_mut() {
+                            s.attempt_failed(&upstream.name, status.as_str());
+                        }
                         last_failure = Some(Failure::Broken);
                         granted = true;
                         continue;
@@ -309,8 +329,8 @@ impl Gateway {
             if upstream.fail(&pool.passive, now) {
                 warn!(pool = pool.name, upstream = upstream.name, "upstream ejected after failed requests");
             }
-            if let Some(e) = exchange {
-                e.end(None, Some(failure_text(failure)));
+            if let Some(s) = span.as_deref_mut() {
+                s.attempt_failed(&upstream.name, failure_text(failure));
             }
             last_failure = Some(failure);
         }

@@ -1,18 +1,18 @@
-//! The gateway's own OpenTelemetry: a server span per request (joined to the caller's trace by
-//! its `traceparent`) with a client span per upstream attempt (whose context goes upstream as
-//! `traceparent`), HTTP semantic-convention metrics by route and upstream, upstream health,
+//! The gateway's own OpenTelemetry: one server span per request, joined to the caller's trace by
+//! its `traceparent` and passed on to the upstream as `traceparent` (as NGINX's and Envoy's
+//! tracing do: one span per hop; failed attempts are events on it), HTTP semantic-convention metrics by route and upstream, upstream health,
 //! load and circuit state, and access logs carrying the trace.
 
 use std::net::SocketAddr;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request};
+use opentelemetry::KeyValue;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{Span as _, SpanContext, SpanKind, Status, Tracer as _};
 use opentelemetry_sdk::logs::SdkLogger;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, Span};
@@ -51,39 +51,36 @@ impl ServerSpan {
         self.span.span_context().trace_id().to_string()
     }
 
-    /// Ends the span with the response's status.
-    pub fn end(mut self, status: u16) {
-        self.span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
-        if status >= 500 {
-            self.span.set_status(Status::error(format!("status {status}")));
+    /// Notes the upstream an attempt goes to (the last one is the one that answered).
+    pub fn attempt(&mut self, upstream: &str, attempt: u32) {
+        self.span.set_attribute(KeyValue::new("lookout.gateway.upstream", upstream.to_owned()));
+        if attempt > 1 {
+            self.span.set_attribute(KeyValue::new("http.request.resend_count", i64::from(attempt - 1)));
         }
-        self.span.end();
     }
-}
 
-/// One attempt's client span.
-pub struct Exchange {
-    span: Span,
-}
+    /// Records an attempt that failed, as an event.
+    pub fn attempt_failed(&mut self, upstream: &str, why: &str) {
+        self.span.add_event(
+            "upstream attempt failed",
+            vec![
+                KeyValue::new("lookout.gateway.upstream", upstream.to_owned()),
+                KeyValue::new("error.type", why.to_owned()),
+            ],
+        );
+    }
 
-impl Exchange {
-    /// The W3C `traceparent` naming this span, for the upstream.
+    /// The W3C `traceparent` naming this span, for the upstream to continue the trace.
     pub fn traceparent(&self) -> Option<HeaderValue> {
         let c = self.span.span_context();
         HeaderValue::from_str(&format!("00-{}-{}-{:02x}", c.trace_id(), c.span_id(), c.trace_flags().to_u8())).ok()
     }
 
-    /// Ends the attempt with the upstream's status or why there was none.
-    pub fn end(mut self, status: Option<StatusCode>, failure: Option<&str>) {
-        if let Some(s) = status {
-            self.span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s.as_u16())));
-            if s.is_server_error() {
-                self.span.set_status(Status::error(format!("status {}", s.as_u16())));
-            }
-        }
-        if let Some(f) = failure {
-            self.span.set_attribute(KeyValue::new("error.type", f.to_owned()));
-            self.span.set_status(Status::error(f.to_owned()));
+    /// Ends the span with the response's status.
+    pub fn end(mut self, status: u16) {
+        self.span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+        if status >= 500 {
+            self.span.set_status(Status::error(format!("status {status}")));
         }
         self.span.end();
     }
@@ -144,25 +141,6 @@ impl GatewayTelemetry {
             .with_attributes(attributes)
             .start_with_context(&self.tracer, &parent);
         ServerSpan { span }
-    }
-
-    /// Starts the client span of an attempt to `upstream`, a child of the server span.
-    pub fn client_span(&self, server: &ServerSpan, upstream: &str, attempt: u32) -> Exchange {
-        let parent = Context::new().with_remote_span_context(server.span.span_context().clone());
-        let mut attributes = vec![
-            KeyValue::new("server.address", upstream.to_owned()),
-            KeyValue::new("lookout.gateway.upstream", upstream.to_owned()),
-        ];
-        if attempt > 1 {
-            attributes.push(KeyValue::new("http.request.resend_count", i64::from(attempt - 1)));
-        }
-        let span = self
-            .tracer
-            .span_builder(format!("upstream {upstream}"))
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
-            .start_with_context(&self.tracer, &parent);
-        Exchange { span }
     }
 
     /// Records a finished request in the duration histogram.
