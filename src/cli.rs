@@ -38,6 +38,54 @@ pub enum Command {
     Broker(BrokerArgs),
     /// Run the demo's load-balancing API gateway alone.
     Gateway(GatewayArgs),
+    /// Run Lookout with the microservice demo: gateway, shop services, broker, traffic.
+    Demo(Box<DemoArgs>),
+    /// Break the running demo on purpose: slow or failing replicas, stopped consumers, a flood.
+    Chaos(ChaosArgs),
+}
+
+/// Flags of `lookout demo`: Lookout's own, and where the demo's parts listen.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Lookout's flags.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The gateway's address.
+    #[arg(long = "demo.gateway-address", env = "LOOKOUT_DEMO_GATEWAY_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub gateway_address: SocketAddr,
+    /// The gateway's admin API and the chaos switch.
+    #[arg(long = "demo.admin-address", env = "LOOKOUT_DEMO_ADMIN_ADDRESS", default_value = "127.0.0.1:8081")]
+    pub admin_address: SocketAddr,
+    /// The broker's AMQP address.
+    #[arg(long = "demo.amqp-address", env = "LOOKOUT_DEMO_AMQP_ADDRESS", default_value = "0.0.0.0:5672")]
+    pub amqp_address: SocketAddr,
+    /// The broker's management API.
+    #[arg(
+        long = "demo.amqp-management-address",
+        env = "LOOKOUT_DEMO_AMQP_MANAGEMENT_ADDRESS",
+        default_value = "0.0.0.0:15672"
+    )]
+    pub amqp_management_address: SocketAddr,
+    /// Shopper requests per second sent by the traffic generator (0: none).
+    #[arg(long = "demo.traffic-rate", env = "LOOKOUT_DEMO_TRAFFIC_RATE", default_value_t = 5.0)]
+    pub traffic_rate: f64,
+    /// How often the demo's parts export their metrics.
+    #[arg(long = "demo.metrics-interval", env = "LOOKOUT_DEMO_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub metrics_interval: Duration,
+}
+
+/// `lookout chaos ACTION [TARGET] [VALUE]`.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// `slow`, `fail`, `stop`, `start`, `flood`, `reset` or `show`.
+    pub action: String,
+    /// An orders replica (`orders-1`…`orders-3`) or a consumer (`billing`, `notifications`, `analytics`).
+    pub target: Option<String>,
+    /// Milliseconds for `slow`, a 0–1 share for `fail`, requests per second for `flood`.
+    pub value: Option<f64>,
+    /// The demo's admin API.
+    #[arg(long = "demo.admin-url", env = "LOOKOUT_DEMO_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
+    pub admin_url: String,
 }
 
 /// Flags of `lookout gateway`.

@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod config;
+mod demo;
 mod index_bench;
 mod loadgen;
 mod rules;
@@ -36,6 +37,12 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Rules(command)) => std::process::exit(rules::run(command)),
         Some(Command::Broker(args)) => broker(args),
         Some(Command::Gateway(args)) => gateway(args),
+        Some(Command::Demo(args)) => {
+            let config = args.serve.resolve()?;
+            init_logging(&config.log.level, config.log.format)?;
+            runtime()?.block_on(demo::run(*args))
+        }
+        Some(Command::Chaos(args)) => runtime()?.block_on(demo::chaos(args)),
     }
 }
 

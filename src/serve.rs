@@ -36,12 +36,29 @@ use crate::rules::RuleStorage;
 
 /// Runs Lookout until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_reporting(config, None).await
+}
+
+/// Where a running Lookout listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The HTTP APIs and UI.
+    pub http: SocketAddr,
+    /// OTLP/gRPC.
+    pub grpc: SocketAddr,
+}
+
+/// Runs Lookout until SIGINT or SIGTERM, telling `bound` its addresses once it listens.
+pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::Sender<Bound>>) -> anyhow::Result<()> {
     let registry = Registry::new();
     registry.register(Box::new(build_info()?))?;
     let admin_listener = bind("http", config.http.listen_address).await?;
     let admin_address = admin_listener.local_addr()?;
     let grpc_listener = bind("otlp-grpc", config.otlp.grpc_listen_address).await?;
     let otlp_http_listener = bind("otlp-http", config.otlp.http_listen_address).await?;
+    if let Some(tx) = bound {
+        let _ = tx.send(Bound { http: admin_address, grpc: grpc_listener.local_addr()? });
+    }
 
     let span_options = SpanStoreOptions {
         max_head_spans: config.traces.max_block_spans.max(1),

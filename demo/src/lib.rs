@@ -7,4 +7,6 @@
 
 pub mod broker;
 pub mod gateway;
+mod random;
+pub mod shop;
 pub mod telemetry;

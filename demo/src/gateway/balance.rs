@@ -34,6 +34,9 @@ pub struct Upstream {
     failures: AtomicU64,
     /// Average time to response headers, in microseconds (an f64's bits).
     latency_us: AtomicU64,
+    /// When that average last took a sample, in microseconds since `epoch`.
+    sampled_us: AtomicU64,
+    epoch: Instant,
     /// Healthy by the active checks.
     healthy: AtomicBool,
     passive: Mutex<Passive>,
@@ -95,6 +98,8 @@ impl Upstream {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             latency_us: AtomicU64::new(0f64.to_bits()),
+            sampled_us: AtomicU64::new(0),
+            epoch: Instant::now(),
             healthy: AtomicBool::new(true),
             passive: Mutex::new(Passive::default()),
             breaker,
@@ -145,8 +150,17 @@ impl Upstream {
         p.ejected_until.is_some_and(|until| now < until)
     }
 
+    /// The latency `least_time` weighs: the average, or nothing once it is over a second old,
+    /// so that an upstream once slow and since left alone is tried again and measured afresh.
+    pub fn latency_score(&self, now: Instant) -> Duration {
+        let idle_us = (now.saturating_duration_since(self.epoch).as_micros() as u64)
+            .saturating_sub(self.sampled_us.load(Ordering::Relaxed));
+        if idle_us > 1_000_000 { Duration::ZERO } else { self.latency() }
+    }
+
     /// Records a response's time to headers in the latency average.
     pub fn observe_latency(&self, took: Duration) {
+        self.sampled_us.store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
         let sample = took.as_secs_f64() * 1e6;
         let _ = self.latency_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
             let old = f64::from_bits(bits);
@@ -274,7 +288,7 @@ impl Pool {
             },
             Algorithm::LeastConnections => self.least_by(&candidates, |u| u.load()),
             Algorithm::LeastTime => self.least_by(&candidates, |u| {
-                let ms = u.latency().as_secs_f64() * 1e3;
+                let ms = u.latency_score(now).as_secs_f64() * 1e3;
                 (ms + 0.001) * (u.active() as f64 + 1.0) / f64::from(u.weight)
             }),
             Algorithm::RandomTwoChoices => self.two_choices(&candidates),
@@ -477,6 +491,19 @@ mod tests {
         p.upstreams[0].observe_latency(Duration::from_millis(50));
         p.upstreams[1].observe_latency(Duration::from_millis(2));
         assert_eq!(counts(&p, 50, |_| PickKey::default()), vec![0, 50]);
+    }
+
+    #[test]
+    fn least_time_tries_a_once_slow_upstream_again_after_a_while() {
+        let p = pool("least_time", &[1, 1]);
+        p.upstreams[0].observe_latency(Duration::from_millis(200));
+        p.upstreams[1].observe_latency(Duration::from_millis(5));
+        let now = Instant::now();
+        assert_eq!(p.pick(&PickKey::default(), &[], now), Some(1));
+        // Ten seconds without a sample: both are measured afresh, the slow one too.
+        let later = now + Duration::from_secs(10);
+        let picks: Vec<_> = (0..4).filter_map(|_| p.pick(&PickKey::default(), &[], later)).collect();
+        assert!(picks.contains(&0), "{picks:?}");
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl Gateway {
                 }
                 granted = false;
                 if let Some((config, _)) = &route.retry {
-                    tokio::time::sleep(super::breaker::backoff(config, attempt - 1, unit_random())).await;
+                    tokio::time::sleep(super::breaker::backoff(config, attempt - 1, crate::random::random())).await;
                 }
             }
             attempt += 1;
@@ -609,7 +609,7 @@ fn request_id(headers: &HeaderMap) -> String {
         {
             id.to_owned()
         }
-        _ => format!("{:016x}{:016x}", random_u64(), random_u64()),
+        _ => format!("{:016x}{:016x}", crate::random::random_u64(), crate::random::random_u64()),
     }
 }
 
@@ -657,17 +657,6 @@ pub(super) fn error(status: StatusCode, message: &str, request_id: &str) -> Resp
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     set_request_id(response.headers_mut(), request_id);
     response
-}
-
-fn random_u64() -> u64 {
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    std::collections::hash_map::RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-fn unit_random() -> f64 {
-    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

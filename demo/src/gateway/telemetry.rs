@@ -252,11 +252,11 @@ fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
         (
             "lookout.gateway.upstream.healthy",
             "1 when an upstream is available (healthy, not ejected).",
-            "1",
+            "",
             false,
             |u| u64::from(u.healthy && !u.ejected),
         ),
-        ("lookout.gateway.circuit.state", "Circuit state: 0 closed, 1 open, 2 half-open.", "1", false, |u| {
+        ("lookout.gateway.circuit.state", "Circuit state: 0 closed, 1 open, 2 half-open.", "", false, |u| {
             match u.circuit {
                 "open" => 1,
                 "half_open" => 2,
