@@ -210,12 +210,16 @@ impl Gateway {
         {
             return own(error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", request_id));
         }
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return own(error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", request_id));
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            Bytes::new()
+        } else {
+            match Limited::new(body, self.max_body_bytes).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return own(error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", request_id));
+                }
+                Err(_) => return own(error(StatusCode::BAD_REQUEST, "could not read the request body", request_id)),
             }
-            Err(_) => return own(error(StatusCode::BAD_REQUEST, "could not read the request body", request_id)),
         };
         self.forward(route, parts, body, peer, request_id, span).await
     }
@@ -231,8 +235,13 @@ impl Gateway {
         mut span: Option<&mut ServerSpan>,
     ) -> Outcome {
         let pool = &self.pools[route.pool];
-        let target = upstream_path(&parts, route);
-        let headers = upstream_headers(&parts.headers, peer.ip(), request_id);
+        let Some(target) = upstream_path(&parts, route) else {
+            return Outcome {
+                response: error(StatusCode::BAD_REQUEST, "bad request target", request_id),
+                upstream: None,
+            };
+        };
+        let mut headers = Some(upstream_headers(&parts.headers, peer.ip(), request_id));
         let cookie_sticky = cookie(&parts.headers, &pool.sticky_cookie);
         let hash_key = hash_key(pool, &parts);
         let key = PickKey { hash: hash_key.as_deref(), sticky: cookie_sticky.as_deref(), client_ip: Some(peer.ip()) };
@@ -265,14 +274,23 @@ impl Gateway {
             let upstream = &pool.upstreams[index];
             let mut request = Request::new(Full::new(body.clone()));
             *request.method_mut() = parts.method.clone();
-            *request.headers_mut() = headers.clone();
+            // The last attempt takes the headers; earlier ones copy them.
+            *request.headers_mut() = if attempt == attempts {
+                headers.take().unwrap_or_default()
+            } else {
+                headers.clone().unwrap_or_default()
+            };
             if let Some(s) = span.as_deref_mut() {
                 s.attempt(&upstream.name, attempt);
                 if let Some(traceparent) = s.traceparent() {
                     request.headers_mut().insert(HeaderName::from_static("traceparent"), traceparent);
                 }
             }
-            let Ok(uri) = format!("http://{}{}", upstream.authority, target).parse() else {
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(http::uri::Scheme::HTTP);
+            uri.authority = Some(upstream.authority.clone());
+            uri.path_and_query = Some(target.clone());
+            let Ok(uri) = http::Uri::from_parts(uri) else {
                 return Outcome {
                     response: error(StatusCode::BAD_REQUEST, "bad request target", request_id),
                     upstream: None,
@@ -405,38 +423,17 @@ impl Gateway {
 
     /// The route for a request: host, method and the longest path prefix.
     fn route_for(&self, req: &Request<Incoming>) -> Option<&Route> {
-        let index = self
-            .matching(req)
-            .into_iter()
-            .filter(|i| self.routes[*i].methods.is_empty() || self.routes[*i].methods.contains(req.method()))
-            .max_by_key(|i| self.routes[*i].prefix.len())?;
-        Some(&self.routes[index])
+        let host = request_host(req);
+        self.routes
+            .iter()
+            .filter(|r| r.matches(host, req.uri().path()))
+            .filter(|r| r.methods.is_empty() || r.methods.contains(req.method()))
+            .max_by_key(|r| r.prefix.len())
     }
 
     fn route_for_any_method(&self, req: &Request<Incoming>) -> bool {
-        !self.matching(req).is_empty()
-    }
-
-    /// Indexes of the routes whose host and path prefix match.
-    fn matching(&self, req: &Request<Incoming>) -> Vec<usize> {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .map(|h| {
-                h.rsplit_once(':')
-                    .map_or(h, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h })
-            })
-            .map(str::to_ascii_lowercase);
-        let path = req.uri().path();
-        (0..self.routes.len())
-            .filter(|i| {
-                let r = &self.routes[*i];
-                r.host.as_ref().is_none_or(|want| host.as_deref() == Some(want.as_str()))
-                    && prefix_matches(&r.prefix, path)
-            })
-            .collect()
+        let host = request_host(req);
+        self.routes.iter().any(|r| r.matches(host, req.uri().path()))
     }
 
     /// Access log, metrics and the end of the server span.
@@ -522,26 +519,42 @@ fn choose(pool: &Pool, key: &PickKey<'_>, tried: &mut Vec<usize>) -> Option<(usi
     }
 }
 
+/// The host a request names, without its port.
+fn request_host(req: &Request<Incoming>) -> Option<&str> {
+    let h = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host())?;
+    Some(match h.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => h,
+    })
+}
+
+impl Route {
+    /// Whether the route's host and path prefix match.
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        self.host.as_ref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
+            && prefix_matches(&self.prefix, path)
+    }
+}
+
 /// A path prefix matches on a segment boundary: `/api` matches `/api` and `/api/x`, not `/apix`.
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     path.strip_prefix(prefix).is_some_and(|rest| prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Path and query sent upstream.
-fn upstream_path(parts: &http::request::Parts, route: &Route) -> String {
-    let path = parts.uri.path();
-    let path = if route.strip_prefix && route.prefix != "/" {
-        match path.strip_prefix(route.prefix.trim_end_matches('/')) {
-            Some("") | None => "/",
-            Some(rest) => rest,
-        }
-    } else {
-        path
+/// Path and query sent upstream: the request's own, or without the route's prefix.
+fn upstream_path(parts: &http::request::Parts, route: &Route) -> Option<http::uri::PathAndQuery> {
+    if !(route.strip_prefix && route.prefix != "/") {
+        return Some(parts.uri.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
+    }
+    let path = match parts.uri.path().strip_prefix(route.prefix.trim_end_matches('/')) {
+        Some("") | None => "/",
+        Some(rest) => rest,
     };
-    match parts.uri.query() {
+    let target = match parts.uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
-    }
+    };
+    target.parse().ok()
 }
 
 /// Headers not forwarded: they describe one hop, not the message.
@@ -609,8 +622,33 @@ fn request_id(headers: &HeaderMap) -> String {
         {
             id.to_owned()
         }
-        _ => format!("{:016x}{:016x}", crate::random::random_u64(), crate::random::random_u64()),
+        _ => new_request_id(),
     }
+}
+
+/// 32 random hex digits, from a per-thread generator (no shared state on the request path).
+fn new_request_id() -> String {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(crate::random::random_u64() | 1);
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    STATE.with(|state| {
+        for _ in 0..2 {
+            // xorshift64*
+            let mut x = state.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            state.set(x);
+            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+            for i in (0..16).rev() {
+                out.push(HEX[((r >> (i * 4)) & 0xf) as usize] as char);
+            }
+        }
+    });
+    out
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
