@@ -11,6 +11,7 @@ COPY config/lookout.example.yaml /etc/lookout/lookout.yaml
 USER lookout
 WORKDIR /var/lib/lookout
 # 3000: query APIs, UI, /metrics, health. 4317: OTLP/gRPC. 4318: OTLP/HTTP.
+# With `demo`: 8080 gateway, 8081 demo admin, 5672 AMQP, 15672 broker management.
 EXPOSE 3000 4317 4318
 VOLUME ["/var/lib/lookout"]
 ENTRYPOINT ["/usr/local/bin/lookout"]

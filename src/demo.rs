@@ -126,7 +126,12 @@ pub async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     let request = if args.action == "show" {
         hyper::Request::get(&url).body(Full::new(bytes::Bytes::new()))?
     } else {
-        let command = serde_json::json!({"action": args.action, "target": args.target, "value": args.value});
+        // `lookout chaos flood 50`: the number is the value, there is no target.
+        let (target, value) = match (&args.target, args.value) {
+            (Some(t), None) if t.parse::<f64>().is_ok() => (None, t.parse::<f64>().ok()),
+            (t, v) => (t.clone(), v),
+        };
+        let command = serde_json::json!({"action": args.action, "target": target, "value": value});
         hyper::Request::post(&url)
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(command.to_string())))?

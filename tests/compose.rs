@@ -31,6 +31,23 @@ fn compose_file_builds_lookout_from_the_dockerfile_and_publishes_its_ports() {
 }
 
 #[test]
+fn compose_demo_profile_runs_lookout_demo_with_the_demo_ports() {
+    let text = std::fs::read_to_string(root().join("compose.yaml")).unwrap();
+    let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let demo = &compose["services"]["demo"];
+    assert_eq!(demo["profiles"][0].as_str(), Some("demo"));
+    assert_eq!(demo["command"][0].as_str(), Some("demo"));
+    let ports: Vec<&str> = demo["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    for port in ["3000:3000", "8080:8080", "5672:5672", "15672:15672"] {
+        assert!(ports.contains(&port), "{port} in {ports:?}");
+    }
+    // The command's flags are ones `lookout demo` knows.
+    let args: Vec<&str> = demo["command"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookout")).args(&args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn dockerfile_uses_known_instructions_and_runs_lookout() {
     let text = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     let known =

@@ -134,6 +134,28 @@ fn the_demo_shows_traces_metrics_logs_and_an_alert_when_chaos_opens_a_circuit() 
             })
             .then_some(())
     });
+    // Every query of the demo's dashboards answers with data once a client floods the gateway.
+    let out = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["chaos", "flood", "50", "--demo.admin-url", &demo.admin])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dashboards = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/dashboards");
+    for name in ["gateway", "broker", "services"] {
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(dashboards.join(format!("{name}.json"))).unwrap()).unwrap();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "1m");
+                eventually(&format!("data for {name} / {}: {expr}", panel["title"]), || {
+                    let v = get(&format!("{lookout}/api/v1/query?query={}", urlencode(&expr)));
+                    assert_eq!(v["status"], "success", "{expr}: {v}");
+                    (!v["data"]["result"].as_array()?.is_empty()).then_some(())
+                });
+            }
+        }
+    }
+
     // A bad command is refused with the reason.
     let out = Command::new(env!("CARGO_BIN_EXE_lookout"))
         .args(["chaos", "fail", "orders-9", "1", "--demo.admin-url", &demo.admin])
