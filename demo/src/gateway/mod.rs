@@ -10,6 +10,7 @@
 //! - `auth`, `ratelimit`, `breaker`: edge authentication, token buckets, circuit breaker and
 //!   retry budget.
 //! - `proxy`: the request path, from the accepted connection to the upstream and back.
+//! - `conn`: keep-alive connections to the upstreams, pooled per thread.
 //! - `admin`: the admin HTTP API (pools, upstream health, circuits, shares).
 //! - `telemetry`: spans, metrics and access logs exported over OTLP.
 
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod balance;
 pub mod breaker;
 pub mod config;
+mod conn;
 mod health;
 mod proxy;
 pub mod ratelimit;

@@ -15,8 +15,6 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -84,22 +82,6 @@ pub(super) async fn accept(gateway: Arc<Gateway>, listener: TcpListener, shutdow
     }
     connections.close();
     let _ = tokio::time::timeout(DRAIN, connections.wait()).await;
-}
-
-/// This thread's client to the upstreams: its pooled connections are driven on this thread.
-fn upstream_client() -> Client<HttpConnector, Full<Bytes>> {
-    thread_local! {
-        static CLIENT: Client<HttpConnector, Full<Bytes>> = {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_connect_timeout(Some(Duration::from_secs(2)));
-            Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(256)
-                .build(connector)
-        };
-    }
-    CLIENT.with(Client::clone)
 }
 
 /// How a request's trip to its upstreams ended.
@@ -299,10 +281,10 @@ impl Gateway {
             *request.uri_mut() = uri;
             let in_flight = upstream.start();
             let sent = Instant::now();
-            let result = tokio::time::timeout(route.timeout, upstream_client().request(request)).await;
+            let result = tokio::time::timeout(route.timeout, super::conn::send(&upstream.authority, request)).await;
             let now = Instant::now();
             let failure = match result {
-                Ok(Ok(response)) => {
+                Ok(Ok((response, lease))) => {
                     upstream.observe_latency(now - sent);
                     let status = response.status();
                     let failed = status.is_server_error();
@@ -326,16 +308,24 @@ impl Gateway {
                     if failed && let Some(fallback) = self.fallback(route, request_id) {
                         return Outcome { response: fallback, upstream: Some(upstream.name.clone()) };
                     }
-                    let response =
-                        self.respond(response, in_flight, pool, &upstream.name, cookie_sticky.as_deref(), request_id);
+                    let response = self.respond(
+                        response,
+                        in_flight,
+                        lease,
+                        pool,
+                        &upstream.name,
+                        cookie_sticky.as_deref(),
+                        request_id,
+                    );
                     return Outcome { response, upstream: Some(upstream.name.clone()) };
                 }
-                Ok(Err(e)) => {
-                    if e.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Broken
-                    }
+                Ok(Err(super::conn::SendError::Connect(e))) => {
+                    debug!(upstream = upstream.name, error = %e, "cannot connect to the upstream");
+                    Failure::Connect
+                }
+                Ok(Err(super::conn::SendError::Broken(e))) => {
+                    debug!(upstream = upstream.name, error = %e, "upstream connection failed");
+                    Failure::Broken
                 }
                 Err(_) => Failure::Timeout,
             };
@@ -404,6 +394,7 @@ impl Gateway {
         &self,
         response: Response<Incoming>,
         in_flight: InFlight,
+        lease: super::conn::Lease,
         pool: &Pool,
         upstream: &str,
         sticky: Option<&str>,
@@ -418,7 +409,7 @@ impl Gateway {
         {
             parts.headers.append(header::SET_COOKIE, v);
         }
-        Response::from_parts(parts, Either::Left(Upstreamed { body, _in_flight: in_flight }))
+        Response::from_parts(parts, Either::Left(Upstreamed { body, lease: Some(lease), _in_flight: in_flight }))
     }
 
     /// The route for a request: host, method and the longest path prefix.
@@ -482,9 +473,11 @@ impl Gateway {
     }
 }
 
-/// The upstream's body, keeping the upstream's in-flight count until it is done.
+/// The upstream's body, keeping the upstream's in-flight count until it is done and handing
+/// the connection back once it has been read to the end.
 pub struct Upstreamed {
     body: Incoming,
+    lease: Option<super::conn::Lease>,
     _in_flight: InFlight,
 }
 
@@ -493,7 +486,20 @@ impl hyper::body::Body for Upstreamed {
     type Error = hyper::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        let done = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => self.body.is_end_stream(),
+            Poll::Ready(Some(Err(_))) => {
+                self.lease = None;
+                false
+            }
+            Poll::Pending => false,
+        };
+        if done && let Some(lease) = self.lease.take() {
+            lease.release();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
