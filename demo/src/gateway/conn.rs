@@ -61,7 +61,10 @@ pub enum SendError {
 }
 
 /// Sends `request` to `authority` on an idle connection or a new one.
-pub async fn send(authority: &Authority, mut request: Request<Full<Bytes>>) -> Result<(http::Response<Incoming>, Lease), SendError> {
+pub async fn send(
+    authority: &Authority,
+    mut request: Request<Full<Bytes>>,
+) -> Result<(http::Response<Incoming>, Lease), SendError> {
     while let Some(mut sender) = take_idle(authority) {
         if sender.ready().await.is_err() {
             continue;
@@ -101,12 +104,14 @@ fn take_idle(authority: &Authority) -> Option<Sender> {
 
 async fn open(authority: &Authority) -> Result<Sender, SendError> {
     let port = authority.port_u16().unwrap_or(80);
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((authority.host(), port))).await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(SendError::Connect(e)),
-        Err(_) => return Err(SendError::Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))),
-    };
+    let stream =
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((authority.host(), port))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SendError::Connect(e)),
+            Err(_) => {
+                return Err(SendError::Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")));
+            }
+        };
     let _ = stream.set_nodelay(true);
     let (sender, connection) = http1::Builder::new()
         .handshake(TokioIo::new(stream))
