@@ -310,8 +310,7 @@ impl Gateway {
                     }
                     let response = self.respond(
                         response,
-                        in_flight,
-                        lease,
+                        (in_flight, lease),
                         pool,
                         &upstream.name,
                         cookie_sticky.as_deref(),
@@ -393,8 +392,7 @@ impl Gateway {
     fn respond(
         &self,
         response: Response<Incoming>,
-        in_flight: InFlight,
-        lease: super::conn::Lease,
+        (in_flight, lease): (InFlight, super::conn::Lease),
         pool: &Pool,
         upstream: &str,
         sticky: Option<&str>,
