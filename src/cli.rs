@@ -69,6 +69,9 @@ pub struct DemoArgs {
     /// Shopper requests per second sent by the traffic generator (0: none).
     #[arg(long = "demo.traffic-rate", env = "LOOKOUT_DEMO_TRAFFIC_RATE", default_value_t = 5.0)]
     pub traffic_rate: f64,
+    /// The shoppers' mix: weights of new orders, order lists and stock checks.
+    #[arg(long = "demo.traffic-mix", env = "LOOKOUT_DEMO_TRAFFIC_MIX", default_value = "orders=60,lists=25,stock=15")]
+    pub traffic_mix: lookout_demo::shop::traffic::Mix,
     /// How often the demo's parts export their metrics.
     #[arg(long = "demo.metrics-interval", env = "LOOKOUT_DEMO_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub metrics_interval: Duration,

@@ -87,6 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             amqp_uri: format!("amqp://guest:guest@{amqp_address}/%2f"),
             gateway_url: format!("http://{gateway_address}"),
             traffic_rate: args.traffic_rate,
+            traffic_mix: args.traffic_mix,
         },
         shutdown.clone(),
     )

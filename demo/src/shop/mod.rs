@@ -56,6 +56,8 @@ pub struct ShopConfig {
     pub gateway_url: String,
     /// Shopper requests per second (0: no traffic).
     pub traffic_rate: f64,
+    /// The shoppers' mix of requests.
+    pub traffic_mix: traffic::Mix,
 }
 
 /// Why the shop could not start.
@@ -189,8 +191,12 @@ impl Shop {
         }
         if config.traffic_rate > 0.0 {
             let telemetry = shop.instrument(&config, "shop-client", "shop-client")?;
-            let traffic =
-                traffic::TrafficConfig { gateway: config.gateway_url.clone(), rate: config.traffic_rate, users: 20 };
+            let traffic = traffic::TrafficConfig {
+                gateway: config.gateway_url.clone(),
+                rate: config.traffic_rate,
+                users: 20,
+                mix: config.traffic_mix,
+            };
             shop.tasks.push(tokio::spawn(traffic::run(traffic, telemetry, Arc::clone(&chaos), shutdown.clone())));
         }
         let _ = setup.close(200, "set up".into()).await;

@@ -33,6 +33,51 @@ pub struct TrafficConfig {
     pub rate: f64,
     /// Distinct shoppers.
     pub users: u32,
+    /// Relative weights of new orders, order lists and stock checks.
+    pub mix: Mix,
+}
+
+/// Relative weights of the three kinds of shopper request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mix {
+    /// `POST /api/orders`.
+    pub orders: f64,
+    /// `GET /api/orders`.
+    pub lists: f64,
+    /// `GET /api/inventory/items`.
+    pub stock: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix { orders: 60.0, lists: 25.0, stock: 15.0 }
+    }
+}
+
+impl std::str::FromStr for Mix {
+    type Err = String;
+
+    /// `orders=60,lists=25,stock=15` (any of them; the others are 0).
+    fn from_str(s: &str) -> Result<Mix, String> {
+        let mut mix = Mix { orders: 0.0, lists: 0.0, stock: 0.0 };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected kind=weight"))?;
+            let v: f64 = v.trim().parse().map_err(|_| format!("{part:?}: the weight is not a number"))?;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{part:?}: the weight must be 0 or more"));
+            }
+            match k.trim() {
+                "orders" => mix.orders = v,
+                "lists" => mix.lists = v,
+                "stock" => mix.stock = v,
+                other => return Err(format!("{other:?}: kinds are orders, lists and stock")),
+            }
+        }
+        if mix.orders + mix.lists + mix.stock <= 0.0 {
+            return Err("at least one weight must be above 0".into());
+        }
+        Ok(mix)
+    }
 }
 
 /// Sends traffic until `shutdown`.
@@ -55,13 +100,14 @@ pub async fn run(
         }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else { continue };
         let user = format!("user-{}", 1 + (super::random() * f64::from(config.users.max(1))) as u32);
-        let roll = super::random();
-        let (method, path, body) = if roll < 0.6 {
+        let total = config.mix.orders + config.mix.lists + config.mix.stock;
+        let roll = super::random() * total;
+        let (method, path, body) = if roll < config.mix.orders {
             let item = ITEMS[(super::random() * ITEMS.len() as f64) as usize % ITEMS.len()];
             let quantity = 1 + (super::random() * 3.0) as u32;
             let body = serde_json::json!({"item": item, "quantity": quantity, "user": user}).to_string();
             ("POST", "/api/orders", body)
-        } else if roll < 0.85 {
+        } else if roll < config.mix.orders + config.mix.lists {
             ("GET", "/api/orders", String::new())
         } else {
             ("GET", "/api/inventory/items", String::new())
@@ -160,5 +206,20 @@ async fn flood(
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn mixes_parse_and_bad_ones_are_named() {
+        assert_eq!("orders=1".parse::<Mix>().unwrap(), Mix { orders: 1.0, lists: 0.0, stock: 0.0 });
+        assert_eq!("orders=60, lists=25,stock=15".parse::<Mix>().unwrap(), Mix::default());
+        assert!("orders=x".parse::<Mix>().unwrap_err().contains("not a number"));
+        assert!("refunds=3".parse::<Mix>().unwrap_err().contains("refunds"));
+        assert!("orders=0".parse::<Mix>().unwrap_err().contains("above 0"));
     }
 }
