@@ -73,7 +73,8 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
     let (out, rx) = mpsc::unbounded_channel();
     let heartbeat = Arc::new(std::sync::atomic::AtomicU16::new(0));
     let reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = tokio::spawn(write_frames(write, rx, Arc::clone(&heartbeat), Arc::clone(&reading)));
+    let writer =
+        tokio::spawn(write_frames(write, rx, Arc::clone(&heartbeat), Arc::clone(&reading), Arc::clone(&broker)));
     let mut c = Connection {
         broker: Arc::clone(&broker),
         conn,
@@ -143,6 +144,7 @@ async fn write_frames(
     mut rx: UnboundedReceiver<Out>,
     heartbeat: Arc<std::sync::atomic::AtomicU16>,
     reading: Arc<std::sync::atomic::AtomicBool>,
+    broker: Arc<Broker>,
 ) {
     let mut buf = Vec::with_capacity(64 << 10);
     let mut last_write = std::time::Instant::now() - Duration::from_secs(1);
@@ -167,7 +169,10 @@ async fn write_frames(
                 Ok(frame) => encode_out(frame, &mut buf),
                 Err(_)
                     if waits < 64
-                        && (reading.load(std::sync::atomic::Ordering::Acquire) || (streaming && waits < 8)) =>
+                        && (reading.load(std::sync::atomic::Ordering::Acquire)
+                            || (streaming
+                                && (waits < 8
+                                    || broker.busy_readers.load(std::sync::atomic::Ordering::Acquire) > 0))) =>
                 {
                     waits += 1;
                     tokio::task::yield_now().await;
@@ -204,6 +209,13 @@ pub(super) struct Connection {
     failed_method: Option<(u16, u16)>,
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // A connection that ends mid-batch is no longer busy reading.
+        self.set_reading(false);
+    }
+}
+
 /// A method frame on channel 0.
 fn conn_method(m: connection::AMQPMethod) -> Out {
     AMQPFrame::Method(0, AMQPClass::Connection(m)).into()
@@ -214,17 +226,29 @@ impl Connection {
         let _ = self.out.send(AMQPFrame::Method(channel, method).into());
     }
 
+    /// Notes whether frames already read wait to be handled, here and broker-wide.
+    fn set_reading(&self, busy: bool) {
+        use std::sync::atomic::Ordering;
+        if self.reading.swap(busy, Ordering::AcqRel) != busy {
+            if busy {
+                self.broker.busy_readers.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.broker.busy_readers.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Reads the next frame within `timeout`.
     async fn next(
         &self,
         read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
         timeout: Duration,
     ) -> Result<AMQPFrame, AmqpError> {
-        self.reading.store(false, std::sync::atomic::Ordering::Release);
+        self.set_reading(false);
         match tokio::time::timeout(timeout, read_frame(read, self.frame_max)).await {
             Ok(Ok(frame)) => {
                 // More bytes already buffered: more frames to handle before the writer flushes.
-                self.reading.store(!read.buffer().is_empty(), std::sync::atomic::Ordering::Release);
+                self.set_reading(!read.buffer().is_empty());
                 Ok(frame)
             }
             Ok(Err(ReadError::Protocol(e))) => Err(e),

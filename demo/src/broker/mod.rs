@@ -76,6 +76,9 @@ pub struct Broker {
     rates: Mutex<stats::RateSampler>,
     /// The AMQP port, once listening.
     port: AtomicU16,
+    /// Connections handling frames they have already read: while any is, writers streaming
+    /// deliveries wait a few turns more, so deliveries leave in bursts as publishes arrive in them.
+    pub(crate) busy_readers: std::sync::atomic::AtomicUsize,
 }
 
 impl Broker {
@@ -97,6 +100,7 @@ impl Broker {
             connections: AtomicU64::new(0),
             rates: Mutex::new(stats::RateSampler::default()),
             port: AtomicU16::new(0),
+            busy_readers: std::sync::atomic::AtomicUsize::new(0),
         }))
     }
 
