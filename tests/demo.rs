@@ -88,7 +88,7 @@ fn the_demo_shows_traces_metrics_logs_and_an_alert_when_chaos_opens_a_circuit() 
 
     // The gateway's and the broker's metrics.
     let query = |q: &str| -> Vec<Value> {
-        let v = get(&format!("{lookout}/api/v1/query?query={}", urlencode(q)));
+        let v = get(&format!("{lookout}/api/v1/query?query={}", common::urlencode(q)));
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     };
     eventually("gateway request metrics by upstream", || {
@@ -104,7 +104,7 @@ fn the_demo_shows_traces_metrics_logs_and_an_alert_when_chaos_opens_a_circuit() 
 
     // Logs carry the trace they were written in.
     eventually("orders logs with trace ids", || {
-        let q = urlencode(r#"{service_name="orders"} |= "taken""#);
+        let q = common::urlencode(r#"{service_name="orders"} |= "taken""#);
         let v = get(&format!("{lookout}/loki/api/v1/query_range?query={q}&limit=10"));
         let streams = v["data"]["result"].as_array()?;
         let with_trace = streams.iter().any(|s| s["stream"]["trace_id"].as_str().is_some_and(|t| t.len() == 32));
@@ -148,7 +148,7 @@ fn the_demo_shows_traces_metrics_logs_and_an_alert_when_chaos_opens_a_circuit() 
             for target in panel["targets"].as_array().unwrap() {
                 let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "1m");
                 eventually(&format!("data for {name} / {}: {expr}", panel["title"]), || {
-                    let v = get(&format!("{lookout}/api/v1/query?query={}", urlencode(&expr)));
+                    let v = get(&format!("{lookout}/api/v1/query?query={}", common::urlencode(&expr)));
                     assert_eq!(v["status"], "success", "{expr}: {v}");
                     (!v["data"]["result"].as_array()?.is_empty()).then_some(())
                 });
@@ -177,13 +177,4 @@ fn the_demo_shows_traces_metrics_logs_and_an_alert_when_chaos_opens_a_circuit() 
         assert!(std::time::Instant::now() < deadline, "lookout demo did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -179,7 +179,8 @@ fn python_sdk_logs_are_found_by_stream_text_parsed_field_and_trace_id() {
 fn loki_push_json_and_tail_over_websocket() {
     let dir = tempfile::tempdir().unwrap();
     let lookout = Lookout::start(dir.path(), &["--logs.commit-interval", "100ms"]);
-    let url = format!("ws://{}/loki/api/v1/tail?query={}", lookout.http, urlencode(r#"{job="tail"} |= "hello""#));
+    let url =
+        format!("ws://{}/loki/api/v1/tail?query={}", lookout.http, common::urlencode(r#"{job="tail"} |= "hello""#));
     let (mut socket, _) = tungstenite::connect(url).unwrap();
     // The tail is open; a line pushed now arrives on it.
     let t = now_ns();
@@ -221,15 +222,6 @@ fn loki_push_json_and_tail_over_websocket() {
         assert!(response.text().unwrap().contains("invalid push request"));
     }
     assert_eq!(lines(&lookout, r#"{job="tail"}"#, 2).len(), 2);
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

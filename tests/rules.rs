@@ -115,7 +115,7 @@ fn an_alert_goes_pending_then_firing_reaches_alertmanager_and_webhooks_and_resol
     eventually("RoomTooHot firing", || alert_state(&lookout, "RoomTooHot").filter(|(s, _)| s == "firing"));
 
     // The recording rule wrote its series back; ALERTS is queryable.
-    let query = |q: &str| api(&lookout, &format!("/api/v1/query?query={}", urlencode(q)));
+    let query = |q: &str| api(&lookout, &format!("/api/v1/query?query={}", common::urlencode(q)));
     eventually("recorded series", || {
         let r = query("room:temperature:max");
         (r["data"]["result"][0]["value"][1] == "80").then_some(())
@@ -308,15 +308,6 @@ fn rules_check_and_test_exit_like_promtool() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("name: Failing test"), "{out}");
     assert_eq!(run(&["test", "--run", "correct test", "rules_run.yml"]).0, Some(0));
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Milliseconds of an RFC 3339 UTC time as the API prints it (`2026-11-27T11:00:00.25Z`).

@@ -94,3 +94,56 @@ impl Telemetry {
         let _ = self.logs.shutdown();
     }
 }
+
+/// Registers an observable `u64` instrument: a counter (`counter`) or a gauge, read by `callback`
+/// at each export.
+pub fn observe_u64(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+    unit: &'static str,
+    counter: bool,
+    callback: impl Fn(&dyn opentelemetry::metrics::AsyncInstrument<u64>) + Send + Sync + 'static,
+) {
+    if counter {
+        meter
+            .u64_observable_counter(name)
+            .with_description(description)
+            .with_unit(unit)
+            .with_callback(callback)
+            .build();
+    } else {
+        meter.u64_observable_gauge(name).with_description(description).with_unit(unit).with_callback(callback).build();
+    }
+}
+
+/// HTTP request headers as a W3C trace-context carrier.
+pub struct HttpHeaders<'a>(pub &'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HttpHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// AMQP message headers as a W3C trace-context carrier.
+pub struct AmqpHeaders<'a>(pub &'a amq_protocol::types::FieldTable);
+
+impl opentelemetry::propagation::Extractor for AmqpHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        use amq_protocol::types::AMQPValue;
+        match self.0.inner().get(key)? {
+            AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+            AMQPValue::ShortString(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.inner().keys().map(|k| k.as_str()).collect()
+    }
+}

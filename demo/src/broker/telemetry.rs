@@ -10,7 +10,7 @@ use amq_protocol::protocol::basic::AMQPProperties;
 use amq_protocol::types::{AMQPValue, FieldTable, LongString};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use opentelemetry::metrics::{AsyncInstrument, Meter};
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Span as _, SpanContext, SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::logs::SdkLogger;
@@ -84,7 +84,7 @@ impl BrokerTelemetry {
         peer: &str,
     ) -> PublishSpan {
         let parent = match headers {
-            Some(h) => self.propagator.extract(&Headers(h)),
+            Some(h) => self.propagator.extract(&crate::telemetry::AmqpHeaders(h)),
             None => Context::new(),
         };
         let name = exchange_name(exchange);
@@ -183,23 +183,6 @@ impl BrokerTelemetry {
             record.add_attribute(*k, v.clone());
         }
         self.logger.emit(record);
-    }
-}
-
-/// A message's headers as a trace-context carrier.
-struct Headers<'a>(&'a FieldTable);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match self.0.inner().get(key)? {
-            AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
-            AMQPValue::ShortString(s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.inner().keys().map(|k| k.as_str()).collect()
     }
 }
 
@@ -319,20 +302,6 @@ fn register_metrics(meter: &Meter, broker: Weak<Broker>) {
                 o.observe(pick(&s), &[]);
             }
         };
-        if counter {
-            meter
-                .u64_observable_counter(name)
-                .with_description(description)
-                .with_unit(unit)
-                .with_callback(callback)
-                .build();
-        } else {
-            meter
-                .u64_observable_gauge(name)
-                .with_description(description)
-                .with_unit(unit)
-                .with_callback(callback)
-                .build();
-        }
+        crate::telemetry::observe_u64(meter, name, description, unit, counter, callback);
     }
 }

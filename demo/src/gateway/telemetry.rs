@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request};
 use opentelemetry::KeyValue;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Span as _, SpanContext, SpanKind, Status, Tracer as _};
 use opentelemetry_sdk::logs::SdkLogger;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -123,7 +123,7 @@ impl GatewayTelemetry {
 
     /// Starts a request's server span, a child of the caller's span when it sent `traceparent`.
     pub fn server_span<B>(&self, req: &Request<B>, route: &str, peer: SocketAddr) -> ServerSpan {
-        let parent = self.propagator.extract(&Headers(req.headers()));
+        let parent = self.propagator.extract(&crate::telemetry::HttpHeaders(req.headers()));
         let mut attributes = vec![
             KeyValue::new("http.request.method", req.method().to_string()),
             KeyValue::new("url.path", req.uri().path().to_owned()),
@@ -229,19 +229,6 @@ impl GatewayTelemetry {
     }
 }
 
-/// Request headers as a trace-context carrier.
-struct Headers<'a>(&'a HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
-    }
-}
-
 /// Observable instruments over the pools: requests, in flight, health, circuit state.
 fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
     type Read = fn(&super::balance::UpstreamStatus) -> u64;
@@ -281,20 +268,6 @@ fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
                 }
             }
         };
-        if counter {
-            meter
-                .u64_observable_counter(name)
-                .with_description(description)
-                .with_unit(unit)
-                .with_callback(callback)
-                .build();
-        } else {
-            meter
-                .u64_observable_gauge(name)
-                .with_description(description)
-                .with_unit(unit)
-                .with_callback(callback)
-                .build();
-        }
+        crate::telemetry::observe_u64(meter, name, description, unit, counter, callback);
     }
 }

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use opentelemetry::metrics::Histogram;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::logs::SdkLogger;
@@ -77,7 +77,7 @@ impl ServiceTelemetry {
 /// [`Context`] in the request's extensions.
 pub async fn traced(State(t): State<Arc<ServiceTelemetry>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let parent = TraceContextPropagator::new().extract(&HttpHeaders(req.headers()));
+    let parent = TraceContextPropagator::new().extract(&crate::telemetry::HttpHeaders(req.headers()));
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -134,35 +134,7 @@ pub fn amqp_headers(cx: &Context) -> FieldTable {
 /// The trace context in AMQP message headers.
 pub fn amqp_context(headers: Option<&FieldTable>) -> Context {
     match headers {
-        Some(h) => TraceContextPropagator::new().extract(&AmqpHeaders(h)),
+        Some(h) => TraceContextPropagator::new().extract(&crate::telemetry::AmqpHeaders(h)),
         None => Context::new(),
-    }
-}
-
-struct HttpHeaders<'a>(&'a http::HeaderMap);
-
-impl Extractor for HttpHeaders<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
-    }
-}
-
-struct AmqpHeaders<'a>(&'a FieldTable);
-
-impl Extractor for AmqpHeaders<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match self.0.inner().get(key)? {
-            AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
-            AMQPValue::ShortString(s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.inner().keys().map(|k| k.as_str()).collect()
     }
 }
