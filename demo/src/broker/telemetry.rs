@@ -224,18 +224,13 @@ fn register_metrics(meter: &Meter, broker: Weak<Broker>) {
     ];
     for (name, description, pick) in per_exchange {
         let b = broker.clone();
-        meter
-            .u64_observable_counter(name)
-            .with_description(description)
-            .with_unit("{message}")
-            .with_callback(move |o: &dyn AsyncInstrument<u64>| {
-                if let Some(s) = snapshot(&b) {
-                    for (exchange, c) in &s.exchanges {
-                        o.observe(pick(c), &[KeyValue::new("exchange", exchange.clone())]);
-                    }
+        crate::telemetry::observe_u64(meter, name, description, "{message}", true, move |o| {
+            if let Some(s) = snapshot(&b) {
+                for (exchange, c) in &s.exchanges {
+                    o.observe(pick(c), &[KeyValue::new("exchange", exchange.clone())]);
                 }
-            })
-            .build();
+            }
+        });
     }
     let per_queue: [(&'static str, &'static str, Pick); 6] = [
         ("lookout.broker.queue.messages.enqueued", "Messages put into a queue.", |c| c.publish),
@@ -253,18 +248,13 @@ fn register_metrics(meter: &Meter, broker: Weak<Broker>) {
     ];
     for (name, description, pick) in per_queue {
         let b = broker.clone();
-        meter
-            .u64_observable_counter(name)
-            .with_description(description)
-            .with_unit("{message}")
-            .with_callback(move |o: &dyn AsyncInstrument<u64>| {
-                if let Some(s) = snapshot(&b) {
-                    for (queue, c, ..) in &s.queues {
-                        o.observe(pick(c), &[KeyValue::new("queue", queue.clone())]);
-                    }
+        crate::telemetry::observe_u64(meter, name, description, "{message}", true, move |o| {
+            if let Some(s) = snapshot(&b) {
+                for (queue, c, ..) in &s.queues {
+                    o.observe(pick(c), &[KeyValue::new("queue", queue.clone())]);
                 }
-            })
-            .build();
+            }
+        });
     }
     type Gauge = fn(&(String, Counters, u64, u64, u64)) -> u64;
     let gauges: [(&'static str, &'static str, &'static str, Gauge); 3] = [

@@ -13,7 +13,6 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use opentelemetry::KeyValue;
 use opentelemetry::logs::{AnyValue, Severity};
-use opentelemetry::metrics::Counter;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
 use tokio_util::sync::CancellationToken;
 
@@ -51,8 +50,6 @@ pub struct Worker {
     pub instance: String,
     /// Its telemetry.
     pub telemetry: Arc<ServiceTelemetry>,
-    /// Messages processed, by queue.
-    pub processed: Counter<u64>,
     /// The chaos switch.
     pub chaos: Arc<Chaos>,
 }
@@ -162,7 +159,7 @@ async fn handle(w: &Worker, ch: &Channel, d: Delivery, counts: &mut BTreeMap<Str
     if let Err(e) = d.ack(BasicAckOptions::default()).await {
         cx.span().set_status(opentelemetry::trace::Status::error(e.to_string()));
     }
-    w.processed.add(1, &[KeyValue::new("messaging.destination.name", queue)]);
+    w.telemetry.processed.add(1, &[KeyValue::new("messaging.destination.name", queue)]);
     cx.span().end();
 }
 

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
@@ -27,6 +27,8 @@ pub struct ServiceTelemetry {
     pub tracer: SdkTracer,
     logger: SdkLogger,
     duration: Histogram<f64>,
+    /// Messages it processed, for consumers.
+    pub processed: Counter<u64>,
     /// Its `service.instance.id`.
     pub instance: String,
 }
@@ -49,6 +51,11 @@ impl ServiceTelemetry {
                 .with_description("Duration of HTTP server requests.")
                 .with_unit("s")
                 .with_boundaries(vec![0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0])
+                .build(),
+            processed: meter
+                .u64_counter("demo.messages.processed")
+                .with_description("Messages a consumer processed.")
+                .with_unit("{message}")
                 .build(),
             instance: instance.to_owned(),
         })

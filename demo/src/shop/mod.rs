@@ -173,19 +173,7 @@ impl Shop {
         ] {
             let service = work.queue();
             let telemetry = shop.instrument(&config, service, instance)?;
-            let processed = shop
-                .telemetry
-                .last()
-                .map(|t| {
-                    t.meter("lookout-demo-shop")
-                        .u64_counter("demo.messages.processed")
-                        .with_description("Messages a consumer processed.")
-                        .with_unit("{message}")
-                        .build()
-                })
-                .unwrap_or_else(|| opentelemetry::global::meter("noop").u64_counter("demo.messages.processed").build());
-            let worker =
-                Worker { work, instance: instance.to_owned(), telemetry, processed, chaos: Arc::clone(&chaos) };
+            let worker = Worker { work, instance: instance.to_owned(), telemetry, chaos: Arc::clone(&chaos) };
             let conn = connect(&config.amqp_uri, &shutdown).await?;
             shop.tasks.push(tokio::spawn(consumers::run(worker, conn, shutdown.clone())));
         }
