@@ -239,6 +239,9 @@ pub struct ServeArgs {
     /// Rule files and globs, comma-separated or repeated [default: none].
     #[arg(long = "rules.path", env = "LOOKOUT_RULES_PATH", value_delimiter = ',')]
     pub rules_path: Option<Vec<String>>,
+    /// Folders of dashboard JSON files to provision, comma-separated or repeated [default: none].
+    #[arg(long = "dashboards.path", env = "LOOKOUT_DASHBOARDS_PATH", value_delimiter = ',')]
+    pub dashboards_path: Option<Vec<PathBuf>>,
     /// How often a firing alert is sent again, e.g. 1m [default: 1m].
     #[arg(long = "rules.resend-delay", env = "LOOKOUT_RULES_RESEND_DELAY", value_parser = humantime::parse_duration)]
     pub rules_resend_delay: Option<Duration>,
@@ -297,6 +300,7 @@ impl ServeArgs {
         set(&mut c.query.timeout, &self.query_timeout);
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.rules.path, &self.rules_path);
+        set(&mut c.dashboards.path, &self.dashboards_path);
         set(&mut c.rules.resend_delay, &self.rules_resend_delay);
         set(&mut c.rules.alertmanager_urls, &self.rules_alertmanager_url);
         set(&mut c.rules.webhook_urls, &self.rules_webhook_url);

@@ -39,6 +39,8 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// Alerting and recording rules and where alerts go.
     pub rules: RulesConfig,
+    /// Dashboards provisioned from files.
+    pub dashboards: DashboardsConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -59,6 +61,7 @@ impl Default for Config {
             global: default_global(),
             scrape_configs: Vec::new(),
             rules: RulesConfig::default(),
+            dashboards: DashboardsConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -261,6 +264,15 @@ pub struct RulesConfig {
     pub for_grace_period: Duration,
     /// Alerts each receiver's queue holds; beyond it the oldest are dropped and counted.
     pub notification_queue_capacity: usize,
+}
+
+/// Dashboards the UI shows besides Lookout's own and those saved from the UI.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardsConfig {
+    /// Folders whose `*.json` files are dashboards (Lookout's model or Grafana's JSON), read
+    /// again whenever the UI lists them.
+    pub path: Vec<PathBuf>,
 }
 
 impl Default for RulesConfig {

@@ -1,7 +1,7 @@
 //! `lookout demo`: Lookout itself, and beside it the microservice demo — the broker, the
 //! gateway, the shop's services and consumers, and shoppers — every part exporting OTLP to this
-//! Lookout like any outside application. The demo's alert rules are loaded from the repository's
-//! `demo/config/rules.yml`, compiled in.
+//! Lookout like any outside application. The demo's alert rules and dashboards are loaded from the
+//! repository's `demo/config/rules.yml` and `demo/dashboards/`, compiled in.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +18,13 @@ use crate::serve;
 /// The demo's alert rules.
 const RULES: &str = include_str!("../demo/config/rules.yml");
 
+/// The demo's dashboards (Grafana JSON), provisioned like any dashboard folder.
+const DASHBOARDS: [(&str, &str); 3] = [
+    ("gateway.json", include_str!("../demo/dashboards/gateway.json")),
+    ("broker.json", include_str!("../demo/dashboards/broker.json")),
+    ("services.json", include_str!("../demo/dashboards/services.json")),
+];
+
 /// Runs Lookout and the demo until SIGINT or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = args.serve.resolve()?;
@@ -26,6 +33,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let rules = demo_dir.join("rules.yml");
     std::fs::write(&rules, RULES).with_context(|| format!("writing {}", rules.display()))?;
     config.rules.path.push(rules.display().to_string());
+    let dashboards = demo_dir.join("dashboards");
+    std::fs::create_dir_all(&dashboards).with_context(|| format!("creating {}", dashboards.display()))?;
+    for (name, json) in DASHBOARDS {
+        let file = dashboards.join(name);
+        std::fs::write(&file, json).with_context(|| format!("writing {}", file.display()))?;
+    }
+    config.dashboards.path.push(dashboards);
     let broker_dir = config.data_dir.join("broker");
 
     let (tx, rx) = tokio::sync::oneshot::channel();

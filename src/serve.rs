@@ -125,7 +125,16 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         &registry,
         notifier_stop.clone(),
     )?;
+    let ui = lookout_ui::router(lookout_ui::UiOptions {
+        dashboards: lookout_ui::DashboardOptions {
+            provision_paths: config.dashboards.path.clone(),
+            store_dir: config.data_dir.join("dashboards"),
+            builtin: Vec::new(),
+        },
+    })
+    .context("starting the UI")?;
     let admin = admin::router(AdminState { registry: registry.clone(), ready: Arc::clone(&ready) })
+        .merge(ui)
         .merge(lookout_rules::api::router(Arc::clone(&rules.0), rules.1.alertmanagers()))
         .merge(lookout_query::tempo_router(TempoState {
             spans: Arc::clone(&spans),

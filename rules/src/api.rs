@@ -179,6 +179,9 @@ struct ApiGroup {
     limit: usize,
     evaluation_time: f64,
     last_evaluation: String,
+    /// Lookout's own addition: the group's query language (`promql` or `logql`), so a client
+    /// knows where to run a rule's expression.
+    source: &'static str,
 }
 
 impl ApiGroup {
@@ -191,6 +194,7 @@ impl ApiGroup {
             limit: g.spec.limit,
             evaluation_time: g.evaluation_time.as_secs_f64(),
             last_evaluation: rfc3339(g.last_evaluation),
+            source: g.spec.source.as_str(),
         }
     }
 }

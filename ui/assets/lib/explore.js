@@ -1,0 +1,21 @@
+// What the explore pages share: the query, range and refresh kept in the URL.
+
+import { useEffect, useState } from 'preact/hooks';
+import { navigate, withParams } from './router.js';
+import { resolveRange } from './time.js';
+
+/** The explore state from the URL, a draft of the query, and `run` to write the draft back. */
+export function useExplore(params, defaults = {}) {
+  const q = params.get('q') ?? defaults.q ?? '';
+  const range = { from: params.get('from') || defaults.from || 'now-1h', to: params.get('to') || 'now' };
+  const refresh = params.get('refresh') ?? '';
+  const [draft, setDraft] = useState(q);
+  const [runs, setRuns] = useState(0);
+  useEffect(() => setDraft(q), [q]);
+  const run = (changes = {}) => {
+    navigate(withParams({ q: draft, ...changes }));
+    setRuns((n) => n + 1);
+  };
+  const setRange = ({ from, to, refresh: r }) => navigate(withParams({ from, to, refresh: r }));
+  return { q, range, refresh, draft, setDraft, run, runs, rerun: () => setRuns((n) => n + 1), setRange, resolved: () => resolveRange(range) };
+}
