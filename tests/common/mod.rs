@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod browser;
 pub mod gateway;
+pub mod ui_data;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

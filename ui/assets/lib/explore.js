@@ -1,6 +1,6 @@
 // What the explore pages share: the query, range and refresh kept in the URL.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { navigate, withParams } from './router.js';
 import { resolveRange } from './time.js';
 
@@ -11,7 +11,12 @@ export function useExplore(params, defaults = {}) {
   const refresh = params.get('refresh') ?? '';
   const [draft, setDraft] = useState(q);
   const [runs, setRuns] = useState(0);
-  useEffect(() => setDraft(q), [q]);
+  // A new query in the URL (a link, back, forward) replaces the draft; the first render keeps
+  // whatever was typed before effects ran.
+  const shown = useRef(q);
+  useEffect(() => {
+    if (shown.current !== q) { shown.current = q; setDraft(q); }
+  }, [q]);
   const run = (changes = {}) => {
     navigate(withParams({ q: draft, ...changes }));
     setRuns((n) => n + 1);

@@ -56,8 +56,9 @@ function ImportDialog({ onClose }) {
   };
   const save = async () => {
     try {
-      const existing = await api.get(result.dashboard.uid).catch(() => null);
-      const saved = await api.save({ ...result.dashboard, version: existing?.dashboard?.version ?? 0 });
+      const listed = (await api.list()).dashboards.some((d) => d.uid === result.dashboard.uid);
+      const current = listed ? (await api.get(result.dashboard.uid)).dashboard.version : 0;
+      const saved = await api.save({ ...result.dashboard, version: current });
       ref.current?.close();
       navigate(`/d/${saved.uid}`);
     } catch (e) { setError(e.message); }
@@ -81,8 +82,10 @@ function ImportDialog({ onClose }) {
     </dialog>`;
 }
 
+/** The variables' options and chosen values; null until the first ones are known, so panels
+ * never run with a variable left unreplaced. */
 function useVariables(dashboard, params) {
-  const [values, setValues] = useState({});
+  const [values, setValues] = useState(null);
   const key = JSON.stringify(dashboard?.variables ?? []) + params.toString();
   useEffect(() => {
     if (!dashboard) return undefined;
@@ -147,7 +150,7 @@ export function DashboardPage({ path, params }) {
   const resolved = useMemo(() => resolveRange(range), [range.from, range.to, runs]);
   const values = useVariables(draft, params);
   const varsKey = JSON.stringify(values);
-  const substitute = useMemo(() => (text, m) => substituter(values, m)(text), [varsKey]);
+  const substitute = useMemo(() => (text, m) => substituter(values ?? {}, m)(text), [varsKey]);
 
   const change = (next) => { setDraft(next); setDirty(true); };
   const onState = (id, status) => {
@@ -215,13 +218,13 @@ export function DashboardPage({ path, params }) {
     ${loaded.skipped.length > 0 && html`<details class="card"><summary>Imported from Grafana; ${loaded.skipped.length} item(s) skipped</summary>
       <ul class="skipped">${loaded.skipped.map((s) => html`<li>${s}</li>`)}</ul></details>`}
     <div class="toolbar">
-      <${Variables} variables=${draft.variables} values=${values} />
+      <${Variables} variables=${draft.variables} values=${values ?? {}} />
       <span class="grow"></span>
       <${TimePicker} range=${range} refresh=${refresh} onChange=${({ from, to, refresh: rf }) => navigate(withParams({ from, to, refresh: rf }))}
         onRefresh=${() => setRuns((n) => n + 1)} />
     </div>
     ${resolved.error && html`<p class="error" role="alert">${resolved.error}</p>`}
-    ${!resolved.error && draft.rows.map((row, ri) => html`
+    ${!resolved.error && values && draft.rows.map((row, ri) => html`
       <div class="row" data-row=${row.title}>
         ${(row.title || editing) && html`<div class="row-title">
           <button class="link" aria-expanded=${!row.collapsed} onClick=${() => toggleRow(ri)}>${row.collapsed ? '▸' : '▾'}</button>

@@ -15,6 +15,32 @@ import { LogLines, Volume, toLines, selectorOf } from '../components/logs.js';
 import { TimePicker, useAutoRefresh } from '../components/timepicker.js';
 
 const MAX_LINES = 10000;
+/** Loki's default `max_entries_limit_per_query`: larger limits are fetched in pages of this size. */
+const PAGE = 5000;
+
+/** Up to `limit` lines, fetched in pages of at most PAGE lines each, walking from the range's
+ * end (backward) or start (forward); lines on a page boundary's timestamp are not repeated. */
+export async function fetchLines(query, start, end, limit, direction) {
+  const out = [];
+  const seen = new Set();
+  let from = BigInt(Math.round(start)) * 1000000n, to = BigInt(Math.round(end)) * 1000000n;
+  while (out.length < limit) {
+    const want = Math.min(PAGE, limit - out.length);
+    const requested = Math.min(PAGE, want + seen.size);
+    const data = await loki.queryRange(query, from, to, { limit: requested, direction });
+    const raw = toLines(data.result, direction);
+    const page = raw.filter((l) => !seen.has(keyOf(l)));
+    out.push(...page.slice(0, limit - out.length));
+    if (raw.length < requested || page.length === 0) break;
+    const edge = page[page.length - 1].ts;
+    seen.clear();
+    for (const l of page) if (l.ts === edge) seen.add(keyOf(l));
+    if (direction === 'backward') to = edge + 1n; else from = edge;
+  }
+  return out;
+}
+
+const keyOf = (l) => `${l.ts}\u0000${l.line}\u0000${JSON.stringify(l.labels)}`;
 
 /** True for a LogQL log query (a selector and pipeline) rather than a metric query. */
 export const isLogQuery = (q) => q.trim().startsWith('{');
@@ -38,10 +64,10 @@ export function LogsPage({ params }) {
     const step = stepFor(r.start, r.end, 120);
     const work = isLogQuery(x.q)
       ? Promise.all([
-        loki.queryRange(x.q, r.start, r.end, { limit, direction }),
+        fetchLines(x.q, r.start, r.end, limit, direction),
         loki.queryRange(`sum by (level, detected_level) (count_over_time(${x.q} [${step}s]))`, r.start, r.end, { step })
           .catch(() => null),
-      ]).then(([data, volume]) => ({ lines: toLines(data.result, direction), volume: volume && toSeries(volume) }))
+      ]).then(([lines, volume]) => ({ lines, volume: volume && toSeries(volume) }))
       : loki.queryRange(x.q, r.start, r.end, { step }).then((data) => ({ series: named(toSeries(data), legendFor, '') }));
     work.then((result) => live && setState({ status: 'done', step, start: r.start, end: r.end, ...result }))
       .catch((e) => live && setState({ status: 'error', error: e.message }));

@@ -25,7 +25,7 @@ export function MetricsPage({ params }) {
     if (r.error) { setState({ status: 'error', error: r.error }); return undefined; }
     let live = true;
     const began = performance.now();
-    setState((s) => ({ ...s, status: 'loading' }));
+    setState((s) => ({ ...s, status: 'loading', rows: undefined, series: undefined }));
     const work = tab === 'table'
       ? prom.query(x.q, r.end).then((data) => ({ rows: toSeries(data), resultType: data.resultType }))
       : (async () => {
@@ -66,11 +66,14 @@ export function MetricsPage({ params }) {
     </div>
     <div class="card" aria-busy=${state.status === 'loading'} data-state=${state.status}>
       ${state.status === 'idle' && html`<p class="empty">Type a query and press Enter.</p>`}
-      ${state.status === 'done' && tab !== 'table' && html`
+      ${state.status === 'done' && state.series && tab !== 'table' && html`
         <p class="muted" data-testid="result-info">${state.series.length} series · step ${state.step}s · ${dots.length} exemplars · ${state.took} ms</p>
         ${state.series.length ? html`<${Chart} series=${state.series} range=${state.range} dots=${dots} onDot=${(d) => navigate(`/trace/${d.traceId}`)} />`
-          : html`<p class="empty">No data in this range.</p>`}`}
-      ${state.status === 'done' && tab === 'table' && html`<${ResultTable} rows=${state.rows} />`}
+          : html`<p class="empty">No data in this range.</p>`}
+        ${dots.length > 0 && html`<details class="exemplars"><summary>Exemplars (${dots.length}): the dots on the chart; each opens its trace</summary>
+          <ul>${dots.slice(0, 200).map((d) => html`<li><a href=${`/trace/${d.traceId}`}>${d.traceId}</a> <span class="muted">${formatTime(d.t)} · ${formatValue(d.v)}</span></li>`)}</ul>
+        </details>`}`}
+      ${state.status === 'done' && state.rows && tab === 'table' && html`<${ResultTable} rows=${state.rows} />`}
     </div>`;
 }
 
