@@ -42,6 +42,30 @@ fn every_page_loads_without_console_errors_at_desktop_and_phone_widths() {
     let f = Fixture::start();
     let b = Browser::start(1400, 900);
     let trace = &f.seeded.shop[0];
+
+    // The first load, with an empty cache: every file the page fetched from Lookout, compressed
+    // as sent (the API calls the page then makes are not part of it).
+    b.goto(&f.url("/explore/metrics"));
+    b.wait_for("the page to settle", "return document.readyState === 'complete' && document.querySelector('textarea')");
+    let first_load = b.execute(
+        "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+           .filter((e) => !new URL(e.name).pathname.startsWith('/api/'))
+           .reduce((n, e) => n + e.transferSize, 0)",
+        json!([]),
+    );
+    let first_load = first_load.as_u64().unwrap();
+    println!("first load: {first_load} bytes over the wire");
+    assert!(first_load > 10_000 && first_load < 300_000, "the first load is {first_load} bytes");
+
+    // With the keyboard alone: through the six links of the menu to the editor, then a query.
+    b.keys(keys::TAB);
+    assert_eq!(b.execute("return document.activeElement.getAttribute('href')", json!([])), "/explore/metrics");
+    b.keys(&keys::TAB.repeat(6));
+    assert_eq!(b.execute("return document.activeElement.getAttribute('aria-label')", json!([])), "PromQL query");
+    b.keys(&format!("ui_room_temperature{}", keys::ESCAPE));
+    b.keys(keys::ENTER);
+    assert!(result_info(&b).starts_with("3 series"));
+
     let pages = [
         ("metrics", explore(&f, "metrics", "ui_room_temperature", "&from=now-15m"), ".chart"),
         ("logs", explore(&f, "logs", r#"{service_name=~"frontend|inventory"}"#, ""), ".logline"),
@@ -433,4 +457,78 @@ fn a_firing_alert_shows_on_the_alerts_page_with_its_rule() {
         "return document.querySelector('[data-testid=result-info]')?.innerText.startsWith('1 series')",
     );
     assert_no_console_errors(&b, "alerts");
+}
+
+/// A benchmark, not run by default (`cargo test --release --test ui -- --ignored --nocapture`):
+/// a dashboard of 12 panels over 10,000 series, opened five times in a fresh page; prints the
+/// time from navigation start until every panel has drawn, as the page itself records it.
+#[test]
+#[ignore = "a benchmark: run it with --ignored and record its figure in BENCHMARKS.md"]
+fn dashboard_of_12_panels_over_10000_series_render_time() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let dashboards = dir.path().join("dashboards");
+    std::fs::create_dir_all(&dashboards).unwrap();
+    std::fs::write(dashboards.join("bench.json"), bench_dashboard()).unwrap();
+    let lookout =
+        common::Lookout::start(&dir.path().join("data"), &["--dashboards.path", dashboards.to_str().unwrap()]);
+    let base = format!("http://{}", lookout.http);
+    let end = common::now_ms();
+    for service in 0..20 {
+        let batch: Vec<_> = (0..500)
+            .map(|instance| {
+                let samples: Vec<(i64, f64)> =
+                    (0..40).map(|k| (end - (40 - k) * 15_000, (k * (instance % 7 + 1)) as f64)).collect();
+                let (s, i) = (format!("s{service}"), format!("i{instance}"));
+                common::series("bench_requests_total", &[("service", s.as_str()), ("instance", i.as_str())], &samples)
+            })
+            .collect();
+        let (status, body) = common::remote_write(&base, batch);
+        assert_eq!(status, 204, "{body}");
+    }
+    let b = Browser::start(1600, 1200);
+    let mut times = Vec::new();
+    for round in 0..6 {
+        b.goto(&format!("{base}/d/bench"));
+        let done = b.wait_for("every panel", "return document.documentElement.dataset.dashboardRendered");
+        assert_eq!(b.count(".panel[data-state=done]"), 12, "a panel failed: {}", b.text("main"));
+        let ms: f64 = done.as_str().unwrap().parse().unwrap();
+        if round > 0 {
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "12 panels over 10,000 series: median {} ms, max {} ms ({times:?})",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}
+
+fn bench_dashboard() -> String {
+    let rate = "rate(bench_requests_total[$__rate_interval])";
+    let panels = [
+        ("timeseries", format!("sum by (service) ({rate})"), "{{service}}"),
+        ("timeseries", format!("sum({rate})"), "all"),
+        ("timeseries", format!("max by (service) ({rate})"), "{{service}}"),
+        ("timeseries", format!("min by (service) ({rate})"), "{{service}}"),
+        ("timeseries", format!("avg by (service) ({rate})"), "{{service}}"),
+        ("timeseries", format!("count by (service) ({rate})"), "{{service}}"),
+        ("timeseries", format!("topk(5, sum by (instance) ({rate}))"), "{{instance}}"),
+        ("stat", format!("sum({rate})"), ""),
+        ("stat", "count(bench_requests_total)".to_owned(), ""),
+        ("gauge", format!("sum({rate}) / count(bench_requests_total)"), ""),
+        ("bar", format!("topk(10, sum by (service) ({rate}))"), "{{service}}"),
+        ("table", format!("sum by (service) ({rate})"), ""),
+    ];
+    let panels: Vec<_> = panels
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, expr, legend))| {
+            json!({"id": i + 1, "title": format!("Panel {}", i + 1), "type": kind, "width": 8, "height": 7,
+                   "queries": [{"lang": "promql", "expr": expr, "legend": legend}]})
+        })
+        .collect();
+    json!({"uid": "bench", "title": "Bench", "time": {"from": "now-10m", "to": "now"}, "rows": [{"title": "", "panels": panels}]})
+        .to_string()
 }

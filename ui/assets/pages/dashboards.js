@@ -86,7 +86,7 @@ function ImportDialog({ onClose }) {
  * never run with a variable left unreplaced. */
 function useVariables(dashboard, params) {
   const [values, setValues] = useState(null);
-  const key = JSON.stringify(dashboard?.variables ?? []) + params.toString();
+  const key = dashboard ? JSON.stringify(dashboard.variables ?? []) + params.toString() : null;
   useEffect(() => {
     if (!dashboard) return undefined;
     let live = true;
