@@ -157,6 +157,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             engine: Arc::new(Engine::new(engine_options)),
             queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
         }));
+    let admin = admin::HttpMetrics::new(&registry)?.layer(admin);
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
             .with_graceful_shutdown(admin_stop.clone().cancelled_owned())

@@ -74,6 +74,7 @@ fn every_page_loads_without_console_errors_at_desktop_and_phone_widths() {
         ("services", f.url("/services"), "[data-edge]"),
         ("dashboards", f.url("/dashboards"), "[data-uid]"),
         ("dashboard", f.url("/d/ui-test"), ".panel[data-state=done]"),
+        ("lookout-dashboard", f.url("/d/lookout-overview"), ".panel[data-state=done]"),
         ("alerts", f.url("/alerts"), "[data-alert]"),
     ];
     for (width, height, suffix) in [(1400, 900, ""), (390, 844, "-phone")] {
@@ -81,11 +82,12 @@ fn every_page_loads_without_console_errors_at_desktop_and_phone_widths() {
         for (name, url, ready) in &pages {
             b.goto(url);
             b.wait_for(&format!("{name} to draw"), &format!("return document.querySelector({ready:?}) !== null"));
-            if *name == "dashboard" {
+            if name.ends_with("dashboard") {
                 b.wait_for(
                     "every panel",
                     "return document.querySelectorAll('.panel[data-state=loading]').length === 0",
                 );
+                assert_eq!(b.count(".panel[data-state=error]"), 0, "{name}: {}", b.text("main"));
             }
             let overflow = b.execute(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
@@ -99,6 +101,10 @@ fn every_page_loads_without_console_errors_at_desktop_and_phone_widths() {
             assert_no_console_errors(&b, name);
         }
     }
+    // What the pages asked for is counted on Lookout's own dashboard, by route.
+    let served =
+        f.lookout.metric("lookout_http_requests_total", &[("code", "200"), ("handler", "/ui/api/dashboards/{uid}")]);
+    assert!(served >= 4.0, "{served} dashboard loads counted");
 }
 
 #[test]
@@ -399,6 +405,38 @@ fn provisioned_dashboard_renders_every_panel_and_an_edit_survives_a_reload() {
     b.goto(&f.url("/dashboards"));
     assert!(b.text("tr[data-uid=ui-test]").contains("saved"));
     assert_no_console_errors(&b, "dashboard");
+}
+
+#[test]
+fn a_dashboard_made_in_the_ui_is_saved_and_shows_after_a_reload() {
+    let _serial = serial();
+    let f = Fixture::start();
+    let b = Browser::start(1280, 900);
+    b.goto(&f.url("/dashboards"));
+    b.click("a[href='/dashboards/new']");
+    b.click_button("Add panel");
+    b.clear("#panel-title");
+    b.type_into("#panel-title", "Rooms");
+    b.type_into("textarea[aria-label='Query 1']", "ui_room_temperature");
+    b.type_into("input[aria-label='Query 1 legend']", "{{room}}");
+    b.click("dialog button.primary");
+    b.click_button("Settings");
+    b.clear("#dash-title");
+    b.type_into("#dash-title", "My rooms");
+    b.click("dialog button.primary");
+    b.click_button("Save");
+    b.wait_for("the new dashboard's address", "return location.pathname.startsWith('/d/my-rooms-')");
+    let path = b.execute("return location.pathname", json!([]));
+    b.goto(&f.url(path.as_str().unwrap()));
+    b.wait_for(
+        "the saved panel",
+        "return document.querySelector('.panel[data-state=done] .chart')?.dataset.series === '3'",
+    );
+    assert_eq!(b.text("[data-testid=dashboard-title]"), "My rooms");
+    assert_eq!(b.text(".panel .title"), "Rooms");
+    b.goto(&f.url("/dashboards"));
+    assert!(b.text("main table").contains("My rooms"));
+    assert_no_console_errors(&b, "new dashboard");
 }
 
 #[test]

@@ -147,6 +147,18 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({})));
     }
 
+    /// Clicks the first button whose text is `label`.
+    pub fn click_button(&self, label: &str) {
+        let xpath = format!("//button[normalize-space()='{label}']");
+        self.wait_for(
+            &format!("the button {label}"),
+            &format!("return document.evaluate({xpath:?}, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null"),
+        );
+        let found = self.call(reqwest::Method::POST, "/element", Some(json!({ "using": "xpath", "value": xpath })));
+        let id = found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_owned();
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({})));
+    }
+
     /// Types `text` (which may hold [`keys`]) into the first element matching `css`.
     pub fn type_into(&self, css: &str, text: &str) {
         self.wait_for(&format!("{css} to appear"), &format!("return document.querySelector({css:?}) !== null"));

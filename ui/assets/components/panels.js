@@ -27,7 +27,7 @@ async function runPanel(panel, start, end, substitute) {
   const step = stepFor(start, end, Math.max(60, panel.width * 12));
   const m = macros(step, start, end);
   const sub = (text) => substitute(text, m);
-  return Promise.all((panel.queries ?? []).map(async (q) => {
+  return Promise.all((panel.queries ?? []).filter((q) => (q.expr ?? '').trim()).map(async (q) => {
     const expr = sub(q.expr ?? '');
     const legend = (labels) => legendFor(q.legend, labels);
     if (q.lang === 'traceql') {
@@ -89,6 +89,7 @@ function PanelBody({ panel, results, height, range }) {
   const lines = results.flatMap((r) => r.lines ?? []);
   const traces = results.flatMap((r) => r.traces ?? []);
   const o = panel.options ?? {};
+  if (!(panel.queries ?? []).some((q) => (q.expr ?? '').trim())) return html`<p class="empty">This panel has no query yet.</p>`;
   if (panel.type === 'logs') return html`<${LogLines} lines=${lines} maxHeight=${height} label=${`${panel.title} lines`} />`;
   if (panel.type === 'traces' || traces.length) return html`<${TraceList} traces=${traces} />`;
   if (!series.length) return html`<p class="empty">No data</p>`;

@@ -4,6 +4,7 @@ const SI = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
 
 function trim(n, decimals) {
   if (!Number.isFinite(n)) return String(n);
+  if (decimals === undefined && n !== 0 && Math.abs(n) < 0.01) return Number(n.toPrecision(2)).toString();
   const d = decimals ?? (Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2);
   return Number(n.toFixed(d)).toString();
 }

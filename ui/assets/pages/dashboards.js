@@ -26,7 +26,7 @@ export function DashboardsPage() {
       <input aria-label="Filter dashboards" placeholder="Filter by title or tag" value=${filter} onInput=${(e) => setFilter(e.target.value)} />
       <span class="grow"></span>
       <button onClick=${() => setImporting(true)}>Import Grafana dashboard</button>
-      <a href="/dashboards/new"><button class="primary" tabindex="-1">New dashboard</button></a>
+      <a class="button primary" href="/dashboards/new">New dashboard</a>
     </div>
     ${state.status === 'loading' && html`<p class="loading">Loading…</p>`}
     ${state.status === 'error' && html`<p class="error" role="alert">${state.error}</p>`}

@@ -126,7 +126,7 @@ function layout(nodes, edges) {
   return { pos, cols: columns.length, rows: Math.max(1, ...Array.from(columns, (c) => c?.length ?? 0)) };
 }
 
-const NODE_W = 140, NODE_H = 46, COL_W = 290, ROW_H = 96;
+const NODE_W = 140, NODE_H = 46, COL_W = 300, ROW_H = 96;
 
 const bezier = (t, a, b, c, d) => (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d;
 
@@ -142,17 +142,18 @@ function placeEdges(edges, xy) {
       const x1 = a.x + NODE_W / 2, y1 = a.y + NODE_H, x2 = b.x + NODE_W / 2, y2 = b.y + NODE_H;
       p = [[x1, y1], [x1, y1 + 50], [x2, y2 + 50], [x2, y2]];
     }
-    const t = 0.72;
-    const label = `${formatValue(e.rate, 'reqps')} · ${formatValue(e.errorRatio, 'percentunit')} err${e.p95 !== undefined && Number.isFinite(e.p95) ? ` · p95 ${formatValue(e.p95, 's')}` : ''}`;
+    const t = 0.5;
+    const label = `${formatValue(e.rate, 'reqps')} · ${formatValue(e.errorRatio, 'percentunit')} err`;
+    const p95 = e.p95 !== undefined && Number.isFinite(e.p95) ? `p95 ${formatValue(e.p95, 's')}` : '';
     return {
-      e, label, d: `M${p[0][0]},${p[0][1]} C${p[1][0]},${p[1][1]} ${p[2][0]},${p[2][1]} ${p[3][0]},${p[3][1]}`,
+      e, label, p95, d: `M${p[0][0]},${p[0][1]} C${p[1][0]},${p[1][1]} ${p[2][0]},${p[2][1]} ${p[3][0]},${p[3][1]}`,
       lx: bezier(t, p[0][0], p[1][0], p[2][0], p[3][0]), ly: bezier(t, p[0][1], p[1][1], p[2][1], p[3][1]) - 6,
     };
   });
   const byY = placed.slice().sort((a, b) => a.ly - b.ly);
   for (let i = 1; i < byY.length; i++) {
     for (let j = 0; j < i; j++) {
-      if (Math.abs(byY[i].lx - byY[j].lx) < 190 && byY[i].ly - byY[j].ly < 14) byY[i].ly = byY[j].ly + 14;
+      if (Math.abs(byY[i].lx - byY[j].lx) < 150 && byY[i].ly - byY[j].ly < 28) byY[i].ly = byY[j].ly + 28;
     }
   }
   return placed;
@@ -166,9 +167,10 @@ function ServiceMap({ nodes, edges }) {
     <svg viewBox=${`0 0 ${W} ${H}`} width=${W} height=${H} role="img" aria-label=${`${nodes.length} services, ${edges.length} calls`}>
       <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
         <path d="M0,0 L10,5 L0,10 z" fill="#8c9bb0" /></marker></defs>
-      ${placeEdges(edges, xy).map(({ e, d, label, lx, ly }) => html`<g class=${`edge${e.errorRatio > 0.05 ? ' err' : ''}`} data-edge=${`${e.client}->${e.server}`}>
-          <path d=${d} marker-end="url(#arrow)" /><text x=${lx} y=${ly} text-anchor="middle">${label}</text>
-          <title>${e.client} → ${e.server}: ${label}</title></g>`)}
+      ${placeEdges(edges, xy).map(({ e, d, label, p95, lx, ly }) => html`<g class=${`edge${e.errorRatio > 0.05 ? ' err' : ''}`} data-edge=${`${e.client}->${e.server}`}>
+          <path d=${d} marker-end="url(#arrow)" />
+          <text x=${lx} y=${ly - 12} text-anchor="middle"><tspan x=${lx}>${label}</tspan><tspan x=${lx} dy="13">${p95}</tspan></text>
+          <title>${e.client} → ${e.server}: ${label} ${p95}</title></g>`)}
       ${nodes.map((n) => {
         const p = xy(n.name), s = n.stats;
         return html`<a href=${href('/d/lookout-service', { 'var-service': n.name })} aria-label=${`${n.name} dashboard`}>
