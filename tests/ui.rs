@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Mutex, MutexGuard};
 
 use common::browser::{Browser, keys};
-use common::ui_data::{BATCH_LINES, BIG_TRACE_SPANS, Fixture, ROOMS, SHOP_TRACES, push_line};
+use common::ui_data::{BATCH_LINES, BIG_TRACE_SPANS, Fixture, ROOMS, SHOP_TRACES, WARM_UP_TRACES, push_line};
 use common::urlencode;
 use serde_json::json;
 
@@ -159,7 +159,10 @@ fn promql_query_with_completion_draws_one_line_per_series_and_exemplars_link_to_
         "return location.pathname.startsWith('/trace/') && document.querySelector('.waterfall .row')",
     );
     let opened = b.execute("return location.pathname.slice(7)", json!([]));
-    assert!(f.seeded.shop.iter().any(|t| *t == opened), "exemplar opened {opened}, not a shop trace");
+    assert!(
+        f.seeded.shop.iter().chain(&f.seeded.warm_up).any(|t| *t == opened),
+        "exemplar opened {opened}, not a shop trace"
+    );
     assert_no_console_errors(&b, "metrics");
 }
 
@@ -249,7 +252,7 @@ fn trace_search_opens_a_waterfall_nested_as_sent() {
         json!([]),
     );
     b.click("form[aria-label='Search traces'] button[type=submit]");
-    assert_eq!(result_info(&b), format!("{SHOP_TRACES} traces"));
+    assert_eq!(result_info(&b), format!("{} traces", SHOP_TRACES + WARM_UP_TRACES));
     let query = b.execute("return document.querySelector('textarea[aria-label=\"TraceQL query\"]').value", json!([]));
     assert_eq!(query, r#"{ resource.service.name = "frontend" }"#);
     assert_eq!(b.execute("return Number(document.querySelector('.chart').dataset.series)", json!([])), 1);
@@ -375,11 +378,14 @@ fn provisioned_dashboard_renders_every_panel_and_an_edit_survives_a_reload() {
     check(1, "return p.querySelector('.chart').dataset.series === '3'");
     // The rooms' last samples are 17, 22 and 27.
     check(2, "return Math.abs(Number(p.querySelector('.stat').dataset.value) - 22) < 1e-9");
-    check(3, "return p.querySelector('svg path[stroke]:not([stroke=\"#eef1f5\"])') !== null");
+    check(
+        3,
+        "return p.querySelector('svg path[stroke]:not([stroke=\"#eef1f5\"])') !== null && p.querySelector('.stat').dataset.value === '27'",
+    );
     check(4, "return p.querySelectorAll('.barrow').length === 3");
     check(5, "return p.querySelectorAll('tbody tr').length === 3");
     check(6, &format!("return p.querySelectorAll('.logline').length === {SHOP_TRACES}"));
-    check(7, &format!("return p.querySelectorAll('tbody tr').length === {SHOP_TRACES}"));
+    check(7, &format!("return p.querySelectorAll('tbody tr').length === {}", SHOP_TRACES + WARM_UP_TRACES));
     check(8, "return Number(p.querySelector('[data-buckets]').dataset.buckets) > 1");
 
     // A variable narrows the queries that use it.
@@ -388,6 +394,15 @@ fn provisioned_dashboard_renders_every_panel_and_an_edit_survives_a_reload() {
         json!([]),
     );
     b.wait_for("one room", "return document.querySelectorAll('.panel[data-panel-id=\"5\"] tbody tr').length === 1");
+    // A custom variable picks the function.
+    b.execute(
+        "const s = document.querySelector('select[aria-label=Aggregation]'); s.value = 'min'; s.dispatchEvent(new Event('change', {bubbles: true}))",
+        json!([]),
+    );
+    b.wait_for(
+        "the coldest room",
+        "return document.querySelector('.panel[data-panel-id=\"3\"] .stat')?.dataset.value === '17'",
+    );
 
     // Edit a panel's title, save, reload: the saved copy now overrides the provisioned file.
     b.click("main button:not(.primary)");
@@ -489,6 +504,9 @@ fn a_firing_alert_shows_on_the_alerts_page_with_its_rule() {
     let rule = b.text("tr[data-rule=UiTestAlwaysFiring]");
     assert!(rule.contains("firing") && rule.contains("ok") && rule.contains("vector(1) > 0"), "{rule}");
     assert!(b.text("tr[data-rule='ui:room_temperature:avg']").contains("recording"));
+    // A rule that fails says why.
+    let broken = b.text("tr[data-rule=UiTestBroken]");
+    assert!(broken.contains("err") && broken.contains("many-to-many"), "{broken}");
     b.click("tr[data-rule=UiTestAlwaysFiring] a");
     b.wait_for(
         "the rule's query in Explore",

@@ -11,6 +11,8 @@ use super::{Lookout, eventually, http_client, now_ms, remote_write, series, urle
 
 /// Shop traces: frontend → orders → inventory, five spans each.
 pub const SHOP_TRACES: usize = 12;
+/// Shop traces sent first, alone, so the span-made counters exist before the others arrive.
+pub const WARM_UP_TRACES: usize = 2;
 /// Spans in the big trace.
 pub const BIG_TRACE_SPANS: usize = 5000;
 /// Log lines of the `batch` service.
@@ -20,8 +22,10 @@ pub const ROOMS: [&str; 3] = ["attic", "hall", "kitchen"];
 
 /// What was sent, for the tests to look for.
 pub struct Seeded {
-    /// The shop traces' ids, newest first.
+    /// The shop traces' ids, newest first; trace `i` failed at the inventory when `i % 4 == 0`.
     pub shop: Vec<String>,
+    /// Two older shop traces (the first failed) without logs, sent before the others.
+    pub warm_up: Vec<String>,
     /// The 5,000-span trace.
     pub big: String,
 }
@@ -85,6 +89,8 @@ const RULES: &str = r#"groups:
           summary: always firing, for the UI test
       - record: ui:room_temperature:avg
         expr: avg(ui_room_temperature)
+      - alert: UiTestBroken
+        expr: ui_room_temperature * on() ui_room_temperature
 "#;
 
 /// A provisioned dashboard with one panel of every type, over the seeded data.
@@ -94,7 +100,8 @@ pub const DASHBOARD: &str = r#"{
   "tags": ["test"],
   "time": {"from": "now-30m", "to": "now"},
   "variables": [
-    {"name": "room", "label": "Room", "type": "query", "query": "label_values(ui_room_temperature, room)", "includeAll": true}
+    {"name": "room", "label": "Room", "type": "query", "query": "label_values(ui_room_temperature, room)", "includeAll": true},
+    {"name": "agg", "label": "Aggregation", "type": "custom", "options": ["max", "min"]}
   ],
   "rows": [
     {"title": "Metrics", "panels": [
@@ -102,8 +109,8 @@ pub const DASHBOARD: &str = r#"{
        "queries": [{"lang": "promql", "expr": "ui_room_temperature{room=~\"$room\"}", "legend": "{{room}}"}]},
       {"id": 2, "title": "Average", "type": "stat", "width": 6, "height": 4,
        "queries": [{"lang": "promql", "expr": "avg(ui_room_temperature)"}]},
-      {"id": 3, "title": "Warmest", "type": "gauge", "width": 6, "height": 4, "options": {"min": 0, "max": 40},
-       "queries": [{"lang": "promql", "expr": "max(ui_room_temperature)"}]},
+      {"id": 3, "title": "Warmest or coldest", "type": "gauge", "width": 6, "height": 4, "options": {"min": 0, "max": 40},
+       "queries": [{"lang": "promql", "expr": "$agg(ui_room_temperature)"}]},
       {"id": 4, "title": "By room", "type": "bar", "width": 6, "height": 4,
        "queries": [{"lang": "promql", "expr": "ui_room_temperature", "legend": "{{room}}"}]},
       {"id": 5, "title": "Rooms", "type": "table", "width": 6, "height": 4,
@@ -150,6 +157,26 @@ fn span(trace: &str, id: &str, parent: &str, name: &str, kind: u8, start: u64, e
     s
 }
 
+/// One shop trace's resource spans: frontend → orders → inventory, failing at the inventory.
+fn shop_spans(trace: &str, seed: u64, t: u64, failed: bool) -> Vec<Value> {
+    let ms = 1_000_000u64;
+    let id = |k: u64| hex_id(seed * 100 + k, 8);
+    let error = failed.then_some("out of stock");
+    vec![
+        json!({"resource": resource("frontend"), "scopeSpans": [{"spans": [
+            span(trace, &id(1), "", "GET /checkout", 2, t, t + 40 * ms, None),
+            span(trace, &id(2), &id(1), "GET /orders", 3, t + 2 * ms, t + 35 * ms, None),
+        ]}]}),
+        json!({"resource": resource("orders"), "scopeSpans": [{"spans": [
+            span(trace, &id(3), &id(2), "GET /orders", 2, t + 3 * ms, t + 34 * ms, None),
+            span(trace, &id(4), &id(3), "POST /reserve", 3, t + 5 * ms, t + 30 * ms, None),
+        ]}]}),
+        json!({"resource": resource("inventory"), "scopeSpans": [{"spans": [
+            span(trace, &id(5), &id(4), "POST /reserve", 2, t + 6 * ms, t + (29 - seed % 20) * ms, error),
+        ]}]}),
+    ]
+}
+
 fn resource(service: &str) -> Value {
     json!({"attributes": [{"key": "service.name", "value": {"stringValue": service}}]})
 }
@@ -175,32 +202,24 @@ fn logs_of(service: &str, records: Vec<Value>) -> Value {
 pub fn seed(lookout: &Lookout) -> Seeded {
     let now = now_ms() as u64 * 1_000_000;
     let ms = 1_000_000u64;
-    let mut shop = vec![String::new(); SHOP_TRACES];
-    // Counters made from spans only rise between two collections, and `rate()` sees only rises:
-    // the oldest third goes first, the rest after the first collection, as if traffic went on.
-    let first_third = (2 * SHOP_TRACES / 3..SHOP_TRACES).collect::<Vec<_>>();
-    for i in first_third.iter().copied().chain(0..2 * SHOP_TRACES / 3) {
-        if i == 0 {
-            wait_for_collection(lookout);
-        }
+    // Counters made from spans count, for `rate()`, only what arrives after their first
+    // collection: two warm-up traces (one failing) in one request create every series first.
+    let warm_up: Vec<String> = (0..WARM_UP_TRACES as u64).map(|k| hex_id(500 + k, 16)).collect();
+    let warm: Vec<Value> = warm_up
+        .iter()
+        .enumerate()
+        .flat_map(|(k, trace)| shop_spans(trace, 500 + k as u64, now - (300 + k as u64) * 1_000 * ms, k == 0))
+        .collect();
+    post(lookout, "/v1/traces", &json!({ "resourceSpans": warm }));
+    wait_for_collection(lookout);
+
+    let mut shop = Vec::new();
+    for i in 0..SHOP_TRACES {
         let trace = hex_id(i as u64 + 1, 16);
         let id = |k: u64| hex_id((i as u64 + 1) * 100 + k, 8);
         let t = now - (i as u64 + 1) * 20_000 * ms;
         let failed = i % 4 == 0;
-        let error = failed.then_some("out of stock");
-        let body = json!({"resourceSpans": [
-            {"resource": resource("frontend"), "scopeSpans": [{"spans": [
-                span(&trace, &id(1), "", "GET /checkout", 2, t, t + 40 * ms, None),
-                span(&trace, &id(2), &id(1), "GET /orders", 3, t + 2 * ms, t + 35 * ms, None),
-            ]}]},
-            {"resource": resource("orders"), "scopeSpans": [{"spans": [
-                span(&trace, &id(3), &id(2), "GET /orders", 2, t + 3 * ms, t + 34 * ms, None),
-                span(&trace, &id(4), &id(3), "POST /reserve", 3, t + 5 * ms, t + 30 * ms, None),
-            ]}]},
-            {"resource": resource("inventory"), "scopeSpans": [{"spans": [
-                span(&trace, &id(5), &id(4), "POST /reserve", 2, t + 6 * ms, t + (29 - i as u64) * ms, error),
-            ]}]},
-        ]});
+        let body = json!({ "resourceSpans": shop_spans(&trace, i as u64 + 1, t, failed) });
         post(lookout, "/v1/traces", &body);
         post(
             lookout,
@@ -216,7 +235,7 @@ pub fn seed(lookout: &Lookout) -> Seeded {
             ((9, "INFO"), format!("reserved stock for order {i}"))
         };
         post(lookout, "/v1/logs", &logs_of("inventory", vec![log(&trace, &id(5), t + 7 * ms, severity, &text)]));
-        shop[i] = trace;
+        shop.push(trace);
     }
 
     // The big trace: run → batch → 49 steps → 101 items each.
@@ -283,7 +302,7 @@ pub fn seed(lookout: &Lookout) -> Seeded {
     assert_eq!(status, 204, "{body}");
 
     wait_until_queryable(lookout, &big);
-    Seeded { shop, big }
+    Seeded { shop, warm_up, big }
 }
 
 fn get_json(url: &str) -> Option<Value> {
@@ -294,7 +313,7 @@ fn get_json(url: &str) -> Option<Value> {
 fn wait_for_collection(lookout: &Lookout) {
     let base = format!("http://{}", lookout.http);
     eventually("the first collection of span metrics", || {
-        let q = urlencode("count(traces_service_graph_request_total) >= 3 and count(traces_spanmetrics_calls_total)");
+        let q = urlencode("count(traces_service_graph_request_total) >= 2 and count(traces_spanmetrics_calls_total)");
         let body = get_json(&format!("{base}/api/v1/query?query={q}"))?;
         (!body["data"]["result"].as_array()?.is_empty()).then_some(())
     });
