@@ -187,10 +187,7 @@ fn logql_query_lists_lines_newest_first_with_the_volume_by_level_and_links_to_tr
     assert!(b.text(".legend-inline").contains("error"));
     // Newest first: order 0 was sent as the newest trace; oldest first reverses it.
     assert!(b.text(".logline .body").ends_with("order 0"));
-    b.execute(
-        "const s = document.querySelector('select[aria-label=Order]'); s.value = 'forward'; s.dispatchEvent(new Event('change', {bubbles: true}))",
-        json!([]),
-    );
+    b.select("select[aria-label=Order]", "forward");
     b.wait_for("oldest first", "return document.querySelector('.logline .body')?.innerText.endsWith('order 8')");
 
     // A line opens with the keyboard, shows its labels and metadata, and links to its trace.
@@ -247,10 +244,7 @@ fn trace_search_opens_a_waterfall_nested_as_sent() {
     let b = Browser::start(1280, 900);
     b.goto(&f.url("/explore/traces"));
     b.wait_for("the services", "return document.querySelectorAll('select[aria-label=Service] option').length > 1");
-    b.execute(
-        "const s = document.querySelector('select[aria-label=Service]'); s.value = 'frontend'; s.dispatchEvent(new Event('change', {bubbles: true}))",
-        json!([]),
-    );
+    b.select("select[aria-label=Service]", "frontend");
     b.click("form[aria-label='Search traces'] button[type=submit]");
     assert_eq!(result_info(&b), format!("{} traces", SHOP_TRACES + WARM_UP_TRACES));
     let query = b.execute("return document.querySelector('textarea[aria-label=\"TraceQL query\"]').value", json!([]));
@@ -389,16 +383,10 @@ fn provisioned_dashboard_renders_every_panel_and_an_edit_survives_a_reload() {
     check(8, "return Number(p.querySelector('[data-buckets]').dataset.buckets) > 1");
 
     // A variable narrows the queries that use it.
-    b.execute(
-        "const s = document.querySelector('select[aria-label=Room]'); s.value = 'kitchen'; s.dispatchEvent(new Event('change', {bubbles: true}))",
-        json!([]),
-    );
+    b.select("select[aria-label=Room]", "kitchen");
     b.wait_for("one room", "return document.querySelectorAll('.panel[data-panel-id=\"5\"] tbody tr').length === 1");
     // A custom variable picks the function.
-    b.execute(
-        "const s = document.querySelector('select[aria-label=Aggregation]'); s.value = 'min'; s.dispatchEvent(new Event('change', {bubbles: true}))",
-        json!([]),
-    );
+    b.select("select[aria-label=Aggregation]", "min");
     b.wait_for(
         "the coldest room",
         "return document.querySelector('.panel[data-panel-id=\"3\"] .stat')?.dataset.value === '17'",

@@ -166,6 +166,15 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text })));
     }
 
+    /// Picks `value` in the `<select>` matching `css`, as a user choosing it would.
+    pub fn select(&self, css: &str, value: &str) {
+        self.wait_for(&format!("{css} to appear"), &format!("return document.querySelector({css:?}) !== null"));
+        self.execute(
+            "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true}))",
+            json!([css, value]),
+        );
+    }
+
     /// Clears the field matching `css`.
     pub fn clear(&self, css: &str) {
         let id = self.element(css);

@@ -18,6 +18,14 @@ export function nextPanelId(d) {
   return 1 + Math.max(0, ...d.rows.flatMap((r) => r.panels.map((p) => p.id)));
 }
 
+/** A dialog's error line and its Cancel and Apply buttons. */
+function Footer({ error, close, apply }) {
+  return html`
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <div class="toolbar" style="margin-top:10px"><span class="grow"></span>
+      <button onClick=${close}>Cancel</button><button class="primary" onClick=${() => apply(close)}>Apply</button></div>`;
+}
+
 function Dialog({ label, children, onClose }) {
   const ref = useRef(null);
   useEffect(() => { ref.current?.showModal(); }, []);
@@ -63,9 +71,7 @@ export function PanelEditor({ panel, onApply, onClose }) {
     <h2>Options</h2>
     <p class="muted">min, max, decimals, thresholds ([{"value": null, "color": "green"}, {"value": 80, "color": "red"}]), limit.</p>
     <textarea aria-label="Panel options" class="mono" rows="5" style="width:100%" value=${optionsText} onInput=${(e) => setOptionsText(e.target.value)} />
-    ${error && html`<p class="error" role="alert">${error}</p>`}
-    <div class="toolbar" style="margin-top:10px"><span class="grow"></span>
-      <button onClick=${close}>Cancel</button><button class="primary" onClick=${() => apply(close)}>Apply</button></div>`}
+    <${Footer} error=${error} close=${close} apply=${apply} />`}
   </${Dialog}>`;
 }
 
@@ -94,9 +100,7 @@ export function SettingsDialog({ dashboard, onApply, onClose }) {
     <h2>Variables</h2>
     <p class="muted">[{"name": "service", "type": "query", "query": "label_values(up, job)", "multi": false, "includeAll": true}] or {"type": "custom", "options": [...]}</p>
     <textarea aria-label="Variables" class="mono" rows="8" style="width:100%" value=${varsText} onInput=${(e) => setVarsText(e.target.value)} />
-    ${error && html`<p class="error" role="alert">${error}</p>`}
-    <div class="toolbar" style="margin-top:10px"><span class="grow"></span>
-      <button onClick=${close}>Cancel</button><button class="primary" onClick=${() => apply(close)}>Apply</button></div>`}
+    <${Footer} error=${error} close=${close} apply=${apply} />`}
   </${Dialog}>`;
 }
 
@@ -113,8 +117,6 @@ export function JsonDialog({ dashboard, onApply, onClose }) {
   return html`<${Dialog} label="Dashboard JSON" onClose=${onClose}>${(close) => html`
     <h2 style="margin-top:0">Dashboard JSON</h2>
     <textarea aria-label="Dashboard JSON" class="mono" rows="24" style="width:100%" value=${text} onInput=${(e) => setText(e.target.value)} />
-    ${error && html`<p class="error" role="alert">${error}</p>`}
-    <div class="toolbar" style="margin-top:10px"><span class="grow"></span>
-      <button onClick=${close}>Cancel</button><button class="primary" onClick=${() => apply(close)}>Apply</button></div>`}
+    <${Footer} error=${error} close=${close} apply=${apply} />`}
   </${Dialog}>`;
 }

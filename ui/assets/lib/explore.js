@@ -24,3 +24,25 @@ export function useExplore(params, defaults = {}) {
   const setRange = ({ from, to, refresh: r }) => navigate(withParams({ from, to, refresh: r }));
   return { q, range, refresh, draft, setDraft, run, runs, rerun: () => setRuns((n) => n + 1), setRange, resolved: () => resolveRange(range) };
 }
+
+/**
+ * Runs `work(range)` when the query, the range or `deps` change, or the page runs it again:
+ * {status: "idle" | "loading" | "done" | "error", took, ...what work returned}. An answer that
+ * comes after a newer question was asked is dropped. `when` false leaves the state idle.
+ */
+export function useQueryRun(x, deps, work, when = x.q.trim() !== '') {
+  const [state, setState] = useState({ status: 'idle' });
+  useEffect(() => {
+    if (!when) { setState({ status: 'idle' }); return undefined; }
+    const r = x.resolved();
+    if (r.error) { setState({ status: 'error', error: r.error }); return undefined; }
+    let live = true;
+    const began = performance.now();
+    setState((s) => ({ ...s, status: 'loading' }));
+    work(r)
+      .then((result) => live && setState({ status: 'done', took: Math.round(performance.now() - began), ...result }))
+      .catch((e) => live && setState({ status: 'error', error: e.message }));
+    return () => { live = false; };
+  }, [x.q, x.range.from, x.range.to, x.runs, when, ...deps]);
+  return state;
+}

@@ -5,14 +5,14 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from '../lib/html.js';
 import { loki, toSeries } from '../lib/api.js';
 import { lokiComplete } from '../lib/complete.js';
-import { useExplore } from '../lib/explore.js';
+import { useExplore, useQueryRun } from '../lib/explore.js';
 import { legendFor } from '../lib/format.js';
 import { navigate, withParams } from '../lib/router.js';
 import { stepFor, resolveRange } from '../lib/time.js';
 import { Chart, named } from '../components/chart.js';
-import { QueryEditor, QueryError } from '../components/editor.js';
+import { QueryBar } from '../components/querybar.js';
 import { LogLines, Volume, toLines, selectorOf } from '../components/logs.js';
-import { TimePicker, useAutoRefresh } from '../components/timepicker.js';
+import { useAutoRefresh } from '../components/timepicker.js';
 
 const MAX_LINES = 10000;
 /** Loki's default `max_entries_limit_per_query`: larger limits are fetched in pages of this size. */
@@ -50,52 +50,37 @@ export function LogsPage({ params }) {
   const direction = params.get('direction') === 'forward' ? 'forward' : 'backward';
   const limit = Number(params.get('limit')) || 1000;
   const complete = useMemo(() => lokiComplete(() => resolveRange(x.range)), [x.range.from, x.range.to]);
-  const [state, setState] = useState({ status: 'idle' });
   const [context, setContext] = useState(null);
   const [tail, setTail] = useState(null);
   useAutoRefresh(x.refresh, x.rerun);
-
-  useEffect(() => {
-    if (!x.q.trim()) { setState({ status: 'idle' }); return undefined; }
-    const r = x.resolved();
-    if (r.error) { setState({ status: 'error', error: r.error }); return undefined; }
-    let live = true;
-    setState((s) => ({ ...s, status: 'loading' }));
+  const state = useQueryRun(x, [direction, limit], async (r) => {
     const step = stepFor(r.start, r.end, 120);
-    const work = isLogQuery(x.q)
-      ? Promise.all([
-        fetchLines(x.q, r.start, r.end, limit, direction),
-        loki.queryRange(`sum by (level, detected_level) (count_over_time(${x.q} [${step}s]))`, r.start, r.end, { step })
-          .catch(() => null),
-      ]).then(([lines, volume]) => ({ lines, volume: volume && toSeries(volume) }))
-      : loki.queryRange(x.q, r.start, r.end, { step }).then((data) => ({ series: named(toSeries(data), legendFor, '') }));
-    work.then((result) => live && setState({ status: 'done', step, start: r.start, end: r.end, ...result }))
-      .catch((e) => live && setState({ status: 'error', error: e.message }));
-    return () => { live = false; };
-  }, [x.q, x.range.from, x.range.to, direction, limit, x.runs]);
+    const shown = { step, start: r.start, end: r.end };
+    if (!isLogQuery(x.q)) {
+      const data = await loki.queryRange(x.q, r.start, r.end, { step });
+      return { ...shown, series: named(toSeries(data), legendFor, '') };
+    }
+    const [lines, volume] = await Promise.all([
+      fetchLines(x.q, r.start, r.end, limit, direction),
+      loki.queryRange(`sum by (level, detected_level) (count_over_time(${x.q} [${step}s]))`, r.start, r.end, { step })
+        .catch(() => null),
+    ]);
+    return { ...shown, lines, volume: volume && toSeries(volume) };
+  });
 
   const lines = tail ? tail.lines : state.lines ?? [];
   return html`
     <h1>Explore logs</h1>
-    <div class="card">
-      <div class="toolbar">
-        <${QueryEditor} label="LogQL query" value=${x.draft} onChange=${x.setDraft} onRun=${() => x.run()} complete=${complete}
-          placeholder='Enter a LogQL query, e.g. {service_name="orders"} |= "error"' />
-        <button class="primary" onClick=${() => x.run()}>Run query</button>
-      </div>
-      <div class="toolbar">
-        <${TimePicker} range=${x.range} refresh=${x.refresh} onChange=${x.setRange} onRefresh=${x.rerun} />
-        <span class="grow"></span>
-        <select aria-label="Order" value=${direction} onChange=${(e) => navigate(withParams({ direction: e.target.value === 'forward' ? 'forward' : null }))}>
-          <option value="backward">Newest first</option><option value="forward">Oldest first</option>
-        </select>
-        <select aria-label="Line limit" value=${limit} onChange=${(e) => navigate(withParams({ limit: e.target.value }))}>
-          ${[100, 1000, 5000, 10000].map((n) => html`<option value=${n}>${n} lines</option>`)}
-        </select>
-        <${TailButton} query=${x.q} tail=${tail} setTail=${setTail} />
-      </div>
-      <${QueryError} error=${state.status === 'error' && state.error} query=${x.q} />
-    </div>
+    <${QueryBar} x=${x} label="LogQL query" placeholder='Enter a LogQL query, e.g. {service_name="orders"} |= "error"' complete=${complete}
+      error=${state.status === 'error' && state.error}>
+      <select aria-label="Order" value=${direction} onChange=${(e) => navigate(withParams({ direction: e.target.value === 'forward' ? 'forward' : null }))}>
+        <option value="backward">Newest first</option><option value="forward">Oldest first</option>
+      </select>
+      <select aria-label="Line limit" value=${limit} onChange=${(e) => navigate(withParams({ limit: e.target.value }))}>
+        ${[100, 1000, 5000, 10000].map((n) => html`<option value=${n}>${n} lines</option>`)}
+      </select>
+      <${TailButton} query=${x.q} tail=${tail} setTail=${setTail} />
+    </${QueryBar}>
     <div class="card" aria-busy=${state.status === 'loading'} data-state=${tail ? 'tail' : state.status}>
       ${state.status === 'idle' && !tail && html`<p class="empty">Type a query and press Enter.</p>`}
       ${state.status === 'done' && state.volume && !tail && html`<${Volume} series=${state.volume} start=${state.start} end=${state.end} step=${state.step} />`}

@@ -1,45 +1,34 @@
 // Explore metrics: a PromQL query drawn as a chart (exemplars link to their traces) or a table.
 
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useMemo } from 'preact/hooks';
 import { html } from '../lib/html.js';
 import { prom, toSeries } from '../lib/api.js';
 import { promComplete } from '../lib/complete.js';
-import { useExplore } from '../lib/explore.js';
+import { useExplore, useQueryRun } from '../lib/explore.js';
 import { legendFor, seriesName, formatValue } from '../lib/format.js';
 import { navigate, withParams } from '../lib/router.js';
 import { stepFor, formatTime } from '../lib/time.js';
 import { Chart, named } from '../components/chart.js';
-import { QueryEditor, QueryError } from '../components/editor.js';
-import { TimePicker, useAutoRefresh } from '../components/timepicker.js';
+import { QueryBar } from '../components/querybar.js';
+import { useAutoRefresh } from '../components/timepicker.js';
 
 export function MetricsPage({ params }) {
   const x = useExplore(params);
   const tab = params.get('tab') || 'graph';
   const complete = useMemo(promComplete, []);
-  const [state, setState] = useState({ status: 'idle' });
   useAutoRefresh(x.refresh, x.rerun);
-
-  useEffect(() => {
-    if (!x.q.trim()) { setState({ status: 'idle' }); return undefined; }
-    const r = x.resolved();
-    if (r.error) { setState({ status: 'error', error: r.error }); return undefined; }
-    let live = true;
-    const began = performance.now();
-    setState((s) => ({ ...s, status: 'loading', rows: undefined, series: undefined }));
-    const work = tab === 'table'
-      ? prom.query(x.q, r.end).then((data) => ({ rows: toSeries(data), resultType: data.resultType }))
-      : (async () => {
-        const step = stepFor(r.start, r.end, 250);
-        const [data, exemplars] = await Promise.all([
-          prom.queryRange(x.q, r.start, r.end, step),
-          prom.exemplars(x.q, r.start, r.end).catch(() => []),
-        ]);
-        return { series: named(toSeries(data), legendFor, ''), exemplars, step, range: [r.start, r.end] };
-      })();
-    work.then((result) => live && setState({ status: 'done', took: Math.round(performance.now() - began), ...result }))
-      .catch((e) => live && setState({ status: 'error', error: e.message }));
-    return () => { live = false; };
-  }, [x.q, x.range.from, x.range.to, tab, x.runs]);
+  const state = useQueryRun(x, [tab], async (r) => {
+    if (tab === 'table') {
+      const data = await prom.query(x.q, r.end);
+      return { rows: toSeries(data) };
+    }
+    const step = stepFor(r.start, r.end, 250);
+    const [data, exemplars] = await Promise.all([
+      prom.queryRange(x.q, r.start, r.end, step),
+      prom.exemplars(x.q, r.start, r.end).catch(() => []),
+    ]);
+    return { series: named(toSeries(data), legendFor, ''), exemplars, step, range: [r.start, r.end] };
+  });
 
   const dots = useMemo(() => (state.exemplars ?? []).flatMap((set) => (set.exemplars ?? []).map((e) => {
     const traceId = e.labels?.trace_id ?? e.labels?.traceID ?? e.labels?.traceId;
@@ -48,22 +37,13 @@ export function MetricsPage({ params }) {
 
   return html`
     <h1>Explore metrics</h1>
-    <div class="card">
-      <div class="toolbar">
-        <${QueryEditor} label="PromQL query" value=${x.draft} onChange=${x.setDraft} onRun=${() => x.run()} complete=${complete}
-          placeholder="Enter a PromQL query, e.g. sum by (job) (rate(http_server_request_duration_seconds_count[5m]))" />
-        <button class="primary" onClick=${() => x.run()}>Run query</button>
+    <${QueryBar} x=${x} label="PromQL query" placeholder="Enter a PromQL query, e.g. sum by (job) (rate(http_server_request_duration_seconds_count[5m]))" complete=${complete}
+      error=${state.status === 'error' && state.error}>
+      <div class="tabs" role="group" aria-label="View">
+        <button aria-pressed=${tab === 'graph'} onClick=${() => navigate(withParams({ tab: null }))}>Graph</button>
+        <button aria-pressed=${tab === 'table'} onClick=${() => navigate(withParams({ tab: 'table' }))}>Table</button>
       </div>
-      <div class="toolbar">
-        <${TimePicker} range=${x.range} refresh=${x.refresh} onChange=${x.setRange} onRefresh=${x.rerun} />
-        <span class="grow"></span>
-        <div class="tabs" role="group" aria-label="View">
-          <button aria-pressed=${tab === 'graph'} onClick=${() => navigate(withParams({ tab: null }))}>Graph</button>
-          <button aria-pressed=${tab === 'table'} onClick=${() => navigate(withParams({ tab: 'table' }))}>Table</button>
-        </div>
-      </div>
-      <${QueryError} error=${state.status === 'error' && state.error} query=${x.q} />
-    </div>
+    </${QueryBar}>
     <div class="card" aria-busy=${state.status === 'loading'} data-state=${state.status}>
       ${state.status === 'idle' && html`<p class="empty">Type a query and press Enter.</p>`}
       ${state.status === 'done' && state.series && tab !== 'table' && html`

@@ -5,12 +5,11 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { html } from '../lib/html.js';
 import { tempo } from '../lib/api.js';
 import { traceqlComplete } from '../lib/complete.js';
-import { useExplore } from '../lib/explore.js';
+import { useExplore, useQueryRun } from '../lib/explore.js';
 import { navigate, withParams } from '../lib/router.js';
 import { formatTime } from '../lib/time.js';
 import { Chart } from '../components/chart.js';
-import { QueryEditor, QueryError } from '../components/editor.js';
-import { TimePicker } from '../components/timepicker.js';
+import { QueryBar } from '../components/querybar.js';
 
 const esc = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
@@ -36,38 +35,20 @@ export function TracesPage({ params }) {
   const x = useExplore(params, { q: '{ }' });
   const limit = Number(params.get('limit')) || 50;
   const complete = useMemo(traceqlComplete, []);
-  const [state, setState] = useState({ status: 'idle' });
-
-  useEffect(() => {
-    if (!params.get('q')) { setState({ status: 'idle' }); return undefined; }
-    const r = x.resolved();
-    if (r.error) { setState({ status: 'error', error: r.error }); return undefined; }
-    let live = true;
-    setState((s) => ({ ...s, status: 'loading' }));
-    tempo.search(x.q, r.start, r.end, limit)
-      .then((body) => live && setState({ status: 'done', traces: body.traces ?? [] }))
-      .catch((e) => live && setState({ status: 'error', error: e.message }));
-    return () => { live = false; };
-  }, [x.q, x.range.from, x.range.to, limit, x.runs]);
+  const state = useQueryRun(x, [limit], async (r) => {
+    const body = await tempo.search(x.q, r.start, r.end, limit);
+    return { traces: body.traces ?? [] };
+  }, Boolean(params.get('q')));
 
   return html`
     <h1>Explore traces</h1>
     <${SearchForm} onSearch=${(q) => { x.setDraft(q); navigate(withParams({ q })); x.rerun(); }} />
-    <div class="card">
-      <div class="toolbar">
-        <${QueryEditor} label="TraceQL query" value=${x.draft} onChange=${x.setDraft} onRun=${() => x.run()} complete=${complete}
-          placeholder='{ resource.service.name = "orders" && duration > 100ms }' />
-        <button class="primary" onClick=${() => x.run()}>Run query</button>
-      </div>
-      <div class="toolbar">
-        <${TimePicker} range=${x.range} onChange=${x.setRange} onRefresh=${x.rerun} showAuto=${false} />
-        <span class="grow"></span>
-        <select aria-label="Result limit" value=${limit} onChange=${(e) => navigate(withParams({ limit: e.target.value }))}>
-          ${[20, 50, 100, 500].map((n) => html`<option value=${n}>${n} traces</option>`)}
-        </select>
-      </div>
-      <${QueryError} error=${state.status === 'error' && state.error} query=${x.q} />
-    </div>
+    <${QueryBar} x=${x} label="TraceQL query" placeholder='{ resource.service.name = "orders" && duration > 100ms }' complete=${complete} showAuto=${false}
+      error=${state.status === 'error' && state.error}>
+      <select aria-label="Result limit" value=${limit} onChange=${(e) => navigate(withParams({ limit: e.target.value }))}>
+        ${[20, 50, 100, 500].map((n) => html`<option value=${n}>${n} traces</option>`)}
+      </select>
+    </${QueryBar}>
     <div class="card" aria-busy=${state.status === 'loading'} data-state=${state.status}>
       ${state.status === 'idle' && html`<p class="empty">Search, or run a TraceQL query.</p>`}
       ${state.status === 'done' && html`<${TraceResults} traces=${state.traces} />`}
