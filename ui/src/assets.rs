@@ -45,6 +45,10 @@ const PAGES: [&str; 10] = [
 ];
 
 pub(crate) fn router() -> Router {
+    // Compress every file now, at start-up, rather than in the first request's handler.
+    if !cfg!(debug_assertions) {
+        prepared();
+    }
     PAGES.iter().fold(Router::new(), |router, page| router.route(page, get(index))).route("/ui/{*path}", get(asset))
 }
 
