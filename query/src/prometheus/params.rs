@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Method, header};
 use lookout_storage::Tenant;
 use lookout_storage::metrics::{MatchOp, Matcher};
 use promql_parser::label::{MatchOp as PromOp, Matcher as PromMatcher};
-use promql_parser::parser::{self, Expr, VectorSelector};
+use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::{ExprVisitor, walk_expr};
 
 use super::reply::{ApiError, bad_data, invalid_param};
@@ -232,7 +232,7 @@ enum Selector {
 /// A series selector (`foo{a="b"}`, no offset or `@`) as matcher sets (more than one only for
 /// `or` inside the braces).
 fn series_selector(text: &str) -> Result<Vec<Vec<Matcher>>, Selector> {
-    match parser::parse(text) {
+    match crate::promql::parse_expr(text) {
         Ok(Expr::VectorSelector(vs)) if vs.offset.is_none() && vs.at.is_none() => {
             matcher_sets(&vs).map_err(Selector::Invalid)
         }
@@ -261,7 +261,7 @@ pub(crate) fn expr_selectors(query: &str) -> Result<Vec<Vec<Matcher>>, ApiError>
             Ok(true)
         }
     }
-    let expr = parser::parse(query).map_err(bad_data)?;
+    let expr = crate::promql::parse_expr(query).map_err(bad_data)?;
     let mut collect = Collect(Vec::new());
     let _ = walk_expr(&mut collect, &expr);
     let mut sets = Vec::new();

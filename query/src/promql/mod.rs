@@ -149,18 +149,34 @@ fn register_functions() {
     });
 }
 
+/// promql-parser's `parse`, with its panics turned into parse errors: it panics on some input
+/// (a duration too large for `std::time::Duration`, found by `fuzz/`'s `queries` target), and a
+/// query is a client's input.
+pub fn parse_expr(text: &str) -> Result<promql_parser::parser::Expr, String> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(text)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(if detail.contains("Duration") {
+            "parse error: a duration in the query is too large".to_owned()
+        } else {
+            "parse error: the query could not be parsed".to_owned()
+        })
+    })
+}
+
 /// Parses a query; a syntax error says where it is, as Prometheus's do (`1:5: parse error: …`).
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     register_functions();
     let text = syntax::go_byte_escapes(query);
-    promql_parser::parser::parse(&text).or_else(|e| {
+    parse_expr(&text).or_else(|e| {
         // `info()`'s label selector may match the empty string, which the parser refuses.
         let marked = (e == "vector selector must contain at least one non-empty matcher")
             .then(|| syntax::mark_info_selectors(&text))
             .flatten();
-        marked
-            .and_then(|q| promql_parser::parser::parse(&q).ok())
-            .ok_or_else(|| QueryError::BadData(syntax::describe(&text, &e)))
+        marked.and_then(|q| parse_expr(&q).ok()).ok_or_else(|| QueryError::BadData(syntax::describe(&text, &e)))
     })
 }
 

@@ -7,8 +7,6 @@
 //!   the innermost part of the query that gives the same error on its own, as Prometheus puts
 //!   it at the node it checks; for a wrong argument, at that argument.
 
-use promql_parser::parser;
-
 /// Longest query (in tokens) for which the position is looked for; longer queries get the
 /// parser's message with the position of their end.
 const MAX_TOKENS: usize = 200;
@@ -267,7 +265,7 @@ fn completable(prefix: &str, toks: &[Token]) -> bool {
     let close = closers(prefix, toks);
     MIDDLES.iter().any(|m| {
         let candidate = format!("{prefix}{m}{close}");
-        parser::parse(&candidate).is_ok()
+        super::parse_expr(&candidate).is_ok()
     })
 }
 
@@ -314,7 +312,7 @@ fn locate(query: &str, parser_message: &str) -> (usize, String) {
     if let Some(regex) = parser_message.strip_prefix("illegal regex for ") {
         let matcher = toks.windows(3).find(|w| {
             matches!(&query[w[1].start..w[1].end], "=~" | "!~")
-                && parser::parse(&format!("{{__name__={}}}", &query[w[2].start..w[2].end]))
+                && super::parse_expr(&format!("{{__name__={}}}", &query[w[2].start..w[2].end]))
                     .is_ok_and(|e| e.to_string().contains(regex))
         });
         if let Some(w) = matcher {
@@ -379,7 +377,7 @@ fn failing_node(query: &str, toks: &[Token], message: &str) -> Option<(usize, us
                 break;
             }
             if depth == 0
-                && let Err(e) = parser::parse(&query[toks[first].start..toks[last].end])
+                && let Err(e) = super::parse_expr(&query[toks[first].start..toks[last].end])
                 && e == message
             {
                 return Some((first, last));
@@ -420,7 +418,7 @@ fn node_position(query: &str, node: &[Token], message: &str) -> usize {
         let got = message.rsplit("got ").next().unwrap_or_default();
         let typed = args().into_iter().find(|arg| {
             let (start, end) = (arg[0].start, arg[arg.len() - 1].end);
-            parser::parse(&query[start..end]).is_ok_and(|e| e.value_type().to_string() == got)
+            super::parse_expr(&query[start..end]).is_ok_and(|e| e.value_type().to_string() == got)
         });
         if let Some(arg) = typed {
             return arg[0].start;
@@ -512,6 +510,8 @@ fn prometheus_wording(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use promql_parser::parser;
+
     use super::*;
 
     /// Prometheus 2.42's positions for these queries (`tests/promql.rs` checks many more against

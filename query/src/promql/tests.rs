@@ -155,3 +155,12 @@ fn selectors_return_native_histograms_beside_floats() {
     let histograms: Vec<i64> = series[0].histograms.iter().map(|p| p.t).collect();
     assert_eq!((floats, histograms), (vec![0, 60_000, 120_000, 360_000], vec![180_000, 240_000, 300_000]));
 }
+
+/// `fuzz/`'s `queries` target found that promql-parser panics on a duration too large for
+/// `std::time::Duration`; the query is refused instead.
+#[test]
+fn a_duration_too_large_is_a_parse_error_not_a_panic() {
+    let query = format!("quantile_over_time(0.5, data[{}])", "8".repeat(120));
+    let err = super::parse(&query).unwrap_err();
+    assert!(matches!(err, QueryError::BadData(ref m) if m.contains("too large")), "{err:?}");
+}
