@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
 use super::{Lookout, eventually, http_client, now_ms, remote_write, series, urlencode};
@@ -364,9 +362,4 @@ pub fn push_line(lookout: &Lookout, service: &str, text: &str) {
     o.remove("traceId");
     o.remove("spanId");
     post(lookout, "/v1/logs", &logs_of(service, vec![record]));
-}
-
-/// A path in the repository.
-pub fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
