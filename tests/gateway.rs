@@ -357,6 +357,21 @@ fn request_id_traceparent_and_forwarding_headers_reach_the_upstream() {
     assert_eq!(r.headers()["x-request-id"].len(), 32);
 }
 
+#[test]
+fn the_upstream_gets_the_request_target_in_origin_form_and_a_host() {
+    let ups = vec![Upstream::start("a")];
+    let gw = gateway(&ups, "", "");
+    let r = http_client().get(gw.url("/x?q=1")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(ups[0].behaviour.last_target.lock().unwrap().as_deref(), Some("/x?q=1"));
+    // An HTTP/1.0 client may send no Host; the upstream, spoken to in HTTP/1.1, gets its own.
+    let answer = raw(&gw, b"GET /y HTTP/1.0\r\n\r\n", Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert_eq!(ups[0].behaviour.last_target.lock().unwrap().as_deref(), Some("/y"));
+    let seen = ups[0].behaviour.last_headers.lock().unwrap().clone().unwrap();
+    assert_eq!(seen["host"], ups[0].addr.to_string());
+}
+
 /// Writes raw bytes and reads the answer until the gateway closes or `wait` passes.
 fn raw(gw: &GatewayProcess, bytes: &[u8], wait: Duration) -> String {
     let mut s = TcpStream::connect(gw.addr).unwrap();

@@ -33,6 +33,8 @@ pub struct Behaviour {
     pub hits: AtomicU64,
     /// Headers of the last request.
     pub last_headers: Mutex<Option<HeaderMap>>,
+    /// Request target of the last request, as the upstream's HTTP server read it.
+    pub last_target: Mutex<Option<String>>,
 }
 
 /// A real HTTP server on a free port that answers with its own name.
@@ -46,9 +48,14 @@ pub struct Upstream {
     stop: Mutex<Option<CancellationToken>>,
 }
 
-async fn answer(State((name, b)): State<(String, Arc<Behaviour>)>, headers: HeaderMap) -> impl IntoResponse {
+async fn answer(
+    State((name, b)): State<(String, Arc<Behaviour>)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     b.hits.fetch_add(1, Ordering::Relaxed);
     *b.last_headers.lock().unwrap() = Some(headers);
+    *b.last_target.lock().unwrap() = Some(uri.to_string());
     let delay = b.delay_ms.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

@@ -268,17 +268,14 @@ impl Gateway {
                     request.headers_mut().insert(HeaderName::from_static("traceparent"), traceparent);
                 }
             }
-            let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(http::uri::Scheme::HTTP);
-            uri.authority = Some(upstream.authority.clone());
-            uri.path_and_query = Some(target.clone());
-            let Ok(uri) = http::Uri::from_parts(uri) else {
-                return Outcome {
-                    response: error(StatusCode::BAD_REQUEST, "bad request target", request_id),
-                    upstream: None,
-                };
-            };
-            *request.uri_mut() = uri;
+            // Origin form (`/path?query`), as NGINX sends it: an origin server is not a proxy,
+            // and the absolute form would show up in the upstream's view of the request.
+            *request.uri_mut() = http::Uri::from(target.clone());
+            if !request.headers().contains_key(header::HOST)
+                && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
+            {
+                request.headers_mut().insert(header::HOST, host);
+            }
             let in_flight = upstream.start();
             let sent = Instant::now();
             let result = tokio::time::timeout(route.timeout, super::conn::send(&upstream.authority, request)).await;
