@@ -42,6 +42,22 @@ pub enum Command {
     Demo(Box<DemoArgs>),
     /// Break the running demo on purpose: slow or failing replicas, stopped consumers, a flood.
     Chaos(ChaosArgs),
+    /// Make credentials for the tenants file (`--auth.tenants-file`).
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+/// `lookout auth ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print a new random bearer token and the tenants-file line with its hash.
+    Token {
+        /// The token's name in the file.
+        #[arg(long, default_value = "token")]
+        name: String,
+    },
+    /// Read a password from standard input and print its pbkdf2-sha256 hash.
+    HashPassword,
 }
 
 /// Flags of `lookout demo`: Lookout's own, and where the demo's parts listen.
@@ -242,6 +258,9 @@ pub struct ServeArgs {
     /// Folders of dashboard JSON files to provision, comma-separated or repeated [default: none].
     #[arg(long = "dashboards.path", env = "LOOKOUT_DASHBOARDS_PATH", value_delimiter = ',')]
     pub dashboards_path: Option<Vec<PathBuf>>,
+    /// Turn on authentication with this tenants file (tokens, users, their tenants) [default: off].
+    #[arg(long = "auth.tenants-file", env = "LOOKOUT_AUTH_TENANTS_FILE")]
+    pub auth_tenants_file: Option<PathBuf>,
     /// How often a firing alert is sent again, e.g. 1m [default: 1m].
     #[arg(long = "rules.resend-delay", env = "LOOKOUT_RULES_RESEND_DELAY", value_parser = humantime::parse_duration)]
     pub rules_resend_delay: Option<Duration>,
@@ -301,6 +320,9 @@ impl ServeArgs {
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.rules.path, &self.rules_path);
         set(&mut c.dashboards.path, &self.dashboards_path);
+        if let Some(file) = &self.auth_tenants_file {
+            c.auth.tenants_file = Some(file.clone());
+        }
         set(&mut c.rules.resend_delay, &self.rules_resend_delay);
         set(&mut c.rules.alertmanager_urls, &self.rules_alertmanager_url);
         set(&mut c.rules.webhook_urls, &self.rules_webhook_url);

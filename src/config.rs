@@ -41,6 +41,8 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Dashboards provisioned from files.
     pub dashboards: DashboardsConfig,
+    /// Tenants and credentials; off unless a tenants file is named.
+    pub auth: AuthConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -62,6 +64,7 @@ impl Default for Config {
             scrape_configs: Vec::new(),
             rules: RulesConfig::default(),
             dashboards: DashboardsConfig::default(),
+            auth: AuthConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -264,6 +267,16 @@ pub struct RulesConfig {
     pub for_grace_period: Duration,
     /// Alerts each receiver's queue holds; beyond it the oldest are dropped and counted.
     pub notification_queue_capacity: usize,
+}
+
+/// Authentication and tenancy (`src/auth.rs`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The tenants file: with it, every API and intake request needs credentials from it, and
+    /// its tenant is the request's; without it, no credentials are asked for and the tenant is
+    /// `X-Scope-OrgID` (or `anonymous`).
+    pub tenants_file: Option<PathBuf>,
 }
 
 /// Dashboards the UI shows besides Lookout's own and those saved from the UI.

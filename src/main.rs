@@ -1,6 +1,7 @@
 //! The `lookout` binary: command line, configuration and the composition root.
 
 mod admin;
+mod auth;
 mod cli;
 mod config;
 mod demo;
@@ -43,6 +44,7 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(demo::run(*args))
         }
         Some(Command::Chaos(args)) => runtime()?.block_on(demo::chaos(args)),
+        Some(Command::Auth(command)) => auth_command(command),
     }
 }
 
@@ -159,6 +161,25 @@ fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+/// `lookout auth token` and `lookout auth hash-password`.
+fn auth_command(command: cli::AuthCommand) -> anyhow::Result<()> {
+    match command {
+        cli::AuthCommand::Token { name } => {
+            let (token, hash) = auth::new_token();
+            println!("token: {token}");
+            println!("tenants file: - {{name: {name}, hash: \"{hash}\", access: read_write}}");
+        }
+        cli::AuthCommand::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "no password on standard input");
+            println!("{}", auth::hash_password(password));
+        }
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::admin::{self, AdminState};
+use crate::auth;
 use crate::config::{Config, FsyncMode};
 use crate::rules::RuleStorage;
 
@@ -157,6 +158,14 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             engine: Arc::new(Engine::new(engine_options)),
             queries: Arc::new(tokio::sync::Semaphore::new(config.query.max_concurrency.max(1))),
         }));
+    let auth = match &config.auth.tenants_file {
+        Some(file) => Some(Arc::new(auth::Authenticator::load(file)?)),
+        None => None,
+    };
+    let admin = match &auth {
+        Some(a) => admin.layer(axum::middleware::from_fn_with_state(Arc::clone(a), auth::http_layer)),
+        None => admin,
+    };
     let admin = admin::HttpMetrics::new(&registry)?.layer(admin);
     let admin_task = tokio::spawn(
         axum::serve(admin_listener.tap_io(no_delay), admin)
@@ -201,6 +210,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
 
     let intake_stop = CancellationToken::new();
     let grpc = tonic::transport::Server::builder()
+        .layer(tonic::service::InterceptorLayer::new(auth::grpc_interceptor(auth.clone())))
         .add_service(TraceService::new(Arc::clone(&ingester)))
         .add_service(LogsService::new(Arc::clone(&ingester)))
         .add_service(MetricsService::new(Arc::clone(&ingester)))
@@ -215,6 +225,10 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         max_age: config.otlp.cors.max_age,
     };
     let otlp_http = lookout_ingest::http_router(Arc::clone(&ingester), &cors);
+    let otlp_http = match &auth {
+        Some(a) => otlp_http.layer(axum::middleware::from_fn_with_state(Arc::clone(a), auth::http_layer)),
+        None => otlp_http,
+    };
     let otlp_http_task = tokio::spawn(
         axum::serve(otlp_http_listener.tap_io(no_delay), otlp_http)
             .with_graceful_shutdown(intake_stop.clone().cancelled_owned())

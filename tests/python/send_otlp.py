@@ -3,6 +3,8 @@
 Usage: send_otlp.py TRANSPORT ENDPOINT [TENANT]
   TRANSPORT: grpc | http-protobuf | http-json
   ENDPOINT:  http://127.0.0.1:4317 for grpc, http://127.0.0.1:4318 for the HTTP transports
+  TENANT:    sent as X-Scope-OrgID
+$LOOKOUT_AUTHORIZATION, when set, is sent as the Authorization header (gRPC metadata).
 
 Prints one JSON object with the number of spans, log records and metric data points the
 exporters reported as successfully exported. Exits non-zero if any export failed.
@@ -10,6 +12,7 @@ exporters reported as successfully exported. Exits non-zero if any export failed
 
 import json
 import logging
+import os
 import sys
 
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
@@ -81,6 +84,8 @@ def main():
     tenant = sys.argv[3] if len(sys.argv) > 3 else None
     # gRPC metadata keys must be lowercase; HTTP header names are case-insensitive.
     headers = {"x-scope-orgid": tenant} if tenant else {}
+    if os.environ.get("LOOKOUT_AUTHORIZATION"):
+        headers["authorization"] = os.environ["LOOKOUT_AUTHORIZATION"]
     span_exporter, log_exporter, metric_exporter = exporters(transport, endpoint, headers)
     spans, logs, metrics = Tally(span_exporter, len), Tally(log_exporter, len), Tally(metric_exporter, points)
     resource = Resource.create({"service.name": f"e2e-{transport}", "service.namespace": "lookout-tests"})
