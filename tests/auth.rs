@@ -66,15 +66,26 @@ tenants:
   - id: team-b
     tokens:
       - {{name: made, hash: "{made_hash}"}}
+  - id: anonymous
+    tokens:
+      - {{name: operator, hash: "{}"}}
 "#,
         sha256_hash("write-a"),
         sha256_hash("read-a"),
         sha256_hash("old-a"),
         hash_password("alice's password"),
+        sha256_hash("operator"),
     );
     let file = dir.path().join("tenants.yaml");
     std::fs::write(&file, tenants).unwrap();
-    let lookout = Lookout::start(&dir.path().join("data"), &["--auth.tenants-file", file.to_str().unwrap()]);
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: operator\n    interval: 1s\n    rules:\n      - {alert: Always, expr: vector(1)}\n",
+    )
+    .unwrap();
+    let args = ["--auth.tenants-file", file.to_str().unwrap(), "--rules.path", rules.to_str().unwrap()];
+    let lookout = Lookout::start(&dir.path().join("data"), &args);
     Setup { lookout, made, _dir: dir }
 }
 
@@ -298,6 +309,35 @@ fn each_tenant_sees_only_its_own_data_through_every_read_endpoint() {
             }
         }
     }
+    // Rules and alerts: the rule files are evaluated over the default tenant's data, and only
+    // its credentials see them; a dashboard saved by one tenant is not the other's.
+    let operator = bearer("operator");
+    eventually("the operator's alert firing", || {
+        let alerts = get(l, "/api/v1/alerts", &[("authorization", &operator)]).1;
+        alerts.contains("Always").then_some(())
+    });
+    for (tenant, auth, ..) in &readers {
+        for path in ["/api/v1/rules", "/api/v1/alerts"] {
+            let (status, body) = get(l, path, &[("authorization", auth)]);
+            assert_eq!(status, 200);
+            assert!(!body.contains("Always"), "{tenant} sees the operator's rules through {path}: {body}");
+        }
+    }
+    let reload =
+        http_client().post(format!("http://{}/-/reload", l.http)).header("authorization", bearer(&s.made)).send();
+    assert_eq!(reload.unwrap().status(), 403);
+    let dashboard = r#"{"uid": "mine", "title": "B's own", "rows": []}"#;
+    let saved = http_client()
+        .put(format!("http://{}/ui/api/dashboards/mine", l.http))
+        .header("authorization", bearer(&s.made))
+        .body(dashboard)
+        .send()
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    assert_eq!(get(l, "/ui/api/dashboards/mine", &[("authorization", &bearer(&s.made))]).0, 200);
+    assert_eq!(get(l, "/ui/api/dashboards/mine", &[("authorization", &bearer("read-a"))]).0, 404);
+    let listing = get(l, "/ui/api/dashboards", &[("authorization", &bearer("read-a"))]).1;
+    assert!(!listing.contains("B's own"), "{listing}");
     // A trace by id: the owner gets it, the other tenant gets 404 as for a trace that does not exist.
     let a_trace = &trace_ids(l, &bearer("read-a"))[0];
     assert_eq!(get(l, &format!("/api/traces/{a_trace}"), &[("authorization", &bearer("read-a"))]).0, 200);

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lookout_storage::Tenant;
 use serde::Serialize;
 use serde_json::json;
 
@@ -87,11 +88,25 @@ impl RuleFilter {
     }
 }
 
-async fn rules(State(manager): State<Arc<Manager>>, Query(pairs): Query<Vec<(String, String)>>) -> Response {
+/// Whether the request is for the default tenant, whose data the rule files are evaluated
+/// over: with authentication on, `X-Scope-OrgID` is the credential's tenant, and the rules and
+/// alerts of the files are not another tenant's to see.
+fn for_rule_files(headers: &HeaderMap) -> bool {
+    headers.get("x-scope-orgid").is_none_or(|t| t.as_bytes().trim_ascii() == Tenant::default().as_str().as_bytes())
+}
+
+async fn rules(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
     let filter = match RuleFilter::parse(pairs) {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_data", &format!("invalid query parameter: {e}")),
     };
+    if !for_rule_files(&headers) {
+        return success(json!({ "groups": [] }));
+    }
     let groups: Vec<ApiGroup> = manager
         .groups()
         .iter()
@@ -102,7 +117,10 @@ async fn rules(State(manager): State<Arc<Manager>>, Query(pairs): Query<Vec<(Str
     success(json!({ "groups": groups }))
 }
 
-async fn alerts(State(manager): State<Arc<Manager>>) -> Response {
+async fn alerts(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Response {
+    if !for_rule_files(&headers) {
+        return success(json!({ "alerts": [] }));
+    }
     let alerts: Vec<ApiAlert> = manager
         .groups()
         .iter()
@@ -114,7 +132,10 @@ async fn alerts(State(manager): State<Arc<Manager>>) -> Response {
     success(json!({ "alerts": alerts }))
 }
 
-async fn reload(State(manager): State<Arc<Manager>>) -> Response {
+async fn reload(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Response {
+    if !for_rule_files(&headers) {
+        return (StatusCode::FORBIDDEN, "the rule files are the default tenant's to reload\n").into_response();
+    }
     match manager.reload().await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(errors) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {}\n", errors.join("; ")))

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use lookout_storage::Tenant;
 use serde::Serialize;
 use serde_json::json;
 use tracing::error;
@@ -65,8 +66,18 @@ struct ImportReply {
     skipped: Vec<String>,
 }
 
-async fn list(State(store): State<Arc<Store>>) -> Result<Json<Listing>> {
-    let catalog = blocking(move || Ok(store.list())).await?;
+/// The tenant a request is for: `X-Scope-OrgID` (which authentication, when on, has set from
+/// the credential), `anonymous` without it.
+fn tenant(headers: &HeaderMap) -> Result<Tenant> {
+    match headers.get("x-scope-orgid") {
+        None => Ok(Tenant::default()),
+        Some(v) => Tenant::new(v.to_str().unwrap_or("").trim()).map_err(|e| Error::Invalid(e.to_string())),
+    }
+}
+
+async fn list(State(store): State<Arc<Store>>, headers: HeaderMap) -> Result<Json<Listing>> {
+    let tenant = tenant(&headers)?;
+    let catalog = blocking(move || Ok(store.list(&tenant))).await?;
     let mut dashboards: Vec<Summary> = catalog
         .entries
         .into_values()
@@ -82,26 +93,30 @@ async fn list(State(store): State<Arc<Store>>) -> Result<Json<Listing>> {
     Ok(Json(Listing { dashboards, errors: catalog.errors }))
 }
 
-async fn get_one(State(store): State<Arc<Store>>, Path(uid): Path<String>) -> Result<Json<Entry>> {
-    Ok(Json(blocking(move || store.get(&uid)).await?))
+async fn get_one(State(store): State<Arc<Store>>, headers: HeaderMap, Path(uid): Path<String>) -> Result<Json<Entry>> {
+    let tenant = tenant(&headers)?;
+    Ok(Json(blocking(move || store.get(&tenant, &uid)).await?))
 }
 
 async fn save(
     State(store): State<Arc<Store>>,
+    headers: HeaderMap,
     Path(uid): Path<String>,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Json<Saved>> {
+    let tenant = tenant(&headers)?;
     let body = body.map_err(|r| body_error(r, MAX_DASHBOARD_BYTES))?;
     let version = blocking({
         let uid = uid.clone();
-        move || store.save_json(&uid, &body)
+        move || store.save_json(&tenant, &uid, &body)
     })
     .await?;
     Ok(Json(Saved { uid, version }))
 }
 
-async fn delete(State(store): State<Arc<Store>>, Path(uid): Path<String>) -> Result<StatusCode> {
-    blocking(move || store.delete(&uid)).await?;
+async fn delete(State(store): State<Arc<Store>>, headers: HeaderMap, Path(uid): Path<String>) -> Result<StatusCode> {
+    let tenant = tenant(&headers)?;
+    blocking(move || store.delete(&tenant, &uid)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,6 +9,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use lookout_storage::Tenant;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::warn;
@@ -91,20 +92,20 @@ impl Store {
         })
     }
 
-    /// Every dashboard, merged by uid.
-    pub(crate) fn list(&self) -> Catalog {
-        self.load(None)
+    /// Every dashboard `tenant` sees, merged by uid.
+    pub(crate) fn list(&self, tenant: &Tenant) -> Catalog {
+        self.load(tenant, None)
     }
 
     /// The dashboard `uid` as it is shown: the saved copy, else the provisioned file, else builtin.
-    pub(crate) fn get(&self, uid: &str) -> Result<Entry> {
+    pub(crate) fn get(&self, tenant: &Tenant, uid: &str) -> Result<Entry> {
         model::check_uid(uid)?;
-        self.load(Some(uid)).entries.remove(uid).ok_or_else(|| Error::NotFound { uid: uid.to_owned() })
+        self.load(tenant, Some(uid)).entries.remove(uid).ok_or_else(|| Error::NotFound { uid: uid.to_owned() })
     }
 
     /// Saves the dashboard in `body` as `uid`, if its version is the one stored; returns the new
     /// version.
-    pub(crate) fn save_json(&self, uid: &str, body: &[u8]) -> Result<u64> {
+    pub(crate) fn save_json(&self, tenant: &Tenant, uid: &str, body: &[u8]) -> Result<u64> {
         model::check_uid(uid)?;
         let mut dashboard: Dashboard = serde_json::from_slice(body).map_err(Error::Json)?;
         if dashboard.uid != uid {
@@ -115,7 +116,7 @@ impl Store {
         }
         dashboard.validate()?;
         let _guard = self.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.load(Some(uid)).entries.get(uid).map(|e| e.dashboard.version);
+        let current = self.load(tenant, Some(uid)).entries.get(uid).map(|e| e.dashboard.version);
         if let Some(current) = current
             && current != dashboard.version
         {
@@ -128,19 +129,19 @@ impl Store {
         }
         let mut pretty = serde_json::to_vec_pretty(&dashboard).map_err(Error::Json)?;
         pretty.push(b'\n');
-        write_atomically(&self.store_dir, &format!("{uid}.json"), &pretty)?;
+        write_atomically(&self.saved_dir(tenant), &format!("{uid}.json"), &pretty)?;
         Ok(dashboard.version)
     }
 
     /// Deletes the saved copy of `uid`; a builtin or provisioned one cannot be deleted.
-    pub(crate) fn delete(&self, uid: &str) -> Result<()> {
+    pub(crate) fn delete(&self, tenant: &Tenant, uid: &str) -> Result<()> {
         model::check_uid(uid)?;
         let _guard = self.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.saved_path(uid);
+        let path = self.saved_path(tenant, uid);
         match fs::remove_file(&path) {
-            Ok(()) => sync_dir(&self.store_dir),
+            Ok(()) => sync_dir(&self.saved_dir(tenant)),
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                if self.load(Some(uid)).entries.contains_key(uid) {
+                if self.load(tenant, Some(uid)).entries.contains_key(uid) {
                     Err(Error::Provisioned { uid: uid.to_owned() })
                 } else {
                     Err(Error::NotFound { uid: uid.to_owned() })
@@ -150,13 +151,23 @@ impl Store {
         }
     }
 
-    fn saved_path(&self, uid: &str) -> PathBuf {
-        self.store_dir.join(format!("{uid}.json"))
+    /// Where `tenant`'s saved dashboards are: the store directory itself for the default tenant
+    /// (as before tenants existed), `tenants/<id>/` under it for the others.
+    fn saved_dir(&self, tenant: &Tenant) -> PathBuf {
+        if *tenant == Tenant::default() {
+            self.store_dir.clone()
+        } else {
+            self.store_dir.join("tenants").join(tenant.as_str())
+        }
     }
 
-    /// Merges builtin, provisioned and saved dashboards; with `only`, of the saved ones only that
-    /// uid's file is read.
-    fn load(&self, only: Option<&str>) -> Catalog {
+    fn saved_path(&self, tenant: &Tenant, uid: &str) -> PathBuf {
+        self.saved_dir(tenant).join(format!("{uid}.json"))
+    }
+
+    /// Merges builtin, provisioned and `tenant`'s saved dashboards; with `only`, of the saved
+    /// ones only that uid's file is read.
+    fn load(&self, tenant: &Tenant, only: Option<&str>) -> Catalog {
         let mut catalog = Catalog::default();
         for entry in &self.builtin {
             catalog.entries.insert(entry.dashboard.uid.clone(), entry.clone());
@@ -187,9 +198,10 @@ impl Store {
                 catalog.entries.insert(entry.dashboard.uid.clone(), entry);
             }
         }
+        let saved_dir = self.saved_dir(tenant);
         let saved = match only {
-            Some(uid) => Ok(vec![self.saved_path(uid)]),
-            None => json_files(&self.store_dir),
+            Some(uid) => Ok(vec![saved_dir.join(format!("{uid}.json"))]),
+            None => json_files(&saved_dir),
         };
         match saved {
             Ok(files) => {
@@ -207,9 +219,7 @@ impl Store {
             }
             // Nothing has been saved yet.
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => {
-                catalog.errors.push(FileError { file: self.store_dir.display().to_string(), error: e.to_string() })
-            }
+            Err(e) => catalog.errors.push(FileError { file: saved_dir.display().to_string(), error: e.to_string() }),
         }
         self.report(&catalog.errors);
         catalog

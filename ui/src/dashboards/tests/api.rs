@@ -461,3 +461,45 @@ async fn duplicate_provisioned_uid_is_reported_and_the_later_file_wins() {
     );
     assert_eq!(get(&router, "/ui/api/dashboards/team").await.1["dashboard"]["title"], "From b");
 }
+
+async fn call_as(
+    router: &Router,
+    tenant: &str,
+    method: Method,
+    uri: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-scope-orgid", tenant)
+        .body(body.map_or_else(Body::empty, |b| Body::from(serde_json::to_vec(b).unwrap())))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() })
+}
+
+#[tokio::test]
+async fn saved_dashboards_belong_to_their_tenant() {
+    let s = Setup::new();
+    let r = s.router();
+    let uri = "/ui/api/dashboards/team";
+    assert_eq!(call_as(&r, "team-a", Method::PUT, uri, Some(&dashboard("team", "A's", 0))).await.0, StatusCode::OK);
+    // Another tenant does not see it, cannot delete it, and may save its own under the same uid.
+    assert_eq!(call_as(&r, "team-b", Method::GET, uri, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call_as(&r, "team-b", Method::DELETE, uri, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&r, uri).await.0, StatusCode::NOT_FOUND, "nor does the default tenant");
+    assert_eq!(call_as(&r, "team-b", Method::PUT, uri, Some(&dashboard("team", "B's", 0))).await.0, StatusCode::OK);
+    let (_, a) = call_as(&r, "team-a", Method::GET, uri, None).await;
+    assert_eq!(a["dashboard"]["title"], "A's");
+    let (_, listing) = call_as(&r, "team-b", Method::GET, "/ui/api/dashboards", None).await;
+    let titles: Vec<&str> =
+        listing["dashboards"].as_array().unwrap().iter().map(|d| d["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"B's") && !titles.contains(&"A's"), "{titles:?}");
+    // Built-in dashboards are everyone's.
+    assert_eq!(call_as(&r, "team-b", Method::GET, "/ui/api/dashboards/lookout-overview", None).await.0, StatusCode::OK);
+    assert!(s.store.join("tenants/team-a/team.json").exists());
+    assert_eq!(call_as(&r, "../x", Method::GET, uri, None).await.0, StatusCode::BAD_REQUEST);
+}
