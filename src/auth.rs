@@ -19,6 +19,11 @@
 //!       - {name: alice, hash: "pbkdf2-sha256:<iterations>:<salt, base64>:<hash, base64>"}
 //! ```
 //!
+//! The web UI signs in through `POST /ui/api/login` with a token or a user and password, and
+//! gets an HttpOnly, SameSite=Strict session cookie (a random id; the server keeps the
+//! principal for 12 hours, or until the credential expires, or until Lookout restarts), which
+//! stands for the credential on every request the UI makes, WebSockets included.
+//!
 //! `lookout auth token` prints a new token with its line; `lookout auth hash-password` hashes
 //! a password read from standard input.
 
@@ -248,6 +253,8 @@ pub struct Authenticator {
     users: HashMap<String, (SecretHash, Principal)>,
     /// Basic logins already verified, by the SHA-256 of `name:password`.
     logins: Mutex<HashMap<[u8; 32], Principal>>,
+    /// The UI's sign-ins, by the SHA-256 of the session cookie's value.
+    sessions: Mutex<HashMap<[u8; 32], (Principal, SystemTime)>>,
 }
 
 impl Authenticator {
@@ -261,7 +268,12 @@ impl Authenticator {
     /// Checks a tenants file's text.
     pub fn parse(text: &str) -> Result<Authenticator, String> {
         let file: TenantsFile = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-        let mut auth = Authenticator { tokens: HashMap::new(), users: HashMap::new(), logins: Mutex::default() };
+        let mut auth = Authenticator {
+            tokens: HashMap::new(),
+            users: HashMap::new(),
+            logins: Mutex::default(),
+            sessions: Mutex::default(),
+        };
         for t in file.tenants {
             let tenant = Tenant::new(&t.id).map_err(|e| format!("tenant {:?}: {e}", t.id))?;
             let principal =
@@ -348,8 +360,11 @@ impl Authenticator {
         if need == Need::Nothing {
             return Ok(());
         }
-        let authorization = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
-        let principal = self.authenticate(authorization, SystemTime::now())?;
+        let now = SystemTime::now();
+        let principal = match headers.get(header::AUTHORIZATION) {
+            Some(authorization) => self.authenticate(Some(authorization.as_bytes()), now)?,
+            None => self.session(headers, now).ok_or(Refusal::Missing)?,
+        };
         if !principal.access.allows(need) {
             return Err(Refusal::NotAllowed(need));
         }
@@ -364,11 +379,160 @@ impl Authenticator {
     }
 }
 
+/// Name of the UI's session cookie.
+const SESSION_COOKIE: &str = "lookout_session";
+
+/// How long a UI sign-in lasts.
+const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// Sign-ins kept at most; the oldest go first.
+const MAX_SESSIONS: usize = 10_000;
+
+impl Authenticator {
+    /// Starts a UI session for a verified principal; returns the cookie's value (random, and
+    /// kept on the server only as a hash).
+    fn start_session(&self, principal: Principal, now: SystemTime) -> String {
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; 32];
+        let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+        let id = hex::encode(bytes);
+        let ends = principal.expires.map_or(now + SESSION_TTL, |e| e.min(now + SESSION_TTL));
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.retain(|_, (_, until)| *until > now);
+            if sessions.len() >= MAX_SESSIONS
+                && let Some(oldest) = sessions.iter().min_by_key(|(_, (_, until))| *until).map(|(k, _)| *k)
+            {
+                sessions.remove(&oldest);
+            }
+            sessions.insert(sha256(id.as_bytes()), (principal, ends));
+        }
+        id
+    }
+
+    /// The principal of the request's session cookie, if it names a live session.
+    fn session(&self, headers: &HeaderMap, now: SystemTime) -> Option<Principal> {
+        let id = session_cookie(headers)?;
+        let sessions = self.sessions.lock().ok()?;
+        let (principal, until) = sessions.get(&sha256(id.as_bytes()))?;
+        (*until > now).then(|| principal.clone())
+    }
+
+    fn end_session(&self, headers: &HeaderMap) {
+        if let (Some(id), Ok(mut sessions)) = (session_cookie(headers), self.sessions.lock()) {
+            sessions.remove(&sha256(id.as_bytes()));
+        }
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+/// What the UI asks to sign in with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// A bearer token,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// or a user and password.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The UI's session API, on :3000 whether authentication is on or not: `GET /ui/api/session`
+/// (is it on, and who is signed in), `POST /ui/api/login` and `POST /ui/api/logout`.
+pub fn session_router(auth: Option<Arc<Authenticator>>) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/ui/api/session", get(session_info))
+        .route("/ui/api/login", post(sign_in))
+        .route("/ui/api/logout", post(sign_out))
+        .with_state(auth)
+}
+
+fn principal_json(p: &Principal) -> serde_json::Value {
+    let access = match p.access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::ReadWrite => "read_write",
+    };
+    serde_json::json!({ "auth": true, "tenant": p.tenant.as_str(), "access": access })
+}
+
+async fn session_info(State(auth): State<Option<Arc<Authenticator>>>, headers: HeaderMap) -> Response {
+    let Some(auth) = auth else { return axum::Json(serde_json::json!({ "auth": false })).into_response() };
+    match auth.session(&headers, SystemTime::now()) {
+        Some(p) => axum::Json(principal_json(&p)).into_response(),
+        None => axum::Json(serde_json::json!({ "auth": true, "tenant": null })).into_response(),
+    }
+}
+
+async fn sign_in(
+    State(auth): State<Option<Arc<Authenticator>>>,
+    body: Result<axum::Json<SignIn>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(auth) = auth else {
+        return (StatusCode::NOT_FOUND, "authentication is off: there is nothing to sign in to").into_response();
+    };
+    let Ok(axum::Json(sign_in)) = body else {
+        return (StatusCode::BAD_REQUEST, "send {\"token\": ...} or {\"username\": ..., \"password\": ...}")
+            .into_response();
+    };
+    let authorization = match (sign_in.token, sign_in.username, sign_in.password) {
+        (Some(token), None, None) => format!("Bearer {}", token.trim()),
+        (None, Some(user), Some(password)) => format!("Basic {}", BASE64.encode(format!("{user}:{password}"))),
+        _ => return (StatusCode::BAD_REQUEST, "send a token, or a username and a password").into_response(),
+    };
+    let now = SystemTime::now();
+    let principal = match tokio::task::spawn_blocking({
+        let auth = Arc::clone(&auth);
+        move || auth.authenticate(Some(authorization.as_bytes()), now)
+    })
+    .await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(refusal)) => return refusal.http_response(),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let id = auth.start_session(principal.clone(), now);
+    let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_TTL.as_secs());
+    let mut response = axum::Json(principal_json(&principal)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn sign_out(State(auth): State<Option<Arc<Authenticator>>>, headers: HeaderMap) -> Response {
+    if let Some(auth) = auth {
+        auth.end_session(&headers);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// What a request to the HTTP API on :3000 needs, by method and path.
 pub fn http_need(method: &Method, path: &str) -> Need {
     // Lookout's own metrics are about the process, not any tenant's data; Prometheus, Loki and
     // Tempo leave /metrics open too (and Lookout scrapes its own).
-    if method == Method::OPTIONS || matches!(path, "/-/healthy" | "/-/ready" | "/metrics") {
+    if method == Method::OPTIONS
+        || matches!(
+            path,
+            "/-/healthy" | "/-/ready" | "/metrics" | "/ui/api/session" | "/ui/api/login" | "/ui/api/logout"
+        )
+    {
         return Need::Nothing;
     }
     if path == "/api/v1/write" || path == "/loki/api/v1/push" || path.starts_with("/v1/") {

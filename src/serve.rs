@@ -162,6 +162,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         Some(file) => Some(Arc::new(auth::Authenticator::load(file)?)),
         None => None,
     };
+    let admin = admin.merge(auth::session_router(auth.clone()));
     let admin = match &auth {
         Some(a) => admin.layer(axum::middleware::from_fn_with_state(Arc::clone(a), auth::http_layer)),
         None => admin,

@@ -576,3 +576,79 @@ fn bench_dashboard() -> String {
     json!({"uid": "bench", "title": "Bench", "time": {"from": "now-10m", "to": "now"}, "rows": [{"title": "", "panels": panels}]})
         .to_string()
 }
+
+/// A Loki push of one line as `token`'s tenant.
+fn push_as(lookout: &common::Lookout, token: &str, text: &str) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let body = json!({"streams": [{"stream": {"service_name": "ui-auth"}, "values": [[now.to_string(), text]]}]});
+    let response = common::http_client()
+        .post(format!("http://{}/loki/api/v1/push", lookout.http))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+#[test]
+fn with_authentication_on_the_ui_signs_in_shows_only_its_tenant_and_signs_out() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let hash = |t: &str| format!("sha256:{}", hex::encode(ring::digest::digest(&ring::digest::SHA256, t.as_bytes())));
+    let tenants = dir.path().join("tenants.yaml");
+    std::fs::write(
+        &tenants,
+        format!(
+            "tenants:\n  - id: team-ui\n    tokens: [{{name: ui, hash: \"{}\"}}]\n  - id: team-other\n    tokens: [{{name: other, hash: \"{}\"}}]\n",
+            hash("ui-token"),
+            hash("other-token")
+        ),
+    )
+    .unwrap();
+    let lookout = common::Lookout::start(&dir.path().join("data"), &["--auth.tenants-file", tenants.to_str().unwrap()]);
+    push_as(&lookout, "ui-token", "a line of team-ui");
+    push_as(&lookout, "other-token", "a line of team-other");
+    let b = Browser::start(1280, 900);
+    let query = format!("http://{}/explore/logs?q={}", lookout.http, urlencode(r#"{service_name="ui-auth"}"#));
+    b.goto(&query);
+    // Signed out, every page is the sign-in form; a wrong token is refused in words.
+    b.type_into("input[name=token]", "not-a-token");
+    b.click_button("Sign in");
+    b.wait_for("the refusal", "return document.querySelector('.login [role=alert]')?.innerText.includes('invalid')");
+    b.screenshot("sign-in");
+    b.clear("input[name=token]");
+    b.type_into("input[name=token]", "ui-token");
+    b.click_button("Sign in");
+    b.wait_for("the signed-in shell", "return document.querySelector('.nav .who')?.innerText.includes('team-ui')");
+    // The session cookie stands for the token: the tenant's own line, not the other's.
+    common::eventually("team-ui's line", || {
+        b.goto(&query);
+        let info = result_info(&b);
+        let lines =
+            b.execute("return [...document.querySelectorAll('.logline .body')].map((e) => e.innerText)", json!([]));
+        (info.starts_with("1 line")).then_some(lines)
+    });
+    let lines = b.execute("return [...document.querySelectorAll('.logline .body')].map((e) => e.innerText)", json!([]));
+    assert_eq!(lines, json!(["a line of team-ui"]));
+    // The live tail's WebSocket carries the cookie too.
+    b.click("button[title='Stream new lines as they arrive']");
+    b.wait_for(
+        "the tail's socket",
+        "return document.querySelector('button[aria-pressed=true]')?.innerText.includes('Stop')",
+    );
+    let mut n = 0;
+    common::eventually("a pushed line in the tail", || {
+        n += 1;
+        push_as(&lookout, "ui-token", &format!("tailed for team-ui {n}"));
+        let seen = b.execute("return document.querySelector('.logline .body')?.innerText ?? ''", json!([]));
+        seen.as_str().filter(|s| s.starts_with("tailed for team-ui")).map(|_| ())
+    });
+    // The one error the console shows is the refused sign-in's 401, which the test caused.
+    let errors: Vec<String> = b.console_errors().into_iter().filter(|e| !e.contains("/ui/api/login - ")).collect();
+    assert!(errors.is_empty(), "signed in: console errors: {errors:#?}");
+    // Signing out ends the session on the server: the form is back, and so is the 401.
+    b.click_button("Sign out");
+    b.wait_for("the sign-in form", "return document.querySelector('input[name=token]') !== null");
+    let refused = b.execute("return fetch('/api/v1/labels').then((r) => r.status)", json!([]));
+    assert_eq!(refused, json!(401));
+}

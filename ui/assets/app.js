@@ -1,6 +1,7 @@
 // Lookout's web UI: the shell and the page for each path.
 
 import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { html } from './lib/html.js';
 import { useLocation } from './lib/router.js';
 import { MetricsPage } from './pages/metrics.js';
@@ -10,6 +11,8 @@ import { TracePage } from './pages/trace.js';
 import { ServicesPage } from './pages/services.js';
 import { DashboardsPage, DashboardPage } from './pages/dashboards.js';
 import { AlertsPage } from './pages/alerts.js';
+import { LoginPage } from './pages/login.js';
+import { session } from './lib/api.js';
 
 const NAV = [
   ['Explore', [['/explore/metrics', 'Metrics'], ['/explore/logs', 'Logs'], ['/explore/traces', 'Traces']]],
@@ -32,8 +35,28 @@ function NotFound({ path }) {
   return html`<h1>Not found</h1><p>There is no page at <code>${path}</code>. <a href="/">Go to Explore</a>.</p>`;
 }
 
+/** Who is signed in: `undefined` while asking, `{auth: false}` when Lookout runs without
+ * authentication, `{auth: true, tenant}` otherwise (`tenant` null when nobody is). */
+function useSession() {
+  const [who, setWho] = useState(undefined);
+  useEffect(() => {
+    session.get().then(setWho, () => setWho({ auth: false }));
+    const signedOut = () => setWho((w) => (w?.auth ? { auth: true, tenant: null } : w));
+    window.addEventListener('lookout:signed-out', signedOut);
+    return () => window.removeEventListener('lookout:signed-out', signedOut);
+  }, []);
+  return [who, setWho];
+}
+
 function App() {
+  const [who, setWho] = useSession();
   const { path, params } = useLocation();
+  if (who === undefined) return html`<p class="loading">Loading Lookout…</p>`;
+  if (who.auth && !who.tenant) {
+    document.title = 'Sign in · Lookout';
+    return html`<${LoginPage} onSignedIn=${setWho} />`;
+  }
+  const signOut = () => session.signOut().finally(() => setWho({ auth: true, tenant: null }));
   const [Page, title] = page(path);
   document.title = `${title} · Lookout`;
   const current = path === '/' || path === '/explore' ? '/explore/metrics' : path.startsWith('/trace/') ? '/explore/traces'
@@ -45,9 +68,16 @@ function App() {
         ${NAV.map(([group, links]) => html`
           <div class="group">${group}</div>
           ${links.map(([to, label]) => html`<a href=${to} aria-current=${current === to ? 'page' : undefined}>${label}</a>`)}`)}
+        ${who.auth && html`
+          <div class="who">
+            <span title="Tenant">${who.tenant}</span>
+            <button type="button" class="link" onClick=${signOut}>Sign out</button>
+          </div>`}
       </nav>
       <main><${Page} key=${path} path=${path} params=${params} /></main>
     </div>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = '';
+render(html`<${App} />`, root);

@@ -15,6 +15,10 @@ async function request(url, options = {}) {
   const text = await response.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { /* Loki and Tempo answer errors as plain text */ }
+  if (response.status === 401 && !url.startsWith('/ui/api/login')) {
+    // The session ended (or never began): the shell shows the sign-in page.
+    window.dispatchEvent(new CustomEvent('lookout:signed-out'));
+  }
   if (!response.ok || body?.status === 'error') {
     const message = body?.error || body?.message || text.trim() || `${response.status} ${response.statusText}`;
     throw new ApiError(message, response.status);
@@ -75,6 +79,13 @@ export const tempo = {
 };
 
 const json = (method, body) => ({ method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+export const session = {
+  /** `{auth: false}`, or `{auth: true, tenant, access}` (`tenant` null until signed in). */
+  get: () => request('/ui/api/session'),
+  signIn: (credentials) => request('/ui/api/login', json('POST', credentials)),
+  signOut: () => request('/ui/api/logout', { method: 'POST' }),
+};
 
 export const dashboards = {
   list: () => request('/ui/api/dashboards'),
