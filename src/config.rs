@@ -517,6 +517,7 @@ mod tests {
         assert_eq!(c.otlp.cors.allowed_origins, vec!["https://app.example.com".to_owned()]);
         assert_eq!(c.otlp.cors.max_age, Duration::from_secs(600));
         assert_eq!(c.wal.fsync, FsyncMode::Interval);
+        assert_eq!(c.auth.tenants_file, Some(PathBuf::from("/etc/lookout/tenants.yaml")));
         assert_eq!(c.wal.fsync_interval, Duration::from_millis(250));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
         assert_eq!(c.rules.path, vec!["/etc/lookout/rules/*.yml".to_owned()]);
