@@ -261,6 +261,15 @@ pub struct ServeArgs {
     /// Turn on authentication with this tenants file (tokens, users, their tenants) [default: off].
     #[arg(long = "auth.tenants-file", env = "LOOKOUT_AUTH_TENANTS_FILE")]
     pub auth_tenants_file: Option<PathBuf>,
+    /// PEM certificate chain: with --tls.key-file, every listener speaks TLS [default: off].
+    #[arg(long = "tls.cert-file", env = "LOOKOUT_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls.cert-file.
+    #[arg(long = "tls.key-file", env = "LOOKOUT_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates; the OTLP listeners then require client certificates they sign.
+    #[arg(long = "tls.client-ca-file", env = "LOOKOUT_TLS_CLIENT_CA_FILE")]
+    pub tls_client_ca_file: Option<PathBuf>,
     /// How often a firing alert is sent again, e.g. 1m [default: 1m].
     #[arg(long = "rules.resend-delay", env = "LOOKOUT_RULES_RESEND_DELAY", value_parser = humantime::parse_duration)]
     pub rules_resend_delay: Option<Duration>,
@@ -320,8 +329,15 @@ impl ServeArgs {
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.rules.path, &self.rules_path);
         set(&mut c.dashboards.path, &self.dashboards_path);
-        if let Some(file) = &self.auth_tenants_file {
-            c.auth.tenants_file = Some(file.clone());
+        for (flag, key) in [
+            (&self.auth_tenants_file, &mut c.auth.tenants_file),
+            (&self.tls_cert_file, &mut c.tls.cert_file),
+            (&self.tls_key_file, &mut c.tls.key_file),
+            (&self.tls_client_ca_file, &mut c.tls.client_ca_file),
+        ] {
+            if let Some(file) = flag {
+                *key = Some(file.clone());
+            }
         }
         set(&mut c.rules.resend_delay, &self.rules_resend_delay);
         set(&mut c.rules.alertmanager_urls, &self.rules_alertmanager_url);

@@ -43,6 +43,8 @@ pub struct Config {
     pub dashboards: DashboardsConfig,
     /// Tenants and credentials; off unless a tenants file is named.
     pub auth: AuthConfig,
+    /// TLS on the listeners; off unless a certificate is named.
+    pub tls: TlsConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -65,6 +67,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             dashboards: DashboardsConfig::default(),
             auth: AuthConfig::default(),
+            tls: TlsConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -277,6 +280,39 @@ pub struct AuthConfig {
     /// its tenant is the request's; without it, no credentials are asked for and the tenant is
     /// `X-Scope-OrgID` (or `anonymous`).
     pub tenants_file: Option<PathBuf>,
+}
+
+/// TLS on :3000, :4317 and :4318 (`src/tls.rs`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key_file`, every listener speaks TLS only.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub key_file: Option<PathBuf>,
+    /// PEM CA certificates: the OTLP listeners then require client certificates they sign.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The files, when TLS is on; an error when they are named by halves.
+    pub fn files(&self, client_auth: bool) -> anyhow::Result<Option<crate::tls::TlsFiles>> {
+        match (&self.cert_file, &self.key_file) {
+            (None, None) => {
+                anyhow::ensure!(
+                    self.client_ca_file.is_none(),
+                    "tls.client_ca_file needs tls.cert_file and tls.key_file"
+                );
+                Ok(None)
+            }
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: if client_auth { self.client_ca_file.clone() } else { None },
+            })),
+            _ => anyhow::bail!("tls.cert_file and tls.key_file go together"),
+        }
+    }
 }
 
 /// Dashboards the UI shows besides Lookout's own and those saved from the UI.
@@ -500,6 +536,26 @@ mod tests {
     fn example_config_is_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lookout.example.yaml");
         assert_eq!(Config::from_file(&path).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let tls = |cert: Option<&str>, key: Option<&str>, ca: Option<&str>| TlsConfig {
+            cert_file: cert.map(PathBuf::from),
+            key_file: key.map(PathBuf::from),
+            client_ca_file: ca.map(PathBuf::from),
+        };
+        assert!(tls(None, None, None).files(true).unwrap().is_none());
+        let error = |c: TlsConfig| c.files(true).unwrap_err().to_string();
+        assert!(error(tls(Some("c"), None, None)).contains("go together"));
+        assert!(error(tls(None, None, Some("ca"))).contains("needs tls.cert_file"));
+        let both = tls(Some("c"), Some("k"), Some("ca"));
+        assert_eq!(both.files(true).unwrap().unwrap().client_ca, Some(PathBuf::from("ca")));
+        assert_eq!(
+            both.files(false).unwrap().unwrap().client_ca,
+            None,
+            "the query port never asks for client certificates"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod index_bench;
 mod loadgen;
 mod rules;
 mod serve;
+mod tls;
 
 use std::io::Write;
 

@@ -34,6 +34,7 @@ use crate::admin::{self, AdminState};
 use crate::auth;
 use crate::config::{Config, FsyncMode};
 use crate::rules::RuleStorage;
+use crate::tls::{self, Tls, TlsListener};
 
 /// Runs Lookout until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -168,11 +169,20 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         None => admin,
     };
     let admin = admin::HttpMetrics::new(&registry)?.layer(admin);
-    let admin_task = tokio::spawn(
-        axum::serve(admin_listener.tap_io(no_delay), admin)
-            .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
-            .into_future(),
-    );
+    let admin_task = match config.tls.files(false)? {
+        None => tokio::spawn(
+            axum::serve(admin_listener.tap_io(no_delay), admin)
+                .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
+                .into_future(),
+        ),
+        Some(files) => {
+            let listener =
+                TlsListener::new(admin_listener, Tls::new(files, &[b"h2", b"http/1.1"])?, admin_stop.clone())?;
+            tokio::spawn(
+                axum::serve(listener, admin).with_graceful_shutdown(admin_stop.clone().cancelled_owned()).into_future(),
+            )
+        }
+    };
 
     let wal_dir = config.data_dir.join("wal");
     replay(&wal_dir, &registry, Arc::clone(&stores)).await?;
@@ -214,12 +224,21 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         .layer(tonic::service::InterceptorLayer::new(auth::grpc_interceptor(auth.clone())))
         .add_service(TraceService::new(Arc::clone(&ingester)))
         .add_service(LogsService::new(Arc::clone(&ingester)))
-        .add_service(MetricsService::new(Arc::clone(&ingester)))
-        .serve_with_incoming_shutdown(
+        .add_service(MetricsService::new(Arc::clone(&ingester)));
+    let otlp_tls = config.tls.files(true)?;
+    let grpc_task = match &otlp_tls {
+        None => tokio::spawn(grpc.serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
             intake_stop.clone().cancelled_owned(),
-        );
-    let grpc_task = tokio::spawn(grpc);
+        )),
+        Some(files) => {
+            let connections = tls::accept(grpc_listener, Tls::new(files.clone(), &[b"h2"])?, intake_stop.clone());
+            let incoming = Box::pin(futures::stream::unfold(connections, |mut rx| async move {
+                rx.recv().await.map(|conn| (Ok::<_, std::io::Error>(conn), rx))
+            }));
+            tokio::spawn(grpc.serve_with_incoming_shutdown(incoming, intake_stop.clone().cancelled_owned()))
+        }
+    };
     let cors = CorsOptions {
         allowed_origins: config.otlp.cors.allowed_origins.clone(),
         allowed_headers: config.otlp.cors.allowed_headers.clone(),
@@ -230,11 +249,22 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         Some(a) => otlp_http.layer(axum::middleware::from_fn_with_state(Arc::clone(a), auth::http_layer)),
         None => otlp_http,
     };
-    let otlp_http_task = tokio::spawn(
-        axum::serve(otlp_http_listener.tap_io(no_delay), otlp_http)
-            .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
-            .into_future(),
-    );
+    let otlp_http_task = match otlp_tls {
+        None => tokio::spawn(
+            axum::serve(otlp_http_listener.tap_io(no_delay), otlp_http)
+                .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
+                .into_future(),
+        ),
+        Some(files) => {
+            let tls = Tls::new(files, &[b"h2", b"http/1.1"])?;
+            let listener = TlsListener::new(otlp_http_listener, tls, intake_stop.clone())?;
+            tokio::spawn(
+                axum::serve(listener, otlp_http)
+                    .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
+                    .into_future(),
+            )
+        }
+    };
 
     let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
     let metrics_maintenance =
@@ -246,7 +276,10 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         maintenance_stop.clone(),
     ));
     let mut jobs = config.scrape_configs.clone();
-    if config.metrics.scrape_self {
+    if config.metrics.scrape_self && config.tls.cert_file.is_some() {
+        // The scraper speaks plain HTTP only, and :3000 speaks TLS only.
+        warn!("with TLS on, Lookout does not scrape its own /metrics");
+    } else if config.metrics.scrape_self {
         jobs.push(self_scrape(admin_address, &config.global)?);
     }
     let scrape = ScrapeManager::start(Arc::clone(&ingester), config.global.clone(), jobs, Tenant::default());

@@ -68,6 +68,14 @@ pub struct Lookout {
 impl Lookout {
     /// Starts Lookout on `data_dir` with every listener on a free port, and waits until ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Lookout {
+        let lookout = Lookout::spawn(data_dir, extra);
+        lookout.wait_ready();
+        lookout
+    }
+
+    /// Starts Lookout and waits until its listeners are bound, not until it is ready (for
+    /// listeners that plain HTTP cannot ask, as with TLS).
+    pub fn spawn(data_dir: &Path, extra: &[&str]) -> Lookout {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
             .args(["serve", "--log.format", "json"])
             .env("LOOKOUT_LOG_LEVEL", "info")
@@ -82,16 +90,14 @@ impl Lookout {
             .spawn()
             .expect("start lookout");
         let (log, addresses) = listeners(&mut child, 3);
-        let lookout = Lookout {
+        Lookout {
             child,
             data_dir: data_dir.to_owned(),
             http: addresses["http"],
             grpc: addresses["otlp-grpc"],
             otlp_http: addresses["otlp-http"],
             log,
-        };
-        lookout.wait_ready();
-        lookout
+        }
     }
 
     fn wait_ready(&self) {
