@@ -261,6 +261,21 @@ pub struct ServeArgs {
     /// Turn on authentication with this tenants file (tokens, users, their tenants) [default: off].
     #[arg(long = "auth.tenants-file", env = "LOOKOUT_AUTH_TENANTS_FILE")]
     pub auth_tenants_file: Option<PathBuf>,
+    /// Items (spans, log records, points, samples) per second each tenant may send [default: 0, no limit].
+    #[arg(long = "limits.ingest-rate-items", env = "LOOKOUT_LIMITS_INGEST_RATE_ITEMS")]
+    pub limits_ingest_rate_items: Option<f64>,
+    /// Most items a tenant may send at once [default: twice the rate].
+    #[arg(long = "limits.ingest-burst-items", env = "LOOKOUT_LIMITS_INGEST_BURST_ITEMS")]
+    pub limits_ingest_burst_items: Option<f64>,
+    /// Bytes per second each tenant may send, e.g. 4MiB [default: 0, no limit].
+    #[arg(long = "limits.ingest-rate-bytes", env = "LOOKOUT_LIMITS_INGEST_RATE_BYTES")]
+    pub limits_ingest_rate_bytes: Option<ByteSize>,
+    /// Items per second all tenants together may send [default: 0, no limit].
+    #[arg(long = "limits.global-ingest-rate-items", env = "LOOKOUT_LIMITS_GLOBAL_INGEST_RATE_ITEMS")]
+    pub limits_global_ingest_rate_items: Option<f64>,
+    /// Bytes per second all tenants together may send [default: 0, no limit].
+    #[arg(long = "limits.global-ingest-rate-bytes", env = "LOOKOUT_LIMITS_GLOBAL_INGEST_RATE_BYTES")]
+    pub limits_global_ingest_rate_bytes: Option<ByteSize>,
     /// PEM certificate chain: with --tls.key-file, every listener speaks TLS [default: off].
     #[arg(long = "tls.cert-file", env = "LOOKOUT_TLS_CERT_FILE")]
     pub tls_cert_file: Option<PathBuf>,
@@ -329,6 +344,11 @@ impl ServeArgs {
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.rules.path, &self.rules_path);
         set(&mut c.dashboards.path, &self.dashboards_path);
+        set(&mut c.limits.ingest_rate_items, &self.limits_ingest_rate_items);
+        set(&mut c.limits.ingest_burst_items, &self.limits_ingest_burst_items);
+        set(&mut c.limits.ingest_rate_bytes, &self.limits_ingest_rate_bytes);
+        set(&mut c.limits.global_ingest_rate_items, &self.limits_global_ingest_rate_items);
+        set(&mut c.limits.global_ingest_rate_bytes, &self.limits_global_ingest_rate_bytes);
         for (flag, key) in [
             (&self.auth_tenants_file, &mut c.auth.tenants_file),
             (&self.tls_cert_file, &mut c.tls.cert_file),

@@ -45,6 +45,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS on the listeners; off unless a certificate is named.
     pub tls: TlsConfig,
+    /// Ingestion rate limits; 0 is no limit.
+    pub limits: LimitsConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -68,6 +70,7 @@ impl Default for Config {
             dashboards: DashboardsConfig::default(),
             auth: AuthConfig::default(),
             tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -282,6 +285,47 @@ pub struct AuthConfig {
     pub tenants_file: Option<PathBuf>,
 }
 
+/// Ingestion rate limits (`ingest/src/limits.rs`): token buckets of items (spans, log records,
+/// data points, samples) and of bytes as received, per tenant and for the whole server. A
+/// rate of 0 is no limit; a burst of 0 is twice the rate.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Items per second, each tenant.
+    pub ingest_rate_items: f64,
+    /// Most items at once, each tenant.
+    pub ingest_burst_items: f64,
+    /// Bytes per second, each tenant.
+    pub ingest_rate_bytes: ByteSize,
+    /// Most bytes at once, each tenant.
+    pub ingest_burst_bytes: ByteSize,
+    /// Items per second, all tenants together.
+    pub global_ingest_rate_items: f64,
+    /// Most items at once, all tenants together.
+    pub global_ingest_burst_items: f64,
+    /// Bytes per second, all tenants together.
+    pub global_ingest_rate_bytes: ByteSize,
+    /// Most bytes at once, all tenants together.
+    pub global_ingest_burst_bytes: ByteSize,
+}
+
+impl LimitsConfig {
+    /// The rates for the ingester.
+    pub fn rates(&self) -> lookout_ingest::RateLimits {
+        use lookout_ingest::Rate;
+        let bytes = |rate: ByteSize, burst: ByteSize| Rate { per_second: rate.0 as f64, burst: burst.0 as f64 };
+        lookout_ingest::RateLimits {
+            tenant_items: Rate { per_second: self.ingest_rate_items.max(0.0), burst: self.ingest_burst_items.max(0.0) },
+            tenant_bytes: bytes(self.ingest_rate_bytes, self.ingest_burst_bytes),
+            global_items: Rate {
+                per_second: self.global_ingest_rate_items.max(0.0),
+                burst: self.global_ingest_burst_items.max(0.0),
+            },
+            global_bytes: bytes(self.global_ingest_rate_bytes, self.global_ingest_burst_bytes),
+        }
+    }
+}
+
 /// TLS on :3000, :4317 and :4318 (`src/tls.rs`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -429,7 +473,7 @@ pub enum FsyncMode {
 }
 
 /// A size in bytes, written as a number or with a unit (`16MiB`, `512KiB`, `1GB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
 impl FromStr for ByteSize {

@@ -216,7 +216,11 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             generator: config.metrics.span_metrics.then(GeneratorOptions::default),
         },
     ));
-    let ingester = Arc::new(Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake));
+    let limiter = Arc::new(lookout_ingest::RateLimiter::new(config.limits.rates(), &registry)?);
+    let ingester = Arc::new(
+        Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake)
+            .with_rate_limiter(limiter),
+    );
     let _ = ingester_slot.set(Arc::clone(&ingester));
 
     let intake_stop = CancellationToken::new();

@@ -9,10 +9,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use axum::http::uri::PathAndQuery;
-use bytes::Bytes;
 use common::{Lookout, eventually, http_client, python, urlencode};
-use lookout_ingest::RawCodec;
 use prost::Message;
 
 /// Token hashes as the tenants file takes them.
@@ -114,24 +111,11 @@ fn grpc_code(lookout: &Lookout, metadata: &[(&'static str, &str)]) -> tonic::Cod
     let body =
         lookout_ingest::synthetic::traces(&mut lookout_ingest::synthetic::Rng::new(1), 2, 1_700_000_000_000_000_000)
             .encode_to_vec();
-    let addr = lookout.grpc;
-    let metadata: Vec<(&'static str, String)> = metadata.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async move {
-        let channel =
-            tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.unwrap();
-        let mut request = tonic::Request::new(Bytes::from(body));
-        for (k, v) in metadata {
-            request.metadata_mut().insert(k, v.parse().unwrap());
-        }
-        let path = PathAndQuery::from_static(common::TRACES_PATH);
-        match client.unary(request, path, RawCodec).await {
-            Ok(_) => tonic::Code::Ok,
-            Err(status) => status.code(),
-        }
-    })
+    match runtime.block_on(common::grpc_export_with(lookout.grpc, common::TRACES_PATH, body, false, metadata)) {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    }
 }
 
 /// GET on :3000 with an `Authorization` header (and more headers); status and body.

@@ -34,6 +34,14 @@ pub enum Error {
         /// When to retry.
         retry_after: Duration,
     },
+    /// An ingestion rate limit refused the request (`limits`); the message names the limit.
+    #[error("{message}")]
+    RateLimited {
+        /// Which limit, its rate and burst, and what the request needed.
+        message: String,
+        /// When it would fit; `None` when it never will (larger than the burst).
+        retry_after: Option<Duration>,
+    },
     /// A bug: processing the request failed in a way no input should cause.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,7 +64,8 @@ impl Error {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Overloaded { .. } | Error::RateLimited { retry_after: Some(_), .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited { retry_after: None, .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,7 +76,7 @@ impl Error {
         match self {
             Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
             Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
-            Error::TooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
+            Error::TooLarge { .. } | Error::Overloaded { .. } | Error::RateLimited { .. } => Code::ResourceExhausted,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -77,6 +86,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Overloaded { retry_after, .. } | Error::Unavailable { retry_after, .. } => Some(*retry_after),
+            Error::RateLimited { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

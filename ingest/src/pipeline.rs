@@ -3,6 +3,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+
+use crate::limits::RateLimiter;
 use lookout_storage::metrics::Refusals;
 use lookout_storage::{MetricMetadata, Payload, SeriesSamples, Signal, Tenant, TenantPayload, Wal, encode_record};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -123,13 +125,21 @@ pub struct Ingester {
     options: IngestOptions,
     inflight: Arc<Semaphore>,
     intake: Arc<MetricsIntake>,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Ingester {
     /// An ingester that writes into `wal`, with metrics checked by `intake`'s store.
     pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions, intake: Arc<MetricsIntake>) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester { wal, metrics, options, inflight, intake }
+        Ingester { wal, metrics, options, inflight, intake, limiter: None }
+    }
+
+    /// The same, with ingestion rate limits on what clients send (not on what Lookout writes
+    /// itself: scrapes, span metrics, rule output).
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Ingester {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// The metrics intake.
@@ -174,9 +184,11 @@ impl Ingester {
         let limit = self.options.max_message_size;
         let intake = Arc::clone(&self.intake);
         let streams = Arc::clone(&self.options.log_stream_attributes);
-        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit, &intake, &streams))
-            .await
-            .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
+        let limiter = self.limiter.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || prepare(request, limit, &intake, &streams, limiter.as_deref()))
+                .await
+                .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
         if let Some((record, payload)) = prepared.record {
             self.append(record, payload).await?;
         }
@@ -211,10 +223,14 @@ impl Ingester {
             return Err(Error::TooLarge { limit, decompressed: false });
         }
         let intake = Arc::clone(&self.intake);
+        let limiter = self.limiter.clone();
         let (record, refused) = tokio::task::spawn_blocking(move || -> Result<_> {
             let raw = remote_write::unsnappy(&body, limit)?;
             let mut app = intake.tsdb().appender(&tenant);
             let (_, histograms) = remote_write::append_write_request(&raw, &mut app)?;
+            if let Some(limiter) = &limiter {
+                limiter.take(&tenant, app.samples() as u64, body.len() as u64)?;
+            }
             let (batch, mut refused) = app.finish();
             if histograms > 0 {
                 refused.samples += histograms;
@@ -246,8 +262,12 @@ impl Ingester {
             if body.len() > limit {
                 return Err(Error::TooLarge { limit, decompressed: false });
             }
+            let limiter = self.limiter.clone();
             let record = tokio::task::spawn_blocking(move || -> Result<_> {
                 let mut batch = crate::loki_push::decode(&body, format, limit)?;
+                if let Some(limiter) = &limiter {
+                    limiter.take(&tenant, batch.entry_count() as u64, body.len() as u64)?;
+                }
                 lookout_storage::logs::add_detected_levels(&mut batch);
                 if batch.entry_count() == 0 {
                     return Ok(None);
@@ -330,6 +350,7 @@ fn outcome_label(err: &Error) -> &'static str {
         Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => "unsupported",
         Error::TooLarge { .. } => "too_large",
         Error::Overloaded { .. } => "overloaded",
+        Error::RateLimited { .. } => "rate_limited",
         Error::Unavailable { .. } => "unavailable",
         Error::Internal(_) => "internal",
     }
@@ -343,7 +364,14 @@ struct Prepared {
     reply: ExportReply,
 }
 
-fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake, log_streams: &[String]) -> Result<Prepared> {
+fn prepare(
+    request: ExportRequest,
+    limit: usize,
+    intake: &MetricsIntake,
+    log_streams: &[String],
+    limiter: Option<&RateLimiter>,
+) -> Result<Prepared> {
+    let received = request.body.len() as u64;
     let body = if request.gzip { gunzip(&request.body, limit)? } else { request.body };
     let json = request.transport == Transport::HttpJson;
     let mut converted = match request.signal {
@@ -352,6 +380,10 @@ fn prepare(request: ExportRequest, limit: usize, intake: &MetricsIntake, log_str
         Signal::Metrics => convert::metrics(decode::<ExportMetricsServiceRequest>(&body, json)?),
     };
     let mut accepted = converted.payload.item_count() as u64;
+    // Before anything is counted or stored: a refused request leaves no trace.
+    if let Some(limiter) = limiter {
+        limiter.take(&request.tenant, accepted, received)?;
+    }
     match &converted.payload {
         Payload::Traces(batch) => intake.observe_spans(&request.tenant, batch),
         // Mapped to Loki's streams here, on the request's thread, rather than when the WAL

@@ -221,16 +221,28 @@ pub async fn grpc_export(
     body: Vec<u8>,
     gzip: bool,
 ) -> Result<Bytes, tonic::Status> {
+    grpc_export_with(addr, path, body, gzip, &[]).await
+}
+
+/// [`grpc_export`] with request metadata (`x-scope-orgid`, `authorization`).
+pub async fn grpc_export_with(
+    addr: SocketAddr,
+    path: &'static str,
+    body: Vec<u8>,
+    gzip: bool,
+    metadata: &[(&'static str, &str)],
+) -> Result<Bytes, tonic::Status> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
     if gzip {
         client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
     }
     client.ready().await.unwrap();
-    client
-        .unary(tonic::Request::new(Bytes::from(body)), PathAndQuery::from_static(path), RawCodec)
-        .await
-        .map(|r| r.into_inner())
+    let mut request = tonic::Request::new(Bytes::from(body));
+    for (key, value) in metadata {
+        request.metadata_mut().insert(*key, value.parse().unwrap());
+    }
+    client.unary(request, PathAndQuery::from_static(path), RawCodec).await.map(|r| r.into_inner())
 }
 
 /// A Python with the OpenTelemetry SDK: `$LOOKOUT_TEST_PYTHON`, or a venv made once under
