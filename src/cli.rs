@@ -276,6 +276,9 @@ pub struct ServeArgs {
     /// Bytes per second all tenants together may send [default: 0, no limit].
     #[arg(long = "limits.global-ingest-rate-bytes", env = "LOOKOUT_LIMITS_GLOBAL_INGEST_RATE_BYTES")]
     pub limits_global_ingest_rate_bytes: Option<ByteSize>,
+    /// Below this much free disk under --data-dir, intake answers 503 until space is freed [default: 100MiB].
+    #[arg(long = "storage.min-free-bytes", env = "LOOKOUT_STORAGE_MIN_FREE_BYTES")]
+    pub storage_min_free_bytes: Option<ByteSize>,
     /// PEM certificate chain: with --tls.key-file, every listener speaks TLS [default: off].
     #[arg(long = "tls.cert-file", env = "LOOKOUT_TLS_CERT_FILE")]
     pub tls_cert_file: Option<PathBuf>,
@@ -344,6 +347,7 @@ impl ServeArgs {
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.rules.path, &self.rules_path);
         set(&mut c.dashboards.path, &self.dashboards_path);
+        set(&mut c.storage.min_free_bytes, &self.storage_min_free_bytes);
         set(&mut c.limits.ingest_rate_items, &self.limits_ingest_rate_items);
         set(&mut c.limits.ingest_burst_items, &self.limits_ingest_burst_items);
         set(&mut c.limits.ingest_rate_bytes, &self.limits_ingest_rate_bytes);

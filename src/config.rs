@@ -47,6 +47,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Ingestion rate limits; 0 is no limit.
     pub limits: LimitsConfig,
+    /// The data directory's disk.
+    pub storage: StorageConfig,
     /// How long shutdown waits for in-flight requests before closing anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -71,6 +73,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tls: TlsConfig::default(),
             limits: LimitsConfig::default(),
+            storage: StorageConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -323,6 +326,21 @@ impl LimitsConfig {
             },
             global_bytes: bytes(self.global_ingest_rate_bytes, self.global_ingest_burst_bytes),
         }
+    }
+}
+
+/// The data directory's disk (`ingest/src/disk.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Below this much free space on the data directory's filesystem, intake answers 503 /
+    /// UNAVAILABLE until space is freed (queries go on); 0 turns the check off.
+    pub min_free_bytes: ByteSize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { min_free_bytes: ByteSize(100 << 20) }
     }
 }
 

@@ -219,7 +219,12 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     let limiter = Arc::new(lookout_ingest::RateLimiter::new(config.limits.rates(), &registry)?);
     let ingester = Arc::new(
         Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake)
-            .with_rate_limiter(limiter),
+            .with_rate_limiter(limiter)
+            .with_disk_guard(Arc::new(lookout_ingest::DiskGuard::new(
+                config.data_dir.clone(),
+                config.storage.min_free_bytes.0,
+                &registry,
+            )?)),
     );
     let _ = ingester_slot.set(Arc::clone(&ingester));
 

@@ -10,6 +10,7 @@
 //! - `error`: one error kind → HTTP status and gRPC code.
 
 mod convert;
+pub mod disk;
 mod error;
 pub mod generator;
 mod grpc;
@@ -26,6 +27,7 @@ pub mod scrape;
 pub mod synthetic;
 
 pub use convert::{Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces};
+pub use disk::DiskGuard;
 pub use error::{Error, Result};
 pub use grpc::{LogsService, MetricsService, RawCodec, TraceService};
 pub use http::{CorsOptions, router as http_router};

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::disk::DiskGuard;
 use crate::limits::RateLimiter;
 use lookout_storage::metrics::Refusals;
 use lookout_storage::{MetricMetadata, Payload, SeriesSamples, Signal, Tenant, TenantPayload, Wal, encode_record};
@@ -126,13 +127,20 @@ pub struct Ingester {
     inflight: Arc<Semaphore>,
     intake: Arc<MetricsIntake>,
     limiter: Option<Arc<RateLimiter>>,
+    disk: Option<Arc<DiskGuard>>,
 }
 
 impl Ingester {
     /// An ingester that writes into `wal`, with metrics checked by `intake`'s store.
     pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions, intake: Arc<MetricsIntake>) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester { wal, metrics, options, inflight, intake, limiter: None }
+        Ingester { wal, metrics, options, inflight, intake, limiter: None, disk: None }
+    }
+
+    /// The same, refusing every write while the data disk is nearly full.
+    pub fn with_disk_guard(mut self, disk: Arc<DiskGuard>) -> Ingester {
+        self.disk = Some(disk);
+        self
     }
 
     /// The same, with ingestion rate limits on what clients send (not on what Lookout writes
@@ -293,6 +301,13 @@ impl Ingester {
         result.map(drop)
     }
 
+    fn disk_has_room(&self) -> Result<()> {
+        match &self.disk {
+            Some(disk) => disk.check(self.options.retry_after),
+            None => Ok(()),
+        }
+    }
+
     /// Writes Prometheus-shaped series (scrapes, span metrics) for `tenant` through the WAL.
     pub async fn write_series(
         &self,
@@ -304,6 +319,7 @@ impl Ingester {
         let started = Instant::now();
         let intake = Arc::clone(&self.intake);
         let result: Result<(u64, Refusals)> = async {
+            self.disk_has_room()?;
             let (record, refused) = tokio::task::spawn_blocking(move || -> Result<_> {
                 let (batch, refused) = intake.series(&tenant, &series, &metadata);
                 Ok((encode_samples(tenant, batch)?, refused))
@@ -327,6 +343,7 @@ impl Ingester {
     }
 
     fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.disk_has_room()?;
         Arc::clone(&self.inflight).try_acquire_owned().map_err(|_| Error::Overloaded {
             limit: self.options.max_inflight_requests,
             retry_after: self.options.retry_after,
