@@ -100,6 +100,19 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             .context("opening the log store")?,
     );
     let stores = Arc::new(Stores { spans: Arc::clone(&spans), tsdb: Arc::clone(&tsdb), logs: Arc::clone(&logs) });
+    let quarantined = prometheus::IntGaugeVec::new(
+        Opts::new(
+            "lookout_storage_quarantined_items",
+            "Damaged blocks and indexes moved to quarantine/ when the stores opened, by store.",
+        ),
+        &["store"],
+    )?;
+    registry.register(Box::new(quarantined.clone()))?;
+    for (store, items) in
+        [("traces", spans.quarantined()), ("metrics", tsdb.quarantined()), ("logs", logs.quarantined())]
+    {
+        quarantined.with_label_values(&[store]).set(items.len() as i64);
+    }
     let ready = Arc::new(AtomicBool::new(false));
     let maintenance_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();

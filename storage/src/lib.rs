@@ -19,6 +19,7 @@ mod fs;
 pub mod logs;
 pub mod metrics;
 mod model;
+mod quarantine;
 mod traces;
 mod wal;
 

@@ -81,6 +81,8 @@ pub struct LogStore {
     /// commit never lands in the middle of a record: a partition's commit then holds either all
     /// of a record's entries for it or none, which is what replay relies on.
     maintenance: Mutex<()>,
+    /// Damaged partitions moved aside when the store opened.
+    quarantined: Vec<PathBuf>,
 }
 
 impl LogStore {
@@ -94,13 +96,23 @@ impl LogStore {
         let streams = StreamTable::open(dir)?;
         let mut partitions = BTreeMap::new();
         let mut present = HashMap::new();
+        let mut quarantined = Vec::new();
         let step = partition_nanos(&options);
         for entry in std::fs::read_dir(&parts_dir).map_err(Error::io("listing", &parts_dir))?.flatten() {
             let name = entry.file_name();
             let Some(start) = name.to_str().and_then(|n| n.parse::<i64>().ok()) else { continue };
-            let partition = Partition::open(&entry.path(), start, start.saturating_add(step))?;
-            present.insert(start, scan::stream_ids(&partition)?);
-            partitions.insert(start, Arc::new(partition));
+            let opened = Partition::open(&entry.path(), start, start.saturating_add(step))
+                .and_then(|p| scan::stream_ids(&p).map(|ids| (p, ids)));
+            match opened {
+                Ok((partition, ids)) => {
+                    present.insert(start, ids);
+                    partitions.insert(start, Arc::new(partition));
+                }
+                Err(e) if crate::quarantine::is_damage(&e) => {
+                    quarantined.push(crate::quarantine::quarantine(dir, &entry.path(), &e)?)
+                }
+                Err(e) => return Err(e),
+            }
         }
         info!(partitions = partitions.len(), dir = %dir.display(), "log store opened");
         Ok(LogStore {
@@ -111,7 +123,13 @@ impl LogStore {
             present: RwLock::new(present),
             dropped: AtomicU64::new(0),
             maintenance: Mutex::new(()),
+            quarantined,
         })
+    }
+
+    /// Damaged partitions moved to `quarantine/` when the store opened.
+    pub fn quarantined(&self) -> &[PathBuf] {
+        &self.quarantined
     }
 
     /// Adds OTLP log records written to the WAL at `position`, mapped to streams as Loki does.

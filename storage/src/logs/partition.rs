@@ -126,7 +126,17 @@ impl Partition {
         let (schema, fields) = Fields::schema();
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         let index = if dir.join("meta.json").exists() {
-            Index::open_in_dir(dir).map_err(tantivy_error)?
+            let index = Index::open_in_dir(dir).map_err(|e| damage_or(dir, e))?;
+            // Every file of the index ends with its CRC-32; a mismatch is damage, not a query error.
+            let damaged = index.validate_checksum().map_err(|e| damage_or(dir, e))?;
+            if !damaged.is_empty() {
+                let files: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+                return Err(Error::CorruptBlock {
+                    path: dir.to_owned(),
+                    reason: format!("checksum mismatch in {}", files.join(", ")),
+                });
+            }
+            index
         } else {
             let settings = IndexSettings {
                 docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(3) }),
@@ -261,6 +271,18 @@ impl Partition {
         std::fs::read_dir(&self.dir)
             .map(|dir| dir.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
             .unwrap_or(0)
+    }
+}
+
+/// A tantivy error met while opening `dir`: damage when tantivy says the data is corrupt or
+/// does not fit the schema, a plain index error otherwise (the disk, the process).
+fn damage_or(dir: &Path, e: tantivy::TantivyError) -> Error {
+    use tantivy::TantivyError as T;
+    match e {
+        T::DataCorruption(_) | T::SchemaError(_) | T::IncompatibleIndex(_) | T::InvalidArgument(_) => {
+            Error::CorruptBlock { path: dir.to_owned(), reason: e.to_string() }
+        }
+        e => tantivy_error(e),
     }
 }
 

@@ -158,6 +158,8 @@ pub struct Tsdb {
     checkpoint: Mutex<Option<WalPosition>>,
     appended: AtomicU64,
     dropped: AtomicU64,
+    /// Damaged blocks moved aside when the store opened.
+    quarantined: Vec<PathBuf>,
 }
 
 impl Tsdb {
@@ -166,7 +168,7 @@ impl Tsdb {
     pub fn open(dir: &Path, options: TsdbOptions) -> Result<Tsdb> {
         let blocks_dir = dir.join("blocks");
         std::fs::create_dir_all(&blocks_dir).map_err(Error::io("create directory", &blocks_dir))?;
-        let mut blocks = Vec::new();
+        let (mut blocks, mut quarantined) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(&blocks_dir).map_err(Error::io("read directory", &blocks_dir))? {
             let path = entry.map_err(Error::io("read directory", &blocks_dir))?.path();
             if path.extension().is_some_and(|e| e == "tmp") {
@@ -174,7 +176,13 @@ impl Tsdb {
                 std::fs::remove_dir_all(&path).map_err(Error::io("remove directory", &path))?;
                 continue;
             }
-            blocks.push(Arc::new(Block::open(&path)?));
+            match Block::open(&path) {
+                Ok(block) => blocks.push(Arc::new(block)),
+                Err(e) if crate::quarantine::is_damage(&e) => {
+                    quarantined.push(crate::quarantine::quarantine(dir, &path, &e)?)
+                }
+                Err(e) => return Err(e),
+            }
         }
         remove_replaced_blocks(&mut blocks)?;
         blocks.sort_by_key(|b| (b.meta.min_t, b.meta.max_t));
@@ -193,7 +201,13 @@ impl Tsdb {
             checkpoint: Mutex::new(checkpoint),
             appended: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            quarantined,
         })
+    }
+
+    /// Damaged blocks moved to `quarantine/` when the store opened.
+    pub fn quarantined(&self) -> &[PathBuf] {
+        &self.quarantined
     }
 
     /// The store's options.

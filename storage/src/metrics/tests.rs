@@ -269,12 +269,41 @@ fn a_damaged_block_is_an_error_not_a_panic() {
     let last = bytes.len() - 25;
     bytes[last] ^= 0xff;
     std::fs::write(&index, bytes).unwrap();
-    let err = Tsdb::open(dir.path(), TsdbOptions::default()).err().unwrap();
-    assert!(err.to_string().contains("checksum"), "{err}");
+    // Found by its checksum, and moved aside rather than stopping the store.
+    let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+    assert_eq!(db.quarantined().len(), 1);
+    drop(db);
     // An unfinished block directory from a crash is removed on open.
-    std::fs::write(&index, b"").unwrap();
-    std::fs::remove_dir_all(&block).unwrap();
     std::fs::create_dir_all(dir.path().join("blocks/1-2-1.tmp")).unwrap();
     Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
     assert!(!dir.path().join("blocks/1-2-1.tmp").exists());
+}
+
+#[test]
+fn a_block_with_a_damaged_index_is_quarantined_and_the_store_opens_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = vec![labels(&[("__name__", "m")])];
+    let from = head::align_down(now_ms() - 10 * HOUR, 2 * HOUR);
+    {
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        fill(&db, &series, from, 6, &mut 0);
+        db.cut_all().unwrap();
+        assert!(db.read().blocks.len() >= 2);
+    }
+    let mut blocks: Vec<_> = std::fs::read_dir(dir.path().join("blocks")).unwrap().map(|e| e.unwrap().path()).collect();
+    blocks.sort();
+    let damaged = &blocks[0];
+    // The table of contents sits at the index's end, under the footer's checksum.
+    let index = damaged.join("index");
+    let mut bytes = std::fs::read(&index).unwrap();
+    let at = bytes.len() - 30;
+    bytes[at] ^= 0xff;
+    std::fs::write(&index, bytes).unwrap();
+
+    let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+    assert_eq!(db.quarantined().len(), 1);
+    assert!(db.quarantined()[0].starts_with(dir.path().join("quarantine")));
+    assert!(!damaged.exists());
+    assert_eq!(db.read().blocks.len(), blocks.len() - 1, "the other blocks are open");
+    assert!(!select(&db, &[Matcher::equal("__name__", "m")], from, now_ms()).is_empty());
 }

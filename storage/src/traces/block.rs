@@ -154,6 +154,13 @@ pub(crate) fn write_block(dir: &Path, meta: &BlockMeta, spans: &[&TraceSpan], ba
     let values = super::AttributeValues::collect(spans);
     let values_json = serde_json::to_vec(&values).map_err(|e| corrupt(dir, e.to_string()))?;
     write_synced(&dir.join("attributes.json"), &values_json)?;
+    let mut checksums = std::collections::BTreeMap::new();
+    for name in CHECKSUMMED {
+        let path = dir.join(name);
+        checksums.insert(name, file_crc(&path)?);
+    }
+    let checksums_json = serde_json::to_vec_pretty(&checksums).map_err(|e| corrupt(dir, e.to_string()))?;
+    write_synced(&dir.join("checksums.json"), &checksums_json)?;
     let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| corrupt(dir, e.to_string()))?;
     write_synced(&dir.join("meta.json"), &meta_json)?;
     sync_dir(dir)
@@ -254,9 +261,51 @@ fn record_batch(schema: &Arc<Schema>, spans: &[&TraceSpan]) -> Result<RecordBatc
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
+/// The block's files whose CRC-32 `checksums.json` holds.
+const CHECKSUMMED: [&str; 3] = ["spans.arrow", "index.bin", "attributes.json"];
+
+/// The CRC-32 of a whole file, read in pieces.
+fn file_crc(path: &Path) -> Result<u32, Error> {
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(Error::io("open block file", path))?);
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(Error::io("read block file", path))?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Checks the block's files against `checksums.json`; a block written before checksums were
+/// kept has none and is taken as it is.
+fn verify_checksums(dir: &Path) -> Result<(), Error> {
+    let path = dir.join("checksums.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("read block checksums", &path)(e)),
+    };
+    let sums: std::collections::BTreeMap<String, u32> =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+    for (name, want) in sums {
+        let file = dir.join(&name);
+        if !CHECKSUMMED.contains(&name.as_str()) {
+            return Err(corrupt(&path, format!("names an unknown file {name:?}")));
+        }
+        let got = file_crc(&file)?;
+        if got != want {
+            return Err(corrupt(&file, format!("checksum mismatch: CRC-32 {got:08x}, checksums.json says {want:08x}")));
+        }
+    }
+    Ok(())
+}
+
 impl Block {
-    /// Opens a block directory: reads `meta.json` and `index.bin`.
+    /// Opens a block directory: checks its files' checksums, reads `meta.json` and `index.bin`.
     pub(crate) fn open(dir: &Path) -> Result<Block, Error> {
+        verify_checksums(dir)?;
         let meta_path = dir.join("meta.json");
         let meta_bytes = std::fs::read(&meta_path).map_err(Error::io("read block meta", &meta_path))?;
         let meta: BlockMeta = serde_json::from_slice(&meta_bytes).map_err(|e| corrupt(&meta_path, e.to_string()))?;

@@ -225,6 +225,8 @@ pub struct SpanStore {
     cuts: Mutex<Option<Checkpoint>>,
     /// Woken when the head reaches its size limit.
     full: tokio::sync::Notify,
+    /// Damaged blocks moved aside when the store opened.
+    quarantined: Vec<PathBuf>,
 }
 
 impl SpanStore {
@@ -243,7 +245,7 @@ impl SpanStore {
             Err(e) => return Err(Error::io("read span store checkpoint", &checkpoint_path)(e)),
         };
         let complete_cut = checkpoint.map_or(0, |c| c.cut);
-        let mut blocks = Vec::new();
+        let (mut blocks, mut quarantined) = (Vec::new(), Vec::new());
         for tenant_dir in read_dir(&blocks_dir)? {
             for block_dir in read_dir(&tenant_dir)? {
                 let name = block_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -253,7 +255,13 @@ impl SpanStore {
                     std::fs::remove_dir_all(&block_dir).map_err(Error::io("remove incomplete block", &block_dir))?;
                     continue;
                 }
-                blocks.push(Arc::new(Block::open(&block_dir)?));
+                match Block::open(&block_dir) {
+                    Ok(block) => blocks.push(Arc::new(block)),
+                    Err(e) if crate::quarantine::is_damage(&e) => {
+                        quarantined.push(crate::quarantine::quarantine(dir, &block_dir, &e)?)
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         blocks.sort_by_key(|b| b.meta.cut);
@@ -264,7 +272,13 @@ impl SpanStore {
             state: RwLock::new(State { blocks, ..State::default() }),
             cuts: Mutex::new(checkpoint),
             full: tokio::sync::Notify::new(),
+            quarantined,
         })
+    }
+
+    /// Damaged blocks moved to `quarantine/` when the store opened.
+    pub fn quarantined(&self) -> &[PathBuf] {
+        &self.quarantined
     }
 
     /// WAL records at or before this position are already in blocks; replay only later ones.
