@@ -412,6 +412,10 @@ pub struct MetricsConfig {
     pub max_series_per_tenant: usize,
     /// Most labels one series may have.
     pub max_labels_per_series: usize,
+    /// Longest label name, in bytes; longer series are refused.
+    pub max_label_name_length: usize,
+    /// Longest label value, in bytes; longer series are refused.
+    pub max_label_value_length: usize,
     /// Exemplars kept in memory across all series.
     pub max_exemplars: usize,
     /// OTLP resource attributes copied as labels onto every series of their resource.
@@ -431,6 +435,8 @@ impl Default for MetricsConfig {
             retention: Duration::from_secs(15 * 24 * 3600),
             max_series_per_tenant: 1_000_000,
             max_labels_per_series: 30,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
             max_exemplars: 100_000,
             promote_resource_attributes: Vec::new(),
             span_metrics: true,

@@ -78,6 +78,8 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         retention: config.metrics.retention,
         max_series_per_tenant: config.metrics.max_series_per_tenant.max(1),
         max_labels_per_series: config.metrics.max_labels_per_series.max(1),
+        max_label_name_length: config.metrics.max_label_name_length.max(1),
+        max_label_value_length: config.metrics.max_label_value_length.max(1),
         max_exemplars: config.metrics.max_exemplars,
         ..TsdbOptions::default()
     };

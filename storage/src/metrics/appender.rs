@@ -131,6 +131,20 @@ impl<'a> Appender<'a> {
                 format!("series {shown} has {n} labels, more than the limit of {limit} labels per series (max_labels_per_series)")
             });
         }
+        // Named by a shortened metric name: the series itself may be megabytes long.
+        let metric = shorten(name.unwrap_or_default());
+        if let Some((n, _)) = pairs.iter().find(|p| p.0.len() > options.max_label_name_length) {
+            let (limit, len, label) = (options.max_label_name_length, n.len(), shorten(n));
+            return self.refuse_series(samples.len(), |r| &mut r.label_limit, || {
+                format!("a series of {metric:?} has a label name of {len} bytes ({label:?}), longer than the limit of {limit} (max_label_name_length)")
+            });
+        }
+        if let Some((n, v)) = pairs.iter().find(|p| p.1.len() > options.max_label_value_length) {
+            let (limit, len, label) = (options.max_label_value_length, v.len(), shorten(n));
+            return self.refuse_series(samples.len(), |r| &mut r.label_limit, || {
+                format!("a series of {metric:?}: the value of label {label:?} is {len} bytes, longer than the limit of {limit} (max_label_value_length)")
+            });
+        }
         let Some((id, logged)) = self.resolve(pairs) else {
             let (shown, limit) = (show(pairs), options.max_series_per_tenant);
             let tenant = self.tenant.as_str().to_string();
@@ -249,6 +263,14 @@ impl<'a> Appender<'a> {
     /// The batch for the WAL and what was refused.
     pub fn finish(self) -> (SampleBatch, Refusals) {
         (self.batch, self.refusals)
+    }
+}
+
+/// The first 64 characters of `s`, with `…` when there were more.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
     }
 }
 

@@ -55,6 +55,10 @@ pub struct TsdbOptions {
     pub max_series_per_tenant: usize,
     /// Most labels one series may have (`__name__` included).
     pub max_labels_per_series: usize,
+    /// Longest label name, in bytes (Mimir's default, 1024).
+    pub max_label_name_length: usize,
+    /// Longest label value, in bytes (Mimir's default, 2048).
+    pub max_label_value_length: usize,
     /// Exemplars kept in memory, across all series (oldest dropped first).
     pub max_exemplars: usize,
     /// zstd level for blocks cut from the head.
@@ -70,6 +74,8 @@ impl Default for TsdbOptions {
             retention: Duration::from_secs(15 * 24 * 3600),
             max_series_per_tenant: 1_000_000,
             max_labels_per_series: 30,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
             max_exemplars: 100_000,
             cut_zstd_level: 3,
             compact_zstd_level: 9,

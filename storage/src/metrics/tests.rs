@@ -92,6 +92,17 @@ fn out_of_order_duplicates_and_limits_are_refused_with_reasons() {
         write(&db, 6, &[(labels(&[("__name__", "b"), ("x", "1"), ("y", "2"), ("z", "3")]), samples(t0, 1, 1))]);
     assert_eq!(too_many.label_limit, 1);
     assert!(too_many.first_error.unwrap().contains("max_labels_per_series"));
+    let long_value = "v".repeat(2049);
+    let too_long = write(&db, 61, &[(labels(&[("__name__", "b"), ("x", &long_value)]), samples(t0, 1, 1))]);
+    assert_eq!(too_long.label_limit, 1);
+    let message = too_long.first_error.unwrap();
+    assert!(
+        message.contains("max_label_value_length") && message.contains("2049 bytes") && message.len() < 300,
+        "{message}"
+    );
+    let long_name = "n".repeat(1025);
+    let too_long = write(&db, 62, &[(labels(&[("__name__", "b"), (&long_name, "1")]), samples(t0, 1, 1))]);
+    assert!(too_long.first_error.unwrap().contains("max_label_name_length"));
     assert!(write(&db, 7, &[(labels(&[("__name__", "c")]), samples(t0, 1, 1))]).is_empty());
     let over = write(&db, 8, &[(labels(&[("__name__", "d")]), samples(t0, 3, 1))]);
     assert_eq!((over.series_limit, over.samples), (1, 3));
