@@ -249,6 +249,9 @@ pub struct ServeArgs {
     /// Queries evaluated at once [default: 20].
     #[arg(long = "query.max-concurrency", env = "LOOKOUT_QUERY_MAX_CONCURRENCY")]
     pub query_max_concurrency: Option<usize>,
+    /// Longest time range of a PromQL or LogQL range query, e.g. 721h [default: 0, no limit].
+    #[arg(long = "query.max-range", env = "LOOKOUT_QUERY_MAX_RANGE", value_parser = humantime::parse_duration)]
+    pub query_max_range: Option<Duration>,
     /// Prometheus feature flags; `promql-experimental-functions` is the one Lookout knows.
     #[arg(long = "enable-feature", env = "LOOKOUT_ENABLE_FEATURE", value_delimiter = ',')]
     pub enable_feature: Vec<String>,
@@ -345,6 +348,7 @@ impl ServeArgs {
         set(&mut c.query.max_samples, &self.query_max_samples);
         set(&mut c.query.timeout, &self.query_timeout);
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
+        set(&mut c.query.max_range, &self.query_max_range);
         set(&mut c.rules.path, &self.rules_path);
         set(&mut c.dashboards.path, &self.dashboards_path);
         set(&mut c.storage.min_free_bytes, &self.storage_min_free_bytes);

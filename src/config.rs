@@ -462,6 +462,10 @@ pub struct QueryConfig {
     pub max_concurrency: usize,
     /// Allow Prometheus's experimental functions (`limitk`, `sort_by_label`, `mad_over_time`, …).
     pub experimental_functions: bool,
+    /// Longest time range of a PromQL or LogQL range query; 0 is no limit (Loki's
+    /// `max_query_length` is 721h).
+    #[serde(with = "humantime_serde")]
+    pub max_range: Duration,
 }
 
 impl Default for QueryConfig {
@@ -472,6 +476,7 @@ impl Default for QueryConfig {
             timeout: Duration::from_secs(120),
             max_concurrency: 20,
             experimental_functions: false,
+            max_range: Duration::ZERO,
         }
     }
 }

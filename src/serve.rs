@@ -126,9 +126,14 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         timeout: config.query.timeout,
         experimental_functions: config.query.experimental_functions,
         default_subquery_step: config.global.evaluation_interval.as_millis() as i64,
+        max_range: i64::try_from(config.query.max_range.as_millis()).unwrap_or(i64::MAX),
         ..EngineOptions::default()
     };
-    let logql_options = lookout_query::logql::LogqlOptions { timeout: config.query.timeout, ..Default::default() };
+    let logql_options = lookout_query::logql::LogqlOptions {
+        timeout: config.query.timeout,
+        max_range: i64::try_from(config.query.max_range.as_nanos()).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
     let notifier_stop = CancellationToken::new();
     let rules = start_rules(
         &config,

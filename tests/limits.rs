@@ -133,3 +133,33 @@ fn a_sender_at_five_times_its_rate_is_refused_the_excess_and_loses_nothing_accep
     // Everything acknowledged is durable, and nothing refused is.
     assert_eq!(spans_in_wal(&wal_dump(dir.path()), "flood") as u64, accepted);
 }
+
+#[test]
+fn a_range_query_longer_than_query_max_range_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start(dir.path(), &["--query.max-range", "24h"]);
+    let end = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let get = |path: String| {
+        let response = http_client().get(format!("http://{}{path}", lookout.http)).send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let promql =
+        |hours: u64| get(format!("/api/v1/query_range?query=up&start={}&end={end}&step=60", end - hours * 3600));
+    let (status, body) = promql(48);
+    assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(
+        body["error"],
+        "the query time range exceeds the limit (query length: 48h0m0s, limit: 24h0m0s) (query.max_range)"
+    );
+    assert_eq!(promql(23).0, 200);
+    let logql = |hours: u64| {
+        let query = common::urlencode(r#"{job="x"}"#);
+        get(format!("/loki/api/v1/query_range?query={query}&start={}&end={end}", end - hours * 3600))
+    };
+    let (status, body) = logql(48);
+    assert_eq!(status, 400);
+    assert!(body.contains("the query time range exceeds the limit (query length: 48h0m0s, limit: 24h0m0s)"), "{body}");
+    assert_eq!(logql(23).0, 200);
+}

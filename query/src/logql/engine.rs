@@ -27,11 +27,18 @@ pub struct LogqlOptions {
     pub max_series: usize,
     /// Longest a query may run.
     pub timeout: std::time::Duration,
+    /// Longest `end - start` of a range query, in ns (`max_query_length`); 0 is no limit.
+    pub max_range: i64,
 }
 
 impl Default for LogqlOptions {
     fn default() -> Self {
-        LogqlOptions { max_entries_limit: 5000, max_series: 500, timeout: std::time::Duration::from_secs(120) }
+        LogqlOptions {
+            max_entries_limit: 5000,
+            max_series: 500,
+            timeout: std::time::Duration::from_secs(120),
+            max_range: 0,
+        }
     }
 }
 
@@ -146,6 +153,13 @@ impl LogqlEngine {
     pub fn query(&self, tenant: &Tenant, q: &LogqlQuery, categorize: bool) -> Result<LogqlOutput, LogqlError> {
         let started = Instant::now();
         let expr = parse_expr(&q.query).map_err(|e| LogqlError::BadRequest(e.to_string()))?;
+        if self.options.max_range > 0 && !q.instant && q.end - q.start > self.options.max_range {
+            return Err(LogqlError::BadRequest(format!(
+                "the query time range exceeds the limit (query length: {}, limit: {}) (query.max_range)",
+                crate::format_duration_ms((q.end - q.start) / 1_000_000),
+                crate::format_duration_ms(self.options.max_range / 1_000_000)
+            )));
+        }
         let mut stats = LogqlStats::default();
         let value = match &expr {
             Expr::Log(log) => {

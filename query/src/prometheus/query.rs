@@ -41,6 +41,14 @@ pub(crate) async fn query_range(State(state): State<PrometheusState>, headers: H
     if end < start {
         return Err(bad_data("end timestamp must not be before start time"));
     }
+    let max_range = state.engine.options().max_range;
+    if max_range > 0 && end - start > max_range {
+        return Err(bad_data(&format!(
+            "the query time range exceeds the limit (query length: {}, limit: {}) (query.max_range)",
+            crate::format_duration_ms(end - start),
+            crate::format_duration_ms(max_range)
+        )));
+    }
     let step = parse_duration(params.get("step")).map_err(|e| invalid_param("step", e))?;
     if step <= 0 {
         return Err(bad_data("zero or negative query resolution step widths are not accepted. Try a positive integer"));

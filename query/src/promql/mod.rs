@@ -46,6 +46,9 @@ pub struct EngineOptions {
     /// When set (by whoever asked, e.g. a client that went away), the engine's running
     /// queries stop with [`QueryError::Canceled`].
     pub canceled: Option<Arc<AtomicBool>>,
+    /// Longest `end - start` of a range query through the HTTP API (ms); 0 is no limit;
+    /// `query.max_range`.
+    pub max_range: i64,
 }
 
 impl Default for EngineOptions {
@@ -57,6 +60,7 @@ impl Default for EngineOptions {
             experimental_functions: false,
             default_subquery_step: 60 * 1000,
             canceled: None,
+            max_range: 0,
         }
     }
 }
