@@ -26,6 +26,7 @@ pub fn corpus_engine() -> Engine {
         experimental_functions: true,
         default_subquery_step: 60 * 1000,
         canceled: None,
+        max_range: 0,
     })
 }
 
