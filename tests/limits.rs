@@ -102,17 +102,27 @@ fn a_sender_at_five_times_its_rate_is_refused_the_excess_and_loses_nothing_accep
         "{}",
         metrics.lines().filter(|l| l.contains("rate_limited")).collect::<Vec<_>>().join("\n")
     );
-    // OTLP/HTTP and Loki push: 429 with Retry-After.
-    let body = synthetic::traces(&mut rng, BATCH, now).encode_to_vec();
-    let response = http_client()
-        .post(lookout.otlp_url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .header("x-scope-orgid", "flood")
-        .body(body)
-        .send()
-        .unwrap();
+    // OTLP/HTTP: 429 with Retry-After. A tenant of its own, so that the flood's refill does not
+    // matter: one request takes most of a full burst, and the same again right after needs most
+    // of a second of refill.
+    let big = synthetic::traces(&mut rng, 1800, now);
+    let spans: usize = big.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    assert!((1700..=2000).contains(&spans), "{spans}");
+    let body = big.encode_to_vec();
+    let post = || {
+        http_client()
+            .post(lookout.otlp_url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", "burst")
+            .body(body.clone())
+            .send()
+            .unwrap()
+    };
+    assert_eq!(post().status(), 200);
+    let response = post();
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
+    // Loki push of more lines than a whole burst: 413, told to split.
     let ns = now.to_string();
     let line = "x".repeat(100);
     let values: Vec<serde_json::Value> = (0..3000).map(|_| serde_json::json!([ns, line])).collect();
