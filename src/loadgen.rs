@@ -67,6 +67,13 @@ pub struct LoadgenArgs {
     /// Base URL of Lookout's query API for `--trace-by-id`.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     query_url: String,
+    /// Send this many requests per second in all, for `--duration`, each generated as it is
+    /// due with the current time (the soak benchmark); 0 sends them as fast as they are taken.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Print the rate, latency and failures of each window of this length as it ends.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    report_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -114,7 +121,7 @@ impl Source {
 
 /// Runs the load (or the trace-by-id queries) and prints the summary.
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
+    let now = unix_nanos();
     if let Some(count) = args.trace_by_id {
         return trace_by_id(&args, count, now).await;
     }
@@ -126,6 +133,13 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     };
     let raw = Arc::new(AtomicU64::new(0));
     let (source, generator) = match args.fresh_batches {
+        _ if args.rate.is_some() => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(args.concurrency.max(1) * 2);
+            let pacing = Pacing { rate: args.rate.unwrap_or(0.0), until: Instant::now() + args.duration };
+            let counted = Arc::clone(&raw);
+            let generator = tokio::task::spawn_blocking(move || pacing.generate(signal, seed, size, &tx, &counted));
+            (Source::Fresh(Arc::new(tokio::sync::Mutex::new(rx))), Some(generator))
+        }
         Some(total) if args.pregenerate || args.index_into.is_some() => {
             let mut rng = Rng::new(seed);
             let batches: Vec<Bytes> =
@@ -167,14 +181,18 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     };
     let (sent, failed, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
+    let window = Arc::new(std::sync::Mutex::new(Window::default()));
+    let reporter = args
+        .report_every
+        .map(|every| tokio::spawn(Window::report(Arc::clone(&window), every, args.batch_size, args.server_pid)));
     let mut workers = Vec::new();
     for worker in 0..args.concurrency.max(1) {
         let channel = Channel::from_shared(args.endpoint.clone())?
             .connect()
             .await
             .with_context(|| format!("connecting to {}", args.endpoint))?;
-        let (source, sent, failed, bytes) =
-            (source.clone(), Arc::clone(&sent), Arc::clone(&failed), Arc::clone(&bytes));
+        let (source, sent, failed, bytes, window) =
+            (source.clone(), Arc::clone(&sent), Arc::clone(&failed), Arc::clone(&bytes), Arc::clone(&window));
         let path = args.signal.path();
         workers.push(tokio::spawn(async move {
             let mut client = tonic::client::Grpc::new(channel);
@@ -191,6 +209,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                     Err(e) => Err(tonic::Status::unavailable(e.to_string())),
                 };
                 latencies.push(t.elapsed());
+                window.lock().unwrap_or_else(|e| e.into_inner()).add(t.elapsed(), outcome.is_ok());
                 match outcome {
                     Ok(()) => {
                         sent.fetch_add(1, Ordering::Relaxed);
@@ -213,14 +232,12 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if let Some(generator) = generator {
         generator.await?;
     }
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pct = |p: f64| percentile_ms(&latencies, p);
     let ok = sent.load(Ordering::Relaxed);
     let sent_bytes = bytes.load(Ordering::Relaxed);
     println!(
@@ -238,7 +255,7 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         sent_bytes as f64 / elapsed / 1e6,
         if args.fresh_batches.is_some() && !args.pregenerate { " (generation on the client included)" } else { "" }
     );
-    println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
+    println!("latency_p50_ms={:.2} latency_p99_ms={:.2}", pct(0.5), pct(0.99));
     if matches!(args.signal, LoadSignal::Lines) && !matches!(source_kind, "cycle") {
         println!("raw_line_bytes={}", raw.load(Ordering::Relaxed));
     }
@@ -250,6 +267,104 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The paced generator of `--rate`: a batch due every `1 / rate` seconds until `until`, its
+/// events at the time it is made. A generator that falls behind (the senders are slower than
+/// the rate) sends what is due at once; the window reports show the rate reached.
+struct Pacing {
+    rate: f64,
+    until: Instant,
+}
+
+impl Pacing {
+    fn generate(
+        self,
+        signal: LoadSignal,
+        seed: u64,
+        size: usize,
+        tx: &tokio::sync::mpsc::Sender<Bytes>,
+        raw: &AtomicU64,
+    ) {
+        let mut rng = Rng::new(seed);
+        let begun = Instant::now();
+        let period = (self.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / self.rate));
+        let mut last = 0;
+        for k in 0u64.. {
+            if let Some(due) = period.map(|p| begun + p.mul_f64(k as f64)) {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            if Instant::now() >= self.until {
+                break;
+            }
+            // Strictly increasing, a millisecond apart at least, so that no metric sample of a
+            // series repeats a timestamp.
+            let now = unix_nanos().max(last + 1_000_000);
+            last = now;
+            let second = 1_000_000_000;
+            let at = (0, now.saturating_sub(second), second / size.max(1) as u64);
+            if tx.blocking_send(batch(signal, &mut rng, size, now, at, raw)).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The `p` quantile of sorted latencies, in milliseconds (0 when there are none).
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let at = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(at).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What the senders did since the last `--report-every` line.
+#[derive(Default)]
+struct Window {
+    latencies: Vec<Duration>,
+    failed: u64,
+}
+
+impl Window {
+    fn add(&mut self, latency: Duration, ok: bool) {
+        if ok {
+            self.latencies.push(latency);
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// Prints a line per window until aborted: the seconds since the start, the items per
+    /// second acknowledged, the requests' p50 and p99, failures, and the server's memory.
+    async fn report(window: Arc<std::sync::Mutex<Window>>, every: Duration, batch_size: usize, pid: Option<u32>) {
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticks.tick().await;
+            let Window { mut latencies, failed } =
+                std::mem::take(&mut *window.lock().unwrap_or_else(|e| e.into_inner()));
+            latencies.sort();
+            let ms = |p: f64| percentile_ms(&latencies, p);
+            let rss = pid
+                .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("VmRSS"))
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            println!(
+                "window t_s={:.0} items_per_s={:.0} latency_p50_ms={:.2} latency_p99_ms={:.2} requests_failed={failed} server_rss_kib={rss}",
+                started.elapsed().as_secs_f64(),
+                (latencies.len() * batch_size) as f64 / every.as_secs_f64(),
+                ms(0.5),
+                ms(0.99),
+            );
+        }
+    }
 }
 
 /// Event times of the `lines` signal: the whole run spread evenly from `start`.
@@ -329,7 +444,7 @@ async fn trace_by_id(args: &LoadgenArgs, count: usize, now: u64) -> anyhow::Resu
         }
     }
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    let pct = |p: f64| percentile_ms(&latencies, p);
     println!("trace_by_id requests={count} found={found} spans={spans}");
     println!("latency_p50_ms={:.2} latency_p99_ms={:.2} latency_max_ms={:.2}", pct(0.5), pct(0.99), pct(1.0));
     Ok(())

@@ -1,0 +1,58 @@
+"""Summarises a `benches/soak.sh` run as a Markdown table, ten minutes a row.
+
+    python3 benches/soak-summary.py /tmp/soak
+"""
+
+import re
+import statistics
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+BUCKET = 600
+
+
+def windows(signal):
+    rows = []
+    for line in (out / f"soak-{signal}.txt").read_text().splitlines():
+        if line.startswith("window "):
+            rows.append({k: float(v) if v else 0.0 for k, v in re.findall(r"(\w+)=([\d.]*)", line)})
+    return rows
+
+
+def buckets(rows, key):
+    grouped = {}
+    for r in rows:
+        grouped.setdefault(int((r[key] - 1) // BUCKET), []).append(r)
+    return grouped
+
+
+signals = {s: buckets(windows(s), "t_s") for s in ("traces", "lines", "metrics")}
+start = None
+queries = []
+for line in (out / "queries.txt").read_text().splitlines():
+    t, name, code, secs = line.split()
+    start = start or int(t)
+    queries.append({"t": int(t) - start + 1, "name": name, "code": code, "s": float(secs)})
+query_buckets = buckets(queries, "t")
+disk = {}
+for line in (out / "disk.txt").read_text().splitlines():
+    t, size = map(int, line.split())
+    disk[int((t - start) // BUCKET)] = size
+
+print("| minutes | spans/s | lines/s | points/s | request p99 ms (spans / lines / points, worst minute) "
+      "| failed requests | server RSS MiB (min–max) | query p50 ms (PromQL / LogQL / TraceQL) | non-200 | data on disk |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for b in sorted(signals["traces"]):
+    rate = lambda s: statistics.mean(r["items_per_s"] for r in signals[s].get(b, [{"items_per_s": 0}]))
+    p99 = " / ".join(f"{max(r['latency_p99_ms'] for r in signals[s].get(b, [{'latency_p99_ms': 0}])):.0f}" for s in signals)
+    failed = sum(r["requests_failed"] for s in signals for r in signals[s].get(b, []))
+    rss = [r["server_rss_kib"] / 1024 for r in signals["traces"][b]]
+    qs = query_buckets.get(b, [])
+    q50 = " / ".join(
+        f"{statistics.median([q['s'] for q in qs if q['name'] == n] or [0]) * 1e3:.0f}" for n in ("promql", "logql", "traceql")
+    )
+    bad = sum(q["code"] != "200" for q in qs)
+    size = f"{disk[b] / 1e9:.1f} GB" if b in disk else ""
+    print(f"| {b * 10}–{b * 10 + 10} | {rate('traces'):,.0f} | {rate('lines'):,.0f} | {rate('metrics'):,.0f} | {p99} "
+          f"| {failed:.0f} | {min(rss):.0f}–{max(rss):.0f} | {q50} | {bad} | {size} |")
