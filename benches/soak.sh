@@ -16,7 +16,7 @@ BIN=${BIN:-./target/release/lookout}
 OUT=${1:-$(mktemp -d /tmp/lookout-soak.XXXX)}
 mkdir -p "$OUT"
 DATA=$(mktemp -d /tmp/lookout-soak-data.XXXX)
-trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+trap 'kill $PID 2>/dev/null && wait $PID; rm -rf "$DATA"' EXIT
 read -r HTTP GRPC OTLP_HTTP < <(python3 -c '
 import socket
 socks = [socket.socket() for _ in range(3)]
