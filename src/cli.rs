@@ -279,6 +279,9 @@ pub struct ServeArgs {
     /// Bytes per second all tenants together may send [default: 0, no limit].
     #[arg(long = "limits.global-ingest-rate-bytes", env = "LOOKOUT_LIMITS_GLOBAL_INGEST_RATE_BYTES")]
     pub limits_global_ingest_rate_bytes: Option<ByteSize>,
+    /// Open connections from one client address to one port; 0 is no limit [default: 512].
+    #[arg(long = "limits.max-connections-per-client", env = "LOOKOUT_LIMITS_MAX_CONNECTIONS_PER_CLIENT")]
+    pub limits_max_connections_per_client: Option<usize>,
     /// Below this much free disk under --data-dir, intake answers 503 until space is freed [default: 100MiB].
     #[arg(long = "storage.min-free-bytes", env = "LOOKOUT_STORAGE_MIN_FREE_BYTES")]
     pub storage_min_free_bytes: Option<ByteSize>,
@@ -357,6 +360,7 @@ impl ServeArgs {
         set(&mut c.limits.ingest_rate_bytes, &self.limits_ingest_rate_bytes);
         set(&mut c.limits.global_ingest_rate_items, &self.limits_global_ingest_rate_items);
         set(&mut c.limits.global_ingest_rate_bytes, &self.limits_global_ingest_rate_bytes);
+        set(&mut c.limits.max_connections_per_client, &self.limits_max_connections_per_client);
         for (flag, key) in [
             (&self.auth_tenants_file, &mut c.auth.tenants_file),
             (&self.tls_cert_file, &mut c.tls.cert_file),

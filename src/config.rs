@@ -291,7 +291,7 @@ pub struct AuthConfig {
 /// Ingestion rate limits (`ingest/src/limits.rs`): token buckets of items (spans, log records,
 /// data points, samples) and of bytes as received, per tenant and for the whole server. A
 /// rate of 0 is no limit; a burst of 0 is twice the rate.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Items per second, each tenant.
@@ -310,6 +310,25 @@ pub struct LimitsConfig {
     pub global_ingest_rate_bytes: ByteSize,
     /// Most bytes at once, all tenants together.
     pub global_ingest_burst_bytes: ByteSize,
+    /// Open connections from one client address to one port (0: no limit); more are refused
+    /// with a 429 (gRPC: GOAWAY) naming the limit.
+    pub max_connections_per_client: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            ingest_rate_items: 0.0,
+            ingest_burst_items: 0.0,
+            ingest_rate_bytes: ByteSize(0),
+            ingest_burst_bytes: ByteSize(0),
+            global_ingest_rate_items: 0.0,
+            global_ingest_burst_items: 0.0,
+            global_ingest_rate_bytes: ByteSize(0),
+            global_ingest_burst_bytes: ByteSize(0),
+            max_connections_per_client: 512,
+        }
+    }
 }
 
 impl LimitsConfig {

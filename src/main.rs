@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod demo;
 mod index_bench;
+mod listen;
 mod loadgen;
 mod rules;
 mod serve;

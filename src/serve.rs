@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use lookout_ingest::generator::{Generator, GeneratorOptions};
 use lookout_ingest::prom::TranslateOptions;
 use lookout_ingest::remote_write::IngesterSlot;
@@ -33,8 +32,9 @@ use tracing::{error, info, warn};
 use crate::admin::{self, AdminState};
 use crate::auth;
 use crate::config::{Config, FsyncMode};
+use crate::listen::{self, ConnectionLimit, Listener, Protocol};
 use crate::rules::RuleStorage;
-use crate::tls::{self, Tls, TlsListener};
+use crate::tls::Tls;
 
 /// Runs Lookout until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -189,20 +189,18 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         None => admin,
     };
     let admin = admin::HttpMetrics::new(&registry)?.layer(admin);
-    let admin_task = match config.tls.files(false)? {
-        None => tokio::spawn(
-            axum::serve(admin_listener.tap_io(no_delay), admin)
-                .with_graceful_shutdown(admin_stop.clone().cancelled_owned())
-                .into_future(),
-        ),
-        Some(files) => {
-            let listener =
-                TlsListener::new(admin_listener, Tls::new(files, &[b"h2", b"http/1.1"])?, admin_stop.clone())?;
-            tokio::spawn(
-                axum::serve(listener, admin).with_graceful_shutdown(admin_stop.clone().cancelled_owned()).into_future(),
-            )
-        }
-    };
+    let refused = ConnectionLimit::counter(&registry)?;
+    let per_client = config.limits.max_connections_per_client;
+    let admin_tls = config.tls.files(false)?.map(|files| Tls::new(files, &[b"h2", b"http/1.1"])).transpose()?;
+    let admin_listener = Listener::new(
+        admin_listener,
+        admin_tls,
+        ConnectionLimit::new("http", per_client, refused.clone()),
+        admin_stop.clone(),
+    )?;
+    let admin_task = tokio::spawn(
+        axum::serve(admin_listener, admin).with_graceful_shutdown(admin_stop.clone().cancelled_owned()).into_future(),
+    );
 
     let wal_dir = config.data_dir.join("wal");
     replay(&wal_dir, &registry, Arc::clone(&stores)).await?;
@@ -255,19 +253,17 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         .add_service(LogsService::new(Arc::clone(&ingester)))
         .add_service(MetricsService::new(Arc::clone(&ingester)));
     let otlp_tls = config.tls.files(true)?;
-    let grpc_task = match &otlp_tls {
-        None => tokio::spawn(grpc.serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-            intake_stop.clone().cancelled_owned(),
-        )),
-        Some(files) => {
-            let connections = tls::accept(grpc_listener, Tls::new(files.clone(), &[b"h2"])?, intake_stop.clone());
-            let incoming = Box::pin(futures::stream::unfold(connections, |mut rx| async move {
-                rx.recv().await.map(|conn| (Ok::<_, std::io::Error>(conn), rx))
-            }));
-            tokio::spawn(grpc.serve_with_incoming_shutdown(incoming, intake_stop.clone().cancelled_owned()))
-        }
-    };
+    let connections = listen::accept(
+        grpc_listener,
+        otlp_tls.clone().map(|files| Tls::new(files, &[b"h2"])).transpose()?,
+        ConnectionLimit::new("otlp_grpc", per_client, refused.clone()),
+        Protocol::Grpc,
+        intake_stop.clone(),
+    );
+    let incoming = Box::pin(futures::stream::unfold(connections, |mut rx| async move {
+        rx.recv().await.map(|conn| (Ok::<_, std::io::Error>(conn), rx))
+    }));
+    let grpc_task = tokio::spawn(grpc.serve_with_incoming_shutdown(incoming, intake_stop.clone().cancelled_owned()));
     let cors = CorsOptions {
         allowed_origins: config.otlp.cors.allowed_origins.clone(),
         allowed_headers: config.otlp.cors.allowed_headers.clone(),
@@ -278,22 +274,17 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         Some(a) => otlp_http.layer(axum::middleware::from_fn_with_state(Arc::clone(a), auth::http_layer)),
         None => otlp_http,
     };
-    let otlp_http_task = match otlp_tls {
-        None => tokio::spawn(
-            axum::serve(otlp_http_listener.tap_io(no_delay), otlp_http)
-                .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
-                .into_future(),
-        ),
-        Some(files) => {
-            let tls = Tls::new(files, &[b"h2", b"http/1.1"])?;
-            let listener = TlsListener::new(otlp_http_listener, tls, intake_stop.clone())?;
-            tokio::spawn(
-                axum::serve(listener, otlp_http)
-                    .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
-                    .into_future(),
-            )
-        }
-    };
+    let otlp_http_listener = Listener::new(
+        otlp_http_listener,
+        otlp_tls.map(|files| Tls::new(files, &[b"h2", b"http/1.1"])).transpose()?,
+        ConnectionLimit::new("otlp_http", per_client, refused),
+        intake_stop.clone(),
+    )?;
+    let otlp_http_task = tokio::spawn(
+        axum::serve(otlp_http_listener, otlp_http)
+            .with_graceful_shutdown(intake_stop.clone().cancelled_owned())
+            .into_future(),
+    );
 
     let maintenance = tokio::spawn(maintain_span_store(Arc::clone(&spans), registry.clone(), maintenance_stop.clone()));
     let metrics_maintenance =
@@ -435,12 +426,6 @@ fn build_info_for_apis() -> BuildInfo {
 
 /// Replies go out at once instead of waiting for the peer's delayed ACK (Nagle's algorithm
 /// would add up to 40 ms to every request that is answered in more than one write).
-fn no_delay(stream: &mut tokio::net::TcpStream) {
-    if let Err(e) = stream.set_nodelay(true) {
-        warn!(error = %e, "cannot set TCP_NODELAY");
-    }
-}
-
 async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpListener> {
     let listener =
         TcpListener::bind(address).await.with_context(|| format!("binding the {server} listener to {address}"))?;

@@ -6,14 +6,11 @@
 //! connection), so renewed certificates take effect without a restart; a change that does not
 //! load is logged and the last good certificates stay in use.
 //!
-//! Handshakes run off the accept loop, each in its own task with a deadline, so a client that
-//! stalls in its handshake holds up nobody else.
+//! The listeners themselves are in `listen.rs`: handshakes run off the accept loop, each in
+//! its own task with a deadline, so a client that stalls in its handshake holds up nobody else.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
@@ -21,19 +18,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
-
-/// How long a client has to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Handshakes in progress at once per listener; more wait to be accepted.
-const MAX_HANDSHAKES: usize = 1024;
+use tracing::{info, warn};
 
 /// How often, at most, the files' modification times are looked at.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -74,7 +59,7 @@ impl Tls {
     }
 
     /// The settings for a new connection: the files' current contents.
-    fn config(&self) -> Arc<ServerConfig> {
+    pub(crate) fn config(&self) -> Arc<ServerConfig> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if state.checked.elapsed() >= RECHECK {
             state.checked = Instant::now();
@@ -139,123 +124,4 @@ fn load(files: &TlsFiles, alpn: &[Vec<u8>]) -> anyhow::Result<ServerConfig> {
     })?;
     config.alpn_protocols = alpn.to_vec();
     Ok(config)
-}
-
-/// A TLS connection, finished handshake and all.
-pub struct TlsConn {
-    stream: TlsStream<TcpStream>,
-    remote: SocketAddr,
-    local: Option<SocketAddr>,
-}
-
-/// Accepts connections on `listener` and hands on those whose handshake succeeds, until `stop`.
-pub fn accept(listener: TcpListener, tls: Arc<Tls>, stop: CancellationToken) -> mpsc::Receiver<TlsConn> {
-    let (tx, rx) = mpsc::channel(64);
-    let local = listener.local_addr().ok();
-    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    tokio::spawn(async move {
-        loop {
-            let Ok(permit) = Arc::clone(&handshakes).acquire_owned().await else { return };
-            let (tcp, remote) = tokio::select! {
-                _ = stop.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, as axum's own loop does.
-                        debug!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = tcp.set_nodelay(true);
-            let (tls, tx) = (Arc::clone(&tls), tx.clone());
-            tokio::spawn(async move {
-                let acceptor = TlsAcceptor::from(tls.config());
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send(TlsConn { stream, remote, local }).await;
-                    }
-                    Ok(Err(e)) => debug!(error = %e, %remote, "tls handshake failed"),
-                    Err(_) => debug!(%remote, "tls handshake timed out"),
-                }
-                drop(permit);
-            });
-        }
-    });
-    rx
-}
-
-/// An axum listener over [`accept`].
-pub struct TlsListener {
-    connections: mpsc::Receiver<TlsConn>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Serves TLS on `listener` with `tls`.
-    pub fn new(listener: TcpListener, tls: Arc<Tls>, stop: CancellationToken) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        Ok(TlsListener { connections: accept(listener, tls, stop), local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsConn;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TlsConn, SocketAddr) {
-        match self.connections.recv().await {
-            Some(conn) => {
-                let remote = conn.remote;
-                (conn, remote)
-            }
-            // The accept loop stopped (shutdown): wait for the server's own shutdown.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
-
-impl tonic::transport::server::Connected for TlsConn {
-    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        tonic::transport::server::TcpConnectInfo { local_addr: self.local, remote_addr: Some(self.remote) }
-    }
-}
-
-impl AsyncRead for TlsConn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsConn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
 }

@@ -173,3 +173,82 @@ fn a_range_query_longer_than_query_max_range_is_refused_naming_the_limit() {
     assert!(body.contains("the query time range exceeds the limit (query length: 48h0m0s, limit: 24h0m0s)"), "{body}");
     assert_eq!(logql(23).0, 200);
 }
+
+/// Sends `GET /-/ready` on `conn` and reads the whole answer, keeping the connection open;
+/// returns the status line and body.
+fn ask(conn: &mut std::net::TcpStream) -> (String, String) {
+    use std::io::{Read, Write};
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return (text.lines().next().unwrap().to_owned(), text[end + 4..].to_owned());
+            }
+        }
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed after {text:?}");
+        got.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[test]
+fn a_client_past_max_connections_per_client_is_refused_naming_the_limit_and_others_still_served() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    // Lookout's scrape of its own /metrics would hold a connection from the same address.
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "metrics:\n  scrape_self: false\n").unwrap();
+    let lookout = Lookout::start(
+        &dir.path().join("data"),
+        &["--limits.max-connections-per-client", "3", "--config.file", config.to_str().unwrap()],
+    );
+    for (port, listener) in [(lookout.http, "http"), (lookout.otlp_http, "otlp_http")] {
+        // Three connections, each shown to be served (one may be refused while an earlier
+        // client's connection is still being closed: then try again).
+        let held: Vec<_> = (0..3)
+            .map(|_| {
+                common::eventually("a connection under the limit to be served", || {
+                    let mut conn = std::net::TcpStream::connect(port).unwrap();
+                    let (status, _) = ask(&mut conn);
+                    (!status.contains(" 429 ")).then_some(conn)
+                })
+            })
+            .collect();
+        // The fourth from the same address gets a 429 naming the limit, then the connection closes.
+        let mut fourth = std::net::TcpStream::connect(port).unwrap();
+        fourth.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        fourth.read_to_string(&mut answer).unwrap_or_else(|e| panic!("{listener}: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 429 Too Many Requests\r\n"), "{answer}");
+        assert!(answer.contains("max_connections_per_client"), "{answer}");
+        // The held connections are still served, and closing them makes room again.
+        for mut conn in held {
+            assert!(!ask(&mut conn).0.contains(" 429 "));
+        }
+        common::eventually("a new connection to be served once the others closed", || {
+            http_client().get(format!("http://{port}/-/ready")).send().ok().filter(|r| r.status() != 429)
+        });
+        assert!(lookout.metric("lookout_connections_refused_total", &[("listener", listener)]) >= 1.0);
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(lookout.grpc).unwrap()).collect();
+    let body = synthetic::traces(&mut Rng::new(1), 10, 0).encode_to_vec();
+    let refused = runtime.block_on(grpc_export(lookout.grpc, TRACES_PATH, body.clone(), false)).unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "{refused:?}");
+    assert!(format!("{refused:?}").contains("max_connections_per_client"), "{refused:?}");
+    drop(held);
+    common::eventually("a gRPC export once the others closed", || {
+        runtime.block_on(grpc_export(lookout.grpc, TRACES_PATH, body.clone(), false)).ok()
+    });
+    assert!(lookout.metric("lookout_connections_refused_total", &[("listener", "otlp_grpc")]) >= 1.0);
+}
