@@ -279,6 +279,15 @@ pub struct ServeArgs {
     /// Bytes per second all tenants together may send [default: 0, no limit].
     #[arg(long = "limits.global-ingest-rate-bytes", env = "LOOKOUT_LIMITS_GLOBAL_INGEST_RATE_BYTES")]
     pub limits_global_ingest_rate_bytes: Option<ByteSize>,
+    /// Log streams a tenant may have active at once; 0 is no limit [default: 5000].
+    #[arg(long = "limits.max-streams-per-tenant", env = "LOOKOUT_LIMITS_MAX_STREAMS_PER_TENANT")]
+    pub limits_max_streams_per_tenant: Option<usize>,
+    /// Spans one trace may have; 0 is no limit [default: 50000].
+    #[arg(long = "limits.max-spans-per-trace", env = "LOOKOUT_LIMITS_MAX_SPANS_PER_TRACE")]
+    pub limits_max_spans_per_trace: Option<usize>,
+    /// Longer string attribute values of spans and log records are cut; 0 is never [default: 64KiB].
+    #[arg(long = "limits.max-attribute-bytes", env = "LOOKOUT_LIMITS_MAX_ATTRIBUTE_BYTES")]
+    pub limits_max_attribute_bytes: Option<ByteSize>,
     /// Open connections from one client address to one port; 0 is no limit [default: 512].
     #[arg(long = "limits.max-connections-per-client", env = "LOOKOUT_LIMITS_MAX_CONNECTIONS_PER_CLIENT")]
     pub limits_max_connections_per_client: Option<usize>,
@@ -361,6 +370,9 @@ impl ServeArgs {
         set(&mut c.limits.global_ingest_rate_items, &self.limits_global_ingest_rate_items);
         set(&mut c.limits.global_ingest_rate_bytes, &self.limits_global_ingest_rate_bytes);
         set(&mut c.limits.max_connections_per_client, &self.limits_max_connections_per_client);
+        set(&mut c.limits.max_streams_per_tenant, &self.limits_max_streams_per_tenant);
+        set(&mut c.limits.max_spans_per_trace, &self.limits_max_spans_per_trace);
+        set(&mut c.limits.max_attribute_bytes, &self.limits_max_attribute_bytes);
         for (flag, key) in [
             (&self.auth_tenants_file, &mut c.auth.tenants_file),
             (&self.tls_cert_file, &mut c.tls.cert_file),

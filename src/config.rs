@@ -313,6 +313,38 @@ pub struct LimitsConfig {
     /// Open connections from one client address to one port (0: no limit); more are refused
     /// with a 429 (gRPC: GOAWAY) naming the limit.
     pub max_connections_per_client: usize,
+    /// Log streams a tenant may have active (with an entry in the last 30 minutes) at once;
+    /// entries of new streams past it are refused (0: no limit).
+    pub max_streams_per_tenant: usize,
+    /// Spans one trace may have (counted until it has been idle for 30 s); more are refused
+    /// (0: no limit).
+    pub max_spans_per_trace: usize,
+    /// String attribute values of spans and log records longer than this are cut to it
+    /// (0: never).
+    pub max_attribute_bytes: ByteSize,
+    /// Tenants' own limits in place of the defaults above (and of
+    /// `metrics.max_series_per_tenant`), keyed by tenant id.
+    pub overrides: std::collections::BTreeMap<String, TenantLimits>,
+}
+
+/// One tenant's own limits (`limits.overrides.<tenant>`); what is not given is the default.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantLimits {
+    /// Items per second.
+    pub ingest_rate_items: Option<f64>,
+    /// Most items at once.
+    pub ingest_burst_items: Option<f64>,
+    /// Bytes per second.
+    pub ingest_rate_bytes: Option<ByteSize>,
+    /// Most bytes at once.
+    pub ingest_burst_bytes: Option<ByteSize>,
+    /// Active series in the metrics store.
+    pub max_series: Option<usize>,
+    /// Active log streams.
+    pub max_streams: Option<usize>,
+    /// Spans per trace.
+    pub max_spans_per_trace: Option<usize>,
 }
 
 impl Default for LimitsConfig {
@@ -327,11 +359,65 @@ impl Default for LimitsConfig {
             global_ingest_rate_bytes: ByteSize(0),
             global_ingest_burst_bytes: ByteSize(0),
             max_connections_per_client: 512,
+            max_streams_per_tenant: 5000,
+            max_spans_per_trace: 50_000,
+            max_attribute_bytes: ByteSize(64 * 1024),
+            overrides: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl LimitsConfig {
+    /// The tenants with limits of their own, checked.
+    pub fn tenants(&self) -> anyhow::Result<Vec<(lookout_storage::Tenant, &TenantLimits)>> {
+        self.overrides
+            .iter()
+            .map(|(id, limits)| {
+                let tenant = lookout_storage::Tenant::new(id)
+                    .map_err(|e| anyhow::anyhow!("limits.overrides: tenant {id:?}: {e}"))?;
+                Ok((tenant, limits))
+            })
+            .collect()
+    }
+
+    /// Each overriding tenant's rates (items, bytes), the defaults where it gives none.
+    pub fn rate_overrides(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<lookout_storage::Tenant, (lookout_ingest::Rate, lookout_ingest::Rate)>>
+    {
+        use lookout_ingest::Rate;
+        let d = self.rates();
+        Ok(self
+            .tenants()?
+            .into_iter()
+            .map(|(tenant, o)| {
+                let items = Rate {
+                    per_second: o.ingest_rate_items.map_or(d.tenant_items.per_second, |r| r.max(0.0)),
+                    burst: o.ingest_burst_items.map_or(d.tenant_items.burst, |b| b.max(0.0)),
+                };
+                let bytes = Rate {
+                    per_second: o.ingest_rate_bytes.map_or(d.tenant_bytes.per_second, |r| r.0 as f64),
+                    burst: o.ingest_burst_bytes.map_or(d.tenant_bytes.burst, |b| b.0 as f64),
+                };
+                (tenant, (items, bytes))
+            })
+            .collect())
+    }
+
+    /// Each overriding tenant's (streams, spans per trace) limits.
+    pub fn active_overrides(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<lookout_storage::Tenant, (usize, usize)>> {
+        Ok(self
+            .tenants()?
+            .into_iter()
+            .map(|(tenant, o)| {
+                let streams = o.max_streams.unwrap_or(self.max_streams_per_tenant);
+                (tenant, (streams, o.max_spans_per_trace.unwrap_or(self.max_spans_per_trace)))
+            })
+            .collect())
+    }
+
     /// The rates for the ingester.
     pub fn rates(&self) -> lookout_ingest::RateLimits {
         use lookout_ingest::Rate;

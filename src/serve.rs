@@ -77,6 +77,12 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     let tsdb_options = TsdbOptions {
         retention: config.metrics.retention,
         max_series_per_tenant: config.metrics.max_series_per_tenant.max(1),
+        max_series_overrides: config
+            .limits
+            .tenants()?
+            .into_iter()
+            .filter_map(|(tenant, o)| o.max_series.map(|n| (tenant, n.max(1))))
+            .collect(),
         max_labels_per_series: config.metrics.max_labels_per_series.max(1),
         max_label_name_length: config.metrics.max_label_name_length.max(1),
         max_label_value_length: config.metrics.max_label_value_length.max(1),
@@ -234,10 +240,30 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             generator: config.metrics.span_metrics.then(GeneratorOptions::default),
         },
     ));
-    let limiter = Arc::new(lookout_ingest::RateLimiter::new(config.limits.rates(), &registry)?);
+    let truncated = prometheus::IntCounter::new(
+        "lookout_ingest_truncated_attributes_total",
+        "Attribute values cut to limits.max_attribute_bytes.",
+    )?;
+    registry.register(Box::new(truncated.clone()))?;
+    let limits = lookout_ingest::Limiters {
+        rate: Some(Arc::new(
+            lookout_ingest::RateLimiter::new(config.limits.rates(), &registry)?
+                .with_overrides(config.limits.rate_overrides()?),
+        )),
+        active: Some(Arc::new(
+            lookout_ingest::ActiveLimits::new(
+                config.limits.max_streams_per_tenant,
+                config.limits.max_spans_per_trace,
+                &registry,
+            )?
+            .with_overrides(config.limits.active_overrides()?),
+        )),
+        max_attribute_bytes: usize::try_from(config.limits.max_attribute_bytes.0).unwrap_or(usize::MAX),
+        truncated: Some(truncated),
+    };
     let ingester = Arc::new(
         Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake)
-            .with_rate_limiter(limiter)
+            .with_limits(limits)
             .with_disk_guard(Arc::new(lookout_ingest::DiskGuard::new(
                 config.data_dir.clone(),
                 config.storage.min_free_bytes.0,

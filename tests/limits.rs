@@ -252,3 +252,171 @@ fn a_client_past_max_connections_per_client_is_refused_naming_the_limit_and_othe
     });
     assert!(lookout.metric("lookout_connections_refused_total", &[("listener", "otlp_grpc")]) >= 1.0);
 }
+
+/// POSTs OTLP/JSON to `path` on the OTLP/HTTP port as `tenant`; the status and JSON reply.
+fn otlp_json(lookout: &Lookout, path: &str, tenant: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = http_client()
+        .post(lookout.otlp_url(path))
+        .header("content-type", "application/json")
+        .header("x-scope-orgid", tenant)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, serde_json::from_str(&r.text().unwrap()).unwrap_or_default())
+}
+
+/// A Loki push of one line to each stream `service` = each of `services`, as `tenant`.
+fn loki_push(lookout: &Lookout, tenant: &str, services: &[&str]) -> (u16, String) {
+    let now = common::now_ms() * 1_000_000;
+    let streams: Vec<_> = services
+        .iter()
+        .map(|s| serde_json::json!({"stream": {"service_name": s}, "values": [[now.to_string(), format!("hello from {s}")]]}))
+        .collect();
+    let r = http_client()
+        .post(format!("http://{}/loki/api/v1/push", lookout.http))
+        .header("content-type", "application/json")
+        .header("x-scope-orgid", tenant)
+        .body(serde_json::json!({ "streams": streams }).to_string())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+#[test]
+fn streams_spans_per_trace_attribute_size_and_series_are_limited_per_tenant_with_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "limits:\n  max_streams_per_tenant: 3\n  max_spans_per_trace: 5\n  max_attribute_bytes: 16\n  ingest_rate_items: 100\n  overrides:\n    big:\n      max_streams: 10\n      max_spans_per_trace: 20\n      ingest_rate_items: 100000\n      max_series: 2\n",
+    )
+    .unwrap();
+    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+
+    // Streams: a Loki push that would open a fourth stream is refused whole, naming the limit;
+    // the streams already open still take entries; a tenant with its own limit opens more.
+    assert_eq!(loki_push(&lookout, "a", &["s1", "s2", "s3"]).0, 204);
+    let (status, body) = loki_push(&lookout, "a", &["s1", "s4"]);
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("limit of 3 active streams (limits.max_streams_per_tenant)"), "{body}");
+    assert_eq!(loki_push(&lookout, "a", &["s1", "s2"]).0, 204);
+    assert_eq!(loki_push(&lookout, "big", &["s1", "s2", "s3", "s4", "s5"]).0, 204);
+    // Over OTLP the entries of the new streams are refused, the rest stored: partial success.
+    let now = (common::now_ms() * 1_000_000).to_string();
+    let logs = |services: &[&str]| {
+        let resource_logs: Vec<_> = services
+            .iter()
+            .map(|s| serde_json::json!({
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": s}}]},
+                "scopeLogs": [{"logRecords": [{"timeUnixNano": now, "body": {"stringValue": format!("otlp line of {s}")}}]}]
+            }))
+            .collect();
+        serde_json::json!({ "resourceLogs": resource_logs })
+    };
+    let (status, reply) = otlp_json(&lookout, "/v1/logs", "a", logs(&["s3", "o1", "o2"]));
+    assert_eq!(status, 200);
+    assert_eq!(reply["partialSuccess"]["rejectedLogRecords"], "2", "{reply}");
+    assert!(reply["partialSuccess"]["errorMessage"].as_str().unwrap().contains("limits.max_streams_per_tenant"));
+    assert!(lookout.metric("lookout_ingest_limited_items_total", &[("limit", "max_streams_per_tenant")]) >= 4.0);
+
+    // Spans per trace: the sixth span of a trace on is refused, in this request or a later one.
+    let trace_id = "5b8efff798038103d269b633813fc60c";
+    let spans = |from: usize, to: usize, attribute: &str| {
+        let spans: Vec<_> = (from..to)
+            .map(|i| {
+                serde_json::json!({
+                    "traceId": trace_id, "spanId": format!("{:016x}", i + 1), "name": format!("span {i}"),
+                    "startTimeUnixNano": now, "endTimeUnixNano": now,
+                    "attributes": [{"key": "note", "value": {"stringValue": attribute}}]
+                })
+            })
+            .collect();
+        serde_json::json!({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+            "scopeSpans": [{"spans": spans}]
+        }]})
+    };
+    let (status, reply) = otlp_json(&lookout, "/v1/traces", "a", spans(0, 4, "short"));
+    assert_eq!((status, reply["partialSuccess"].clone()), (200, serde_json::Value::Null), "{reply}");
+    let (status, reply) = otlp_json(&lookout, "/v1/traces", "a", spans(4, 8, "short"));
+    assert_eq!(status, 200);
+    assert_eq!(reply["partialSuccess"]["rejectedSpans"], "3", "{reply}");
+    let message = reply["partialSuccess"]["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "trace {trace_id} of tenant \"a\" has reached the limit of 5 spans per trace (limits.max_spans_per_trace)"
+        )),
+        "{message}"
+    );
+    let (status, reply) = otlp_json(&lookout, "/v1/traces", "big", spans(0, 8, "short"));
+    assert_eq!((status, reply["partialSuccess"].clone()), (200, serde_json::Value::Null), "{reply}");
+    let count_spans = |tenant: &str| {
+        let r = http_client()
+            .get(format!("http://{}/api/traces/{trace_id}", lookout.http))
+            .header("x-scope-orgid", tenant)
+            .send()
+            .unwrap();
+        let trace: serde_json::Value = r.json().unwrap();
+        trace["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["scopeSpans"].as_array().unwrap())
+            .map(|s| s["spans"].as_array().unwrap().len())
+            .sum::<usize>()
+    };
+    assert_eq!(common::eventually("tenant a's trace", || Some(count_spans("a")).filter(|n| *n > 0)), 5);
+    assert_eq!(count_spans("big"), 8);
+
+    // Attribute values past 16 bytes are cut, said so, and the span is kept.
+    let long = "0123456789abcdefXYZ";
+    let other_trace = spans(0, 1, long).to_string().replace(trace_id, "6b8efff798038103d269b633813fc60c");
+    let (status, reply) = otlp_json(&lookout, "/v1/traces", "c", serde_json::from_str(&other_trace).unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(reply["partialSuccess"]["rejectedSpans"].as_str().unwrap_or("0"), "0", "{reply}");
+    assert!(
+        reply["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 16 bytes were cut to that length (limits.max_attribute_bytes)")
+    );
+    let stored: serde_json::Value = common::eventually("the cut span", || {
+        let r = http_client()
+            .get(format!("http://{}/api/traces/6b8efff798038103d269b633813fc60c", lookout.http))
+            .header("x-scope-orgid", "c")
+            .send()
+            .unwrap();
+        (r.status() == 200).then(|| r.json().unwrap())
+    });
+    assert!(stored.to_string().contains("\"0123456789abcdef\""), "{stored}");
+    assert!(!stored.to_string().contains(long), "{stored}");
+    assert_eq!(lookout.metric("lookout_ingest_truncated_attributes_total", &[]), 1.0);
+
+    // Rates: 100 items/s with bursts of 200 for everyone but "big".
+    let (status, _) = otlp_json(&lookout, "/v1/logs", "a", logs(&["s1"; 300]));
+    assert_eq!(status, 413, "300 entries never fit a's bursts");
+    let (status, reply) = otlp_json(&lookout, "/v1/logs", "big", logs(&["s1"; 300]));
+    assert_eq!((status, reply["partialSuccess"].clone()), (200, serde_json::Value::Null), "{reply}");
+
+    // Series: "big" may have 2.
+    let write = |tenant: &str, names: &[&str]| {
+        use prost::Message;
+        let timeseries = names.iter().map(|n| common::series(n, &[("job", "x")], &[(common::now_ms(), 1.0)])).collect();
+        let body =
+            snap::raw::Encoder::new().compress_vec(&common::WriteRequest { timeseries }.encode_to_vec()).unwrap();
+        let r = http_client()
+            .post(format!("http://{}/api/v1/write", lookout.http))
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "snappy")
+            .header("x-scope-orgid", tenant)
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(write("big", &["m1", "m2"]).0, 204);
+    let (status, body) = write("big", &["m3"]);
+    assert!(status >= 400 && body.contains("limit of 2 active series"), "{status} {body}");
+    assert_eq!(write("a", &["m1", "m2", "m3"]).0, 204, "others keep the default");
+}

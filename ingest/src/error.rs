@@ -42,6 +42,13 @@ pub enum Error {
         /// When it would fit; `None` when it never will (larger than the burst).
         retry_after: Option<Duration>,
     },
+    /// A per-tenant limit on what may be active at once refused the request (`limits`): too
+    /// many log streams. The message names the limit; retrying helps only once some go idle.
+    #[error("{message}")]
+    LimitReached {
+        /// Which limit, for which tenant.
+        message: String,
+    },
     /// A bug: processing the request failed in a way no input should cause.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,7 +71,9 @@ impl Error {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Overloaded { .. } | Error::RateLimited { retry_after: Some(_), .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Overloaded { .. } | Error::RateLimited { retry_after: Some(_), .. } | Error::LimitReached { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::RateLimited { retry_after: None, .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,7 +85,10 @@ impl Error {
         match self {
             Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
             Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
-            Error::TooLarge { .. } | Error::Overloaded { .. } | Error::RateLimited { .. } => Code::ResourceExhausted,
+            Error::TooLarge { .. }
+            | Error::Overloaded { .. }
+            | Error::RateLimited { .. }
+            | Error::LimitReached { .. } => Code::ResourceExhausted,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }

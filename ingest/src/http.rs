@@ -166,7 +166,8 @@ async fn method_not_allowed(method: Method) -> Response {
 
 fn success(signal: Signal, reply: &ExportReply, json: bool) -> Response {
     if json {
-        let body = if reply.rejected == 0 {
+        // With nothing rejected, a message is a warning (the OTLP specification allows it).
+        let body = if reply.rejected == 0 && reply.message.is_empty() {
             serde_json::json!({})
         } else {
             let field = match signal {
@@ -183,7 +184,7 @@ fn success(signal: Signal, reply: &ExportReply, json: bool) -> Response {
 
 /// The `Export*ServiceResponse` for a reply, protobuf-encoded.
 pub(crate) fn encode_reply(signal: Signal, reply: &ExportReply) -> Vec<u8> {
-    let partial = reply.rejected > 0;
+    let partial = reply.rejected > 0 || !reply.message.is_empty();
     let (rejected, error_message) = (reply.rejected as i64, reply.message.clone());
     match signal {
         Signal::Traces => ExportTraceServiceResponse {

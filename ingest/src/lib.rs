@@ -25,6 +25,7 @@ pub mod remote_write;
 mod rpc_status;
 pub mod scrape;
 pub mod synthetic;
+mod truncate;
 
 pub use convert::{Converted, logs as convert_logs, metrics as convert_metrics, traces as convert_traces};
 pub use disk::DiskGuard;
@@ -32,9 +33,9 @@ pub use error::{Error, Result};
 pub use grpc::{LogsService, MetricsService, RawCodec, TraceService};
 pub use http::{CorsOptions, router as http_router};
 pub use intake::{IntakeOptions, MetricsIntake};
-pub use limits::{Rate, RateLimiter, RateLimits};
+pub use limits::{ActiveLimits, Rate, RateLimiter, RateLimits};
 pub use metrics::IngestMetrics;
-pub use pipeline::{ExportReply, ExportRequest, IngestOptions, Ingester, Transport, decode};
+pub use pipeline::{ExportReply, ExportRequest, IngestOptions, Ingester, Limiters, Transport, decode};
 pub use rpc_status::{RetryInfo, RpcStatus};
 
 use lookout_storage::Tenant;

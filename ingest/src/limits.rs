@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use lookout_storage::Tenant;
+use lookout_storage::logs::stream_id;
+use lookout_storage::{Batch, Span, StreamBatch, Tenant, TraceId};
 use prometheus::{IntCounterVec, Opts, Registry};
 
 use crate::Error;
@@ -106,6 +107,8 @@ struct Pair {
 /// The buckets, and a count of what they refused.
 pub struct RateLimiter {
     limits: RateLimits,
+    /// Tenants with rates of their own (items, bytes) instead of the defaults.
+    overrides: HashMap<Tenant, (Rate, Rate)>,
     global: Mutex<Option<Pair>>,
     tenants: Mutex<HashMap<Tenant, Pair>>,
     refused: IntCounterVec,
@@ -126,7 +129,24 @@ impl RateLimiter {
             &["limit"],
         )?;
         registry.register(Box::new(refused.clone()))?;
-        Ok(RateLimiter { limits, global: Mutex::new(None), tenants: Mutex::new(HashMap::new()), refused })
+        Ok(RateLimiter {
+            limits,
+            overrides: HashMap::new(),
+            global: Mutex::new(None),
+            tenants: Mutex::new(HashMap::new()),
+            refused,
+        })
+    }
+
+    /// The same, with these tenants' own rates (items, bytes) in place of the defaults.
+    pub fn with_overrides(mut self, overrides: HashMap<Tenant, (Rate, Rate)>) -> RateLimiter {
+        self.overrides = overrides;
+        self
+    }
+
+    /// A tenant's rates: its own, or the defaults.
+    fn rates(&self, tenant: &Tenant) -> (Rate, Rate) {
+        self.overrides.get(tenant).copied().unwrap_or((self.limits.tenant_items, self.limits.tenant_bytes))
     }
 
     /// Takes `items` and `bytes` for `tenant` from every bucket, or from none.
@@ -136,7 +156,8 @@ impl RateLimiter {
 
     fn take_at(&self, tenant: &Tenant, items: u64, bytes: u64, now: Instant) -> Result<(), Error> {
         let l = self.limits;
-        if !(l.tenant_items.on() || l.tenant_bytes.on() || l.global_items.on() || l.global_bytes.on()) {
+        let (tenant_items, tenant_bytes) = self.rates(tenant);
+        if !(tenant_items.on() || tenant_bytes.on() || l.global_items.on() || l.global_bytes.on()) {
             return Ok(());
         }
         let (items, bytes) = (items as f64, bytes as f64);
@@ -146,13 +167,13 @@ impl RateLimiter {
             items: Bucket::full(l.global_items, now),
             bytes: Bucket::full(l.global_bytes, now),
         });
-        let t = tenants.get(tenant).copied().unwrap_or_else(|| Pair {
-            items: Bucket::full(l.tenant_items, now),
-            bytes: Bucket::full(l.tenant_bytes, now),
-        });
+        let t = tenants
+            .get(tenant)
+            .copied()
+            .unwrap_or_else(|| Pair { items: Bucket::full(tenant_items, now), bytes: Bucket::full(tenant_bytes, now) });
         let checks = [
-            (Limit::TenantItems, l.tenant_items, t.items, items),
-            (Limit::TenantBytes, l.tenant_bytes, t.bytes, bytes),
+            (Limit::TenantItems, tenant_items, t.items, items),
+            (Limit::TenantBytes, tenant_bytes, t.bytes, bytes),
             (Limit::GlobalItems, l.global_items, g.items, items),
             (Limit::GlobalBytes, l.global_bytes, g.bytes, bytes),
         ];
@@ -170,14 +191,14 @@ impl RateLimiter {
         *global =
             Some(Pair { items: after(l.global_items, g.items, items), bytes: after(l.global_bytes, g.bytes, bytes) });
         if tenants.len() >= MAX_TRACKED_TENANTS {
-            tenants.retain(|_, p| {
-                p.items.level(l.tenant_items, now) < l.tenant_items.burst()
-                    || p.bytes.level(l.tenant_bytes, now) < l.tenant_bytes.burst()
+            tenants.retain(|id, p| {
+                let (items, bytes) = self.rates(id);
+                p.items.level(items, now) < items.burst() || p.bytes.level(bytes, now) < bytes.burst()
             });
         }
         tenants.insert(
             tenant.clone(),
-            Pair { items: after(l.tenant_items, t.items, items), bytes: after(l.tenant_bytes, t.bytes, bytes) },
+            Pair { items: after(tenant_items, t.items, items), bytes: after(tenant_bytes, t.bytes, bytes) },
         );
         Ok(())
     }
@@ -209,6 +230,185 @@ fn refusal(limit: Limit, rate: Rate, tenant: &Tenant, want: f64, level: f64) -> 
             wait.as_secs_f64().ceil(),
         ),
         retry_after: Some(Duration::from_secs(wait.as_secs_f64().ceil() as u64)),
+    }
+}
+
+/// How long a log stream with no new entry still counts as active (Loki's chunk idle period).
+pub const STREAM_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// How long a trace with no new span is still counted (Tempo's trace idle period is 10 s; a
+/// little longer here, so that slow senders' batches of one trace meet).
+pub const TRACE_IDLE: Duration = Duration::from_secs(30);
+
+/// Per-tenant limits on what is active at once: log streams (Loki's
+/// `max_global_streams_per_user`) and spans of one trace (Tempo's limit per trace, counted in
+/// spans). A stream or a trace counts from its first item until it has been idle for
+/// [`STREAM_IDLE`] or [`TRACE_IDLE`]. What is over a limit is dropped from the request before
+/// it is stored, counted in `lookout_ingest_limited_items_total{limit}`, and named in the
+/// answer; the rest is stored.
+pub struct ActiveLimits {
+    max_streams: usize,
+    max_spans_per_trace: usize,
+    /// Tenants' own limits (streams, spans per trace).
+    overrides: HashMap<Tenant, (usize, usize)>,
+    streams: Mutex<Recent<u64, ()>>,
+    traces: Mutex<Recent<TraceId, u64>>,
+    refused: IntCounterVec,
+}
+
+/// Per tenant, keys last seen at an instant with a value, forgotten after an idle time.
+struct Recent<K, V> {
+    idle: Duration,
+    swept: Instant,
+    tenants: HashMap<Tenant, HashMap<K, (Instant, V)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Recent<K, V> {
+    fn new(idle: Duration) -> Self {
+        Recent { idle, swept: Instant::now(), tenants: HashMap::new() }
+    }
+
+    /// The tenant's keys, after forgetting what has been idle too long (looked at a few times
+    /// per idle period).
+    fn of(&mut self, tenant: &Tenant, now: Instant) -> &mut HashMap<K, (Instant, V)> {
+        if now.saturating_duration_since(self.swept) > self.idle / 4 {
+            let horizon = now.checked_sub(self.idle).unwrap_or(now);
+            for keys in self.tenants.values_mut() {
+                keys.retain(|_, (seen, _)| *seen >= horizon);
+            }
+            self.tenants.retain(|_, keys| !keys.is_empty());
+            self.swept = now;
+        }
+        self.tenants.entry(tenant.clone()).or_default()
+    }
+}
+
+impl ActiveLimits {
+    /// At most `max_streams` active streams per tenant and `max_spans_per_trace` spans per
+    /// trace (0: no limit), counting refusals in `lookout_ingest_limited_items_total`.
+    pub fn new(
+        max_streams: usize,
+        max_spans_per_trace: usize,
+        registry: &Registry,
+    ) -> prometheus::Result<ActiveLimits> {
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "lookout_ingest_limited_items_total",
+                "Items (log entries, spans) dropped by a per-tenant limit, by the limit (its config key).",
+            ),
+            &["limit"],
+        )?;
+        registry.register(Box::new(refused.clone()))?;
+        Ok(ActiveLimits {
+            max_streams,
+            max_spans_per_trace,
+            overrides: HashMap::new(),
+            streams: Mutex::new(Recent::new(STREAM_IDLE)),
+            traces: Mutex::new(Recent::new(TRACE_IDLE)),
+            refused,
+        })
+    }
+
+    /// The same, with these tenants' own limits (streams, spans per trace).
+    pub fn with_overrides(mut self, overrides: HashMap<Tenant, (usize, usize)>) -> ActiveLimits {
+        self.overrides = overrides;
+        self
+    }
+
+    fn limits(&self, tenant: &Tenant) -> (usize, usize) {
+        self.overrides.get(tenant).copied().unwrap_or((self.max_streams, self.max_spans_per_trace))
+    }
+
+    /// Drops the streams of `batch` that would take `tenant` past its stream limit (with
+    /// `whole`, all of them if any would); returns the entries dropped and what to tell the
+    /// sender, if any were.
+    pub fn admit_streams(&self, tenant: &Tenant, batch: &mut StreamBatch, whole: bool) -> Option<(u64, String)> {
+        self.admit_streams_at(tenant, batch, whole, Instant::now())
+    }
+
+    fn admit_streams_at(
+        &self,
+        tenant: &Tenant,
+        batch: &mut StreamBatch,
+        whole: bool,
+        now: Instant,
+    ) -> Option<(u64, String)> {
+        let (max, _) = self.limits(tenant);
+        if max == 0 {
+            return None;
+        }
+        let mut recent = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let active = recent.of(tenant, now);
+        let ids: Vec<u64> = batch.streams.iter().map(|s| stream_id(tenant, &s.labels)).collect();
+        let mut fits: Vec<bool> = Vec::with_capacity(ids.len());
+        let mut opened = std::collections::HashSet::new();
+        for id in &ids {
+            let known = active.contains_key(id) || opened.contains(id);
+            fits.push(known || active.len() + opened.len() < max);
+            if !known && active.len() + opened.len() < max {
+                opened.insert(*id);
+            }
+        }
+        let refuse_all = whole && fits.contains(&false);
+        let (mut streams, mut entries) = (0u64, 0u64);
+        let mut fit = fits.iter();
+        let mut id = ids.iter();
+        batch.streams.retain(|stream| {
+            let (ok, id) = (*fit.next().unwrap_or(&false) && !refuse_all, id.next().copied().unwrap_or_default());
+            if ok {
+                active.insert(id, (now, ()));
+            } else {
+                streams += 1;
+                entries += stream.entries.len() as u64;
+            }
+            ok
+        });
+        (streams > 0).then(|| {
+            self.refused.with_label_values(&["max_streams_per_tenant"]).inc_by(entries);
+            let what = if refuse_all { "this push refused" } else { "entries of new streams refused" };
+            (entries, format!(
+                "{what} ({entries} entries, {streams} streams): tenant {:?} has reached the limit of {max} active streams (limits.max_streams_per_tenant); reduce the number of streams (fewer labels or label values) or raise the limit",
+                tenant.as_str()
+            ))
+        })
+    }
+
+    /// Drops the spans of `batch` that would take a trace past its span limit; returns the
+    /// spans dropped and what to tell the sender, if any were.
+    pub fn admit_spans(&self, tenant: &Tenant, batch: &mut Batch<Span>) -> Option<(u64, String)> {
+        self.admit_spans_at(tenant, batch, Instant::now())
+    }
+
+    fn admit_spans_at(&self, tenant: &Tenant, batch: &mut Batch<Span>, now: Instant) -> Option<(u64, String)> {
+        let (_, max) = self.limits(tenant);
+        if max == 0 {
+            return None;
+        }
+        let max = max as u64;
+        let mut recent = self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let traces = recent.of(tenant, now);
+        let (mut dropped, mut first) = (0u64, None);
+        for scope in batch.resources.iter_mut().flat_map(|r| r.scopes.iter_mut()) {
+            scope.items.retain(|span| {
+                let (seen, spans) = traces.entry(span.trace_id).or_insert((now, 0));
+                *seen = now;
+                if *spans < max {
+                    *spans += 1;
+                    return true;
+                }
+                dropped += 1;
+                first.get_or_insert(span.trace_id);
+                false
+            });
+        }
+        first.map(|trace| {
+            self.refused.with_label_values(&["max_spans_per_trace"]).inc_by(dropped);
+            (dropped, format!(
+                "{dropped} spans refused: trace {} of tenant {:?} has reached the limit of {max} spans per trace (limits.max_spans_per_trace)",
+                trace.to_hex(),
+                tenant.as_str()
+            ))
+        })
     }
 }
 
@@ -262,5 +462,42 @@ mod tests {
     fn no_rates_no_limits() {
         let l = limiter(RateLimits::default());
         assert!(l.take(&Tenant::default(), u64::MAX, u64::MAX).is_ok());
+    }
+
+    fn streams(names: &[&str]) -> StreamBatch {
+        use lookout_storage::{Entry, Label, Labels, Stream};
+        StreamBatch {
+            streams: names
+                .iter()
+                .map(|n| Stream {
+                    labels: Labels::from_sorted(vec![Label::new("service_name", *n)]),
+                    entries: vec![Entry { time_unix_nano: 1, line: "x".into(), metadata: Vec::new() }],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn streams_past_the_limit_are_refused_until_others_go_idle() {
+        let limits = ActiveLimits::new(2, 0, &Registry::new()).unwrap();
+        let a = Tenant::new("a").unwrap();
+        let t0 = Instant::now();
+        assert!(limits.admit_streams_at(&a, &mut streams(&["x", "y"]), false, t0).is_none());
+        let mut batch = streams(&["x", "z", "z"]);
+        let (dropped, message) = limits.admit_streams_at(&a, &mut batch, false, t0).unwrap();
+        assert_eq!((dropped, batch.streams.len()), (2, 1), "{message}");
+        let mut whole = streams(&["x", "z"]);
+        assert_eq!(limits.admit_streams_at(&a, &mut whole, true, t0).unwrap().0, 2);
+        assert!(whole.streams.is_empty());
+        assert!(limits.admit_streams_at(&Tenant::new("b").unwrap(), &mut streams(&["z"]), false, t0).is_none());
+        // y went idle; x was seen again later, so only one place is free.
+        let later = t0 + STREAM_IDLE / 2;
+        assert!(limits.admit_streams_at(&a, &mut streams(&["x"]), false, later).is_none());
+        let mut batch = streams(&["z", "w"]);
+        assert_eq!(
+            limits.admit_streams_at(&a, &mut batch, false, t0 + STREAM_IDLE + Duration::from_secs(1)).unwrap().0,
+            1
+        );
+        assert_eq!(batch.streams.len(), 1);
     }
 }

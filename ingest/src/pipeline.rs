@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::disk::DiskGuard;
-use crate::limits::RateLimiter;
+use crate::limits::{ActiveLimits, RateLimiter};
 use lookout_storage::metrics::Refusals;
 use lookout_storage::{MetricMetadata, Payload, SeriesSamples, Signal, Tenant, TenantPayload, Wal, encode_record};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -126,15 +126,30 @@ pub struct Ingester {
     options: IngestOptions,
     inflight: Arc<Semaphore>,
     intake: Arc<MetricsIntake>,
-    limiter: Option<Arc<RateLimiter>>,
+    limits: Limiters,
     disk: Option<Arc<DiskGuard>>,
+}
+
+/// The limits on what clients send (not on what Lookout writes itself: scrapes, span metrics,
+/// rule output).
+#[derive(Clone, Default)]
+pub struct Limiters {
+    /// Ingestion rates, per tenant and global.
+    pub rate: Option<Arc<RateLimiter>>,
+    /// Active streams per tenant, spans per trace.
+    pub active: Option<Arc<ActiveLimits>>,
+    /// Longer string attribute values of spans and log records (and of their resources and
+    /// scopes) are cut to this many bytes, as Tempo's `max_attribute_bytes` does; 0: never.
+    pub max_attribute_bytes: usize,
+    /// Counts the values cut (`lookout_ingest_truncated_attributes_total`).
+    pub truncated: Option<prometheus::IntCounter>,
 }
 
 impl Ingester {
     /// An ingester that writes into `wal`, with metrics checked by `intake`'s store.
     pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions, intake: Arc<MetricsIntake>) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester { wal, metrics, options, inflight, intake, limiter: None, disk: None }
+        Ingester { wal, metrics, options, inflight, intake, limits: Limiters::default(), disk: None }
     }
 
     /// The same, refusing every write while the data disk is nearly full.
@@ -143,10 +158,9 @@ impl Ingester {
         self
     }
 
-    /// The same, with ingestion rate limits on what clients send (not on what Lookout writes
-    /// itself: scrapes, span metrics, rule output).
-    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Ingester {
-        self.limiter = Some(limiter);
+    /// The same, with limits on what clients send.
+    pub fn with_limits(mut self, limits: Limiters) -> Ingester {
+        self.limits = limits;
         self
     }
 
@@ -192,11 +206,10 @@ impl Ingester {
         let limit = self.options.max_message_size;
         let intake = Arc::clone(&self.intake);
         let streams = Arc::clone(&self.options.log_stream_attributes);
-        let limiter = self.limiter.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare(request, limit, &intake, &streams, limiter.as_deref()))
-                .await
-                .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
+        let limits = self.limits.clone();
+        let prepared = tokio::task::spawn_blocking(move || prepare(request, limit, &intake, &streams, &limits))
+            .await
+            .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
         if let Some((record, payload)) = prepared.record {
             self.append(record, payload).await?;
         }
@@ -231,7 +244,7 @@ impl Ingester {
             return Err(Error::TooLarge { limit, decompressed: false });
         }
         let intake = Arc::clone(&self.intake);
-        let limiter = self.limiter.clone();
+        let limiter = self.limits.rate.clone();
         let (record, refused) = tokio::task::spawn_blocking(move || -> Result<_> {
             let raw = remote_write::unsnappy(&body, limit)?;
             let mut app = intake.tsdb().appender(&tenant);
@@ -270,11 +283,18 @@ impl Ingester {
             if body.len() > limit {
                 return Err(Error::TooLarge { limit, decompressed: false });
             }
-            let limiter = self.limiter.clone();
+            let limits = self.limits.clone();
             let record = tokio::task::spawn_blocking(move || -> Result<_> {
                 let mut batch = crate::loki_push::decode(&body, format, limit)?;
-                if let Some(limiter) = &limiter {
+                if let Some(limiter) = &limits.rate {
                     limiter.take(&tenant, batch.entry_count() as u64, body.len() as u64)?;
+                }
+                // Whole or not at all: a push is retried whole, and partly stored entries
+                // would be stored twice.
+                if let Some((_, message)) =
+                    limits.active.as_ref().and_then(|a| a.admit_streams(&tenant, &mut batch, true))
+                {
+                    return Err(Error::LimitReached { message });
                 }
                 lookout_storage::logs::add_detected_levels(&mut batch);
                 if batch.entry_count() == 0 {
@@ -367,7 +387,7 @@ fn outcome_label(err: &Error) -> &'static str {
         Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => "unsupported",
         Error::TooLarge { .. } => "too_large",
         Error::Overloaded { .. } => "overloaded",
-        Error::RateLimited { .. } => "rate_limited",
+        Error::RateLimited { .. } | Error::LimitReached { .. } => "rate_limited",
         Error::Unavailable { .. } => "unavailable",
         Error::Internal(_) => "internal",
     }
@@ -386,7 +406,7 @@ fn prepare(
     limit: usize,
     intake: &MetricsIntake,
     log_streams: &[String],
-    limiter: Option<&RateLimiter>,
+    limits: &Limiters,
 ) -> Result<Prepared> {
     let received = request.body.len() as u64;
     let body = if request.gzip { gunzip(&request.body, limit)? } else { request.body };
@@ -398,16 +418,28 @@ fn prepare(
     };
     let mut accepted = converted.payload.item_count() as u64;
     // Before anything is counted or stored: a refused request leaves no trace.
-    if let Some(limiter) = limiter {
+    if let Some(limiter) = &limits.rate {
         limiter.take(&request.tenant, accepted, received)?;
     }
-    match &converted.payload {
-        Payload::Traces(batch) => intake.observe_spans(&request.tenant, batch),
+    let mut notes = Vec::new();
+    if let Some((cut, note)) = crate::truncate::attributes(&mut converted.payload, limits.max_attribute_bytes) {
+        if let Some(counter) = &limits.truncated {
+            counter.inc_by(cut);
+        }
+        notes.push(note);
+    }
+    let mut refused = None;
+    match &mut converted.payload {
+        Payload::Traces(batch) => {
+            refused = limits.active.as_ref().and_then(|a| a.admit_spans(&request.tenant, batch));
+            intake.observe_spans(&request.tenant, batch);
+        }
         // Mapped to Loki's streams here, on the request's thread, rather than when the WAL
         // applies the record: the WAL applies records one at a time.
         Payload::Logs(batch) => {
             let mut streams = lookout_storage::logs::streams_from_otlp(batch, log_streams);
             lookout_storage::logs::add_detected_levels(&mut streams);
+            refused = limits.active.as_ref().and_then(|a| a.admit_streams(&request.tenant, &mut streams, false));
             converted.payload = Payload::Streams(streams);
         }
         Payload::Metrics(batch) => {
@@ -428,6 +460,16 @@ fn prepare(
             converted.payload = Payload::Samples(b);
         }
         _ => {}
+    }
+    if let Some((n, message)) = refused {
+        accepted = accepted.saturating_sub(n);
+        converted.rejected += n;
+        notes.push(message);
+    }
+    if !notes.is_empty() {
+        notes.insert(0, std::mem::take(&mut converted.message));
+        notes.retain(|n| !n.is_empty());
+        converted.message = notes.join("; ");
     }
     let reply = ExportReply { rejected: converted.rejected, message: converted.message };
     let record = if accepted == 0 {

@@ -146,7 +146,7 @@ impl<'a> Appender<'a> {
             });
         }
         let Some((id, logged)) = self.resolve(pairs) else {
-            let (shown, limit) = (show(pairs), options.max_series_per_tenant);
+            let (shown, limit) = (show(pairs), options.max_series(&self.tenant));
             let tenant = self.tenant.as_str().to_string();
             return self.refuse_series(samples.len(), |r| &mut r.series_limit, || {
                 format!("series {shown} refused: tenant {tenant:?} has reached the limit of {limit} active series (max_series_per_tenant)")
@@ -213,7 +213,7 @@ impl<'a> Appender<'a> {
                     let logged = head.series[id as usize].as_ref().is_some_and(|s| s.logged);
                     return Some((id, logged));
                 }
-                if head.tenants[t as usize].series >= self.tsdb.options().max_series_per_tenant {
+                if head.tenants[t as usize].series >= self.tsdb.options().max_series(&self.tenant) {
                     return None;
                 }
             }
@@ -223,7 +223,7 @@ impl<'a> Appender<'a> {
         let head = &mut state.head;
         let existing = head.tenant(&self.tenant).map_or(0, |t| t.series);
         let (id, created) = head.get_or_create(&self.tenant, &labels, None);
-        if created && existing >= self.tsdb.options().max_series_per_tenant {
+        if created && existing >= self.tsdb.options().max_series(&self.tenant) {
             // Lost a race with another appender: undo is not worth it, the cut removes it.
             return None;
         }

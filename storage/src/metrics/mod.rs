@@ -53,6 +53,8 @@ pub struct TsdbOptions {
     pub retention: Duration,
     /// Most series one tenant may have in the head.
     pub max_series_per_tenant: usize,
+    /// Tenants with a series limit of their own.
+    pub max_series_overrides: std::collections::HashMap<Tenant, usize>,
     /// Most labels one series may have (`__name__` included).
     pub max_labels_per_series: usize,
     /// Longest label name, in bytes (Mimir's default, 1024).
@@ -73,6 +75,7 @@ impl Default for TsdbOptions {
             block_range: Duration::from_secs(2 * 3600),
             retention: Duration::from_secs(15 * 24 * 3600),
             max_series_per_tenant: 1_000_000,
+            max_series_overrides: std::collections::HashMap::new(),
             max_labels_per_series: 30,
             max_label_name_length: 1024,
             max_label_value_length: 2048,
@@ -84,6 +87,11 @@ impl Default for TsdbOptions {
 }
 
 impl TsdbOptions {
+    /// The most series `tenant` may have in the head.
+    pub fn max_series(&self, tenant: &Tenant) -> usize {
+        self.max_series_overrides.get(tenant).copied().unwrap_or(self.max_series_per_tenant)
+    }
+
     fn range_ms(&self) -> i64 {
         // A head chunk stores its time span in 32 bits.
         (self.block_range.as_millis() as i64).clamp(1, u32::MAX as i64)
