@@ -184,6 +184,10 @@ pub struct WalConfig {
     pub fsync_interval: Duration,
     /// Start a new segment file at this size.
     pub segment_size: ByteSize,
+    /// How often segments no store needs any more are deleted (the metrics head snapshot is
+    /// written then too).
+    #[serde(with = "humantime_serde")]
+    pub truncation_interval: Duration,
 }
 
 impl Default for WalConfig {
@@ -192,6 +196,7 @@ impl Default for WalConfig {
             fsync: FsyncMode::Always,
             fsync_interval: Duration::from_millis(100),
             segment_size: ByteSize(128 << 20),
+            truncation_interval: Duration::from_secs(60),
         }
     }
 }

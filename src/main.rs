@@ -190,22 +190,27 @@ fn dump_wal(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
-    let stats = lookout_storage::WalReader::new(data_dir.join("wal")).replay(false, |_, record| {
-        if failed.is_none()
-            && let Err(e) = serde_json::to_writer(&mut out, &record)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| Ok(out.write_all(b"\n")?))
-        {
-            failed = Some(e);
-        }
-    })?;
+    let mut damaged = Vec::new();
+    // The main WAL, then the metric samples' own.
+    for dir in [data_dir.join("wal"), data_dir.join("wal").join("metrics")] {
+        let stats = lookout_storage::WalReader::new(dir).replay(false, |_, record| {
+            if failed.is_none()
+                && let Err(e) = serde_json::to_writer(&mut out, &record)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| Ok(out.write_all(b"\n")?))
+            {
+                failed = Some(e);
+            }
+        })?;
+        damaged.extend(stats.damaged);
+    }
     if let Some(e) = failed {
         let broken_pipe =
             e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
         return if broken_pipe { Ok(()) } else { Err(e.context("writing the dump")) };
     }
     out.flush()?;
-    for (segment, offset, reason) in stats.damaged {
+    for (segment, offset, reason) in damaged {
         eprintln!("warning: {} is damaged at byte {offset}: {reason}", segment.display());
     }
     Ok(())

@@ -209,7 +209,6 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     );
 
     let wal_dir = config.data_dir.join("wal");
-    replay(&wal_dir, &registry, Arc::clone(&stores)).await?;
     let wal_options = WalOptions {
         fsync: match config.wal.fsync {
             FsyncMode::Always => FsyncPolicy::Always,
@@ -219,6 +218,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         segment_size: config.wal.segment_size.0,
         ..WalOptions::default()
     };
+    let metrics_wal = open_wal(&wal_dir, &wal_options, &registry, Arc::clone(&stores)).await?;
     let store = Arc::clone(&stores);
     let apply: Apply = Box::new(move |position, record| apply_to_stores(&store, position, record));
     let wal = Arc::new(
@@ -263,6 +263,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     };
     let ingester = Arc::new(
         Ingester::new(Arc::clone(&wal), IngestMetrics::new(&registry)?, ingest_options, intake)
+            .with_metrics_wal(Arc::clone(&metrics_wal))
             .with_limits(limits)
             .with_disk_guard(Arc::new(lookout_ingest::DiskGuard::new(
                 config.data_dir.clone(),
@@ -331,7 +332,13 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     let scrape = ScrapeManager::start(Arc::clone(&ingester), config.global.clone(), jobs, Tenant::default());
     scrape_status.follow(&scrape.status());
     let truncation_stop = CancellationToken::new();
-    let truncation = tokio::spawn(truncate_wal(Arc::clone(&wal), Arc::clone(&stores), truncation_stop.clone()));
+    let truncation = tokio::spawn(truncate_wal(
+        config.wal.truncation_interval.max(std::time::Duration::from_millis(100)),
+        Arc::clone(&wal),
+        Arc::clone(&metrics_wal),
+        Arc::clone(&stores),
+        truncation_stop.clone(),
+    ));
     let span_metrics_stop = CancellationToken::new();
     let span_metrics = tokio::spawn(write_span_metrics(
         Arc::clone(&ingester),
@@ -372,7 +379,11 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     truncation.await?;
     drop(ingester);
     drop(ingester_slot);
-    tokio::task::spawn_blocking(move || wal.close()).await?;
+    tokio::task::spawn_blocking(move || {
+        wal.close();
+        metrics_wal.close();
+    })
+    .await?;
     maintenance_stop.cancel();
     maintenance.await?;
     metrics_maintenance.await?;
@@ -504,32 +515,43 @@ fn apply_to_stores(stores: &Stores, position: WalPosition, record: TenantPayload
     }
 }
 
-/// Every minute: writes the metrics head snapshot, then deletes the WAL segments no store needs
-/// any more. Until stopped.
-async fn truncate_wal(wal: Arc<Wal>, stores: Arc<Stores>, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+/// Every `interval` (a minute by default): writes the metrics head snapshot, then deletes the
+/// segments of each WAL that no store needs any more. Until stopped.
+async fn truncate_wal(
+    interval: std::time::Duration,
+    wal: Arc<Wal>,
+    metrics_wal: Arc<Wal>,
+    stores: Arc<Stores>,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let (wal, stores) = (Arc::clone(&wal), Arc::clone(&stores));
-        let outcome = tokio::task::spawn_blocking(move || {
+        let (wal, metrics_wal, stores) = (Arc::clone(&wal), Arc::clone(&metrics_wal), Arc::clone(&stores));
+        let outcome = tokio::task::spawn_blocking(move || -> lookout_storage::Result<(usize, usize)> {
             if stores.tsdb.wal_needed() != lookout_storage::WalNeed::Nothing {
                 stores.tsdb.write_snapshot()?;
             }
-            let below = [stores.spans.wal_needed(), stores.tsdb.wal_needed(), stores.logs.wal_needed()]
+            let below = [stores.spans.wal_needed(), stores.logs.wal_needed()]
                 .into_iter()
                 .map(|need| need.first_segment())
                 .min()
                 .unwrap_or(u64::MAX);
-            wal.remove_segments_before(below, &|_| false)
+            let removed = wal.remove_segments_before(below, &|_| false)?;
+            let metrics_removed =
+                metrics_wal.remove_segments_before(stores.tsdb.wal_needed().first_segment(), &|_| false)?;
+            Ok((removed, metrics_removed))
         })
         .await;
         match outcome {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => info!(removed, "wal segments no store needs were deleted"),
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((removed, metrics_removed))) => {
+                info!(removed, metrics_removed, "wal segments no store needs were deleted")
+            }
             Ok(Err(e)) => warn!(error = %e, "wal truncation failed"),
             Err(e) => warn!(error = %e, "wal truncation task failed"),
         }
@@ -752,56 +774,175 @@ async fn maintain_span_store(spans: Arc<SpanStore>, registry: Registry, stop: Ca
 /// Replays the WAL into the stores: every record is read, checked and counted; trace records
 /// after the span store's checkpoint go into it, sample records from the metrics store's
 /// checkpoint on into that. A damaged tail is repaired.
-async fn replay(dir: &Path, registry: &Registry, stores: Arc<Stores>) -> anyhow::Result<()> {
-    let records = IntCounter::new("lookout_wal_replayed_records_total", "WAL records replayed at startup.")?;
-    let items = IntCounterVec::new(
-        Opts::new(
-            "lookout_wal_replayed_items_total",
-            "Spans, log records and metric data points replayed from the WAL at startup.",
-        ),
-        &["signal"],
-    )?;
-    let damaged = IntCounter::new(
-        "lookout_wal_replay_damaged_segments_total",
-        "WAL segments whose torn or corrupt tail was truncated at startup.",
-    )?;
-    registry.register(Box::new(records.clone()))?;
-    registry.register(Box::new(items.clone()))?;
-    registry.register(Box::new(damaged.clone()))?;
-    for signal in Signal::ALL {
-        items.with_label_values(&[signal.as_str()]);
-    }
-    let dir = dir.to_owned();
-    let counters = items.clone();
-    let stats = tokio::task::spawn_blocking(move || {
-        let spans_through = stores.spans.checkpoint();
+/// Marks a metrics WAL whose records are all the samples the metrics store needs: written
+/// once the samples of a data directory from before the split were moved out of the main WAL.
+const METRICS_WAL_READY: &str = "ready";
+
+/// Replays both WALs into the stores and opens the metrics WAL (`wal/metrics/`), which holds
+/// the metric samples: the metrics head needs them for hours, spans and log lines only until
+/// their stores commit, so the two are truncated apart. Metric samples that a data directory
+/// from before the split still holds in the main WAL are first copied into the metrics WAL, in
+/// order; the main WAL's copies are then dropped with it as usual.
+async fn open_wal(
+    dir: &Path,
+    options: &WalOptions,
+    registry: &Registry,
+    stores: Arc<Stores>,
+) -> anyhow::Result<Arc<Wal>> {
+    let replay = Replay::new(registry)?;
+    let metrics_dir = dir.join("metrics");
+    let ready = metrics_dir.join(METRICS_WAL_READY);
+    let apply_samples = |stores: &Arc<Stores>| -> Apply {
+        let store = Arc::clone(stores);
+        Box::new(move |position, record| apply_to_stores(&store, position, record))
+    };
+    let metrics = WalMetrics::named(registry, "lookout_metrics_wal")?;
+    if ready.exists() {
         let samples_from = stores.tsdb.checkpoint();
-        WalReader::new(&dir).replay(true, |position, record| {
-            counters.with_label_values(&[record.payload.signal().as_str()]).inc_by(record.payload.item_count() as u64);
-            let wanted = match &record.payload {
-                Payload::Traces(_) => spans_through.is_none_or(|c| position > c),
-                Payload::Samples(_) => samples_from.is_none_or(|c| position >= c),
-                // The log store skips what its partitions' commits already hold.
-                Payload::Logs(_) | Payload::Streams(_) => true,
-                Payload::Metrics(_) => false,
-            };
-            if wanted {
+        let store = Arc::clone(&stores);
+        replay
+            .run(&metrics_dir, move |position, record| {
+                if matches!(record.payload, Payload::Samples(_)) && samples_from.is_none_or(|c| position >= c) {
+                    apply_to_stores(&store, position, record);
+                }
+                false
+            })
+            .await?;
+        let metrics_wal = Wal::open(&metrics_dir, options.clone(), metrics, apply_samples(&stores))
+            .context("opening the metrics write-ahead log")?;
+        replay.run(dir, main_replay(Arc::clone(&stores), None)).await?;
+        return Ok(Arc::new(metrics_wal));
+    }
+    // Not split yet (or the split was cut short): the metrics WAL is made again from the
+    // main WAL's samples, every one of them (the store skips what its blocks hold already),
+    // written without an fsync each and synced once when closed.
+    if metrics_dir.exists() {
+        std::fs::remove_dir_all(&metrics_dir).with_context(|| format!("removing {}", metrics_dir.display()))?;
+    }
+    let copying = WalOptions { fsync: FsyncPolicy::Never, ..options.clone() };
+    let copy = Arc::new(
+        Wal::open(&metrics_dir, copying, WalMetrics::named(&Registry::new(), "copy")?, apply_samples(&stores))
+            .context("opening the metrics write-ahead log")?,
+    );
+    let moved = replay.run(dir, main_replay(Arc::clone(&stores), Some(Arc::clone(&copy)))).await?;
+    tokio::task::spawn_blocking(move || copy.close()).await?;
+    std::fs::write(&ready, b"").with_context(|| format!("writing {}", ready.display()))?;
+    std::fs::File::open(&metrics_dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", metrics_dir.display()))?;
+    if moved > 0 {
+        info!(records = moved, "metric samples moved from the main wal to wal/metrics");
+    }
+    let metrics_wal = Wal::open(&metrics_dir, options.clone(), metrics, apply_samples(&stores))
+        .context("opening the metrics write-ahead log")?;
+    Ok(Arc::new(metrics_wal))
+}
+
+/// What replaying the main WAL does with each record: spans and log lines to their stores;
+/// metric samples, from before the split, copied to `copy_samples_to` if given (else they are
+/// already in the metrics WAL, and skipped).
+fn main_replay(
+    stores: Arc<Stores>,
+    copy_samples_to: Option<Arc<Wal>>,
+) -> impl FnMut(WalPosition, TenantPayload) -> bool {
+    let spans_through = stores.spans.checkpoint();
+    let runtime = tokio::runtime::Handle::current();
+    move |position, record| match &record.payload {
+        Payload::Traces(_) => {
+            if spans_through.is_none_or(|c| position > c) {
                 apply_to_stores(&stores, position, record);
             }
+            false
+        }
+        // The log store skips what its partitions' commits already hold.
+        Payload::Logs(_) | Payload::Streams(_) => {
+            apply_to_stores(&stores, position, record);
+            false
+        }
+        Payload::Samples(_) => match &copy_samples_to {
+            Some(wal) => match lookout_storage::encode_record(&record) {
+                Ok(bytes) => {
+                    if let Err(e) = runtime.block_on(wal.append(bytes, record)) {
+                        error!(error = %e, "copying samples to the metrics wal failed");
+                    }
+                    true
+                }
+                Err(e) => {
+                    error!(error = %e, "re-encoding a samples record failed");
+                    false
+                }
+            },
+            None => false,
+        },
+        Payload::Metrics(_) => false,
+    }
+}
+
+/// WAL replay at startup, with its counters.
+struct Replay {
+    records: IntCounter,
+    items: IntCounterVec,
+    damaged: IntCounter,
+}
+
+impl Replay {
+    fn new(registry: &Registry) -> anyhow::Result<Replay> {
+        let records = IntCounter::new("lookout_wal_replayed_records_total", "WAL records replayed at startup.")?;
+        let items = IntCounterVec::new(
+            Opts::new(
+                "lookout_wal_replayed_items_total",
+                "Spans, log records and metric data points replayed from the WAL at startup.",
+            ),
+            &["signal"],
+        )?;
+        let damaged = IntCounter::new(
+            "lookout_wal_replay_damaged_segments_total",
+            "WAL segments whose torn or corrupt tail was truncated at startup.",
+        )?;
+        registry.register(Box::new(records.clone()))?;
+        registry.register(Box::new(items.clone()))?;
+        registry.register(Box::new(damaged.clone()))?;
+        for signal in Signal::ALL {
+            items.with_label_values(&[signal.as_str()]);
+        }
+        Ok(Replay { records, items, damaged })
+    }
+
+    /// Replays the WAL in `dir` into `each`, counting records and items; returns how many
+    /// records `each` said it copied (by returning true).
+    async fn run(
+        &self,
+        dir: &Path,
+        mut each: impl FnMut(WalPosition, TenantPayload) -> bool + Send + 'static,
+    ) -> anyhow::Result<u64> {
+        let name = dir.display().to_string();
+        let dir = dir.to_owned();
+        let counters = self.items.clone();
+        let (stats, copied) = tokio::task::spawn_blocking(move || {
+            let mut copied = 0u64;
+            let stats = WalReader::new(&dir).replay(true, |position, record| {
+                let (signal, n) = (record.payload.signal(), record.payload.item_count() as u64);
+                counters.with_label_values(&[signal.as_str()]).inc_by(n);
+                if each(position, record) {
+                    copied += 1;
+                }
+            });
+            stats.map(|s| (s, copied))
         })
-    })
-    .await?
-    .context("replaying the write-ahead log")?;
-    records.inc_by(stats.records);
-    damaged.inc_by(stats.damaged.len() as u64);
-    info!(
-        segments = stats.segments,
-        records = stats.records,
-        bytes = stats.bytes,
-        damaged = stats.damaged.len(),
-        "wal replayed"
-    );
-    Ok(())
+        .await?
+        .context("replaying the write-ahead log")?;
+        self.records.inc_by(stats.records);
+        self.damaged.inc_by(stats.damaged.len() as u64);
+        info!(
+            wal = name,
+            segments = stats.segments,
+            records = stats.records,
+            bytes = stats.bytes,
+            damaged = stats.damaged.len(),
+            "wal replayed"
+        );
+        Ok(copied)
+    }
 }
 
 fn build_info() -> prometheus::Result<prometheus::IntGauge> {

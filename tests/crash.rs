@@ -67,6 +67,13 @@ fn start_quiet(dir: &std::path::Path) -> Lookout {
     Lookout::start(&dir.join("data"), &["--config.file", config.to_str().unwrap()])
 }
 
+/// Records in the order `lookout wal dump` prints them: the main WAL's (spans, log lines), then
+/// the metrics WAL's (samples), each in the order written.
+fn in_wal_order(records: impl IntoIterator<Item = serde_json::Value>) -> Vec<serde_json::Value> {
+    let (samples, main): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r == "samples");
+    main.into_iter().chain(samples).collect()
+}
+
 fn items(lookout: &Lookout, signal: &str) -> f64 {
     lookout.metric("lookout_wal_replayed_items_total", &[("signal", signal)])
 }
@@ -99,7 +106,7 @@ fn acknowledged_batches_survive_kill_9() {
     assert!(samples > 0);
     let stored: Vec<serde_json::Value> = dump.into_iter().map(|r| comparable(r["payload"].clone())).collect();
     assert_eq!(stored.len(), sent.len());
-    assert!(stored == sent, "every acknowledged item is back with its content");
+    assert!(stored == in_wal_order(sent), "every acknowledged item is back with its content");
 }
 
 #[test]
@@ -110,8 +117,11 @@ fn torn_last_record_is_cut_and_lookout_still_starts() {
     let sent = send_batches(&lookout, &mut rng);
     lookout.kill9();
 
-    let mut segments: Vec<_> =
-        std::fs::read_dir(dir.path().join("data/wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path().join("data/wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     segments.sort();
     let last = segments.last().unwrap();
     let len = std::fs::metadata(last).unwrap().len();
@@ -129,6 +139,122 @@ fn torn_last_record_is_cut_and_lookout_still_starts() {
 
     let stored: Vec<serde_json::Value> =
         wal_dump(&dir.path().join("data")).into_iter().map(|r| comparable(r["payload"].clone())).collect();
-    let expected: Vec<serde_json::Value> = sent[..sent.len() - 1].iter().chain(more.iter()).cloned().collect();
+    // The torn record is the main WAL's last: the last sent that is not samples.
+    let torn = sent.iter().rposition(|r| r != "samples").unwrap();
+    let kept = sent.iter().enumerate().filter(|(i, _)| *i != torn).map(|(_, r)| r);
+    let expected = in_wal_order(kept.chain(more.iter()).cloned());
     assert!(stored == expected, "everything before the torn record and everything after the restart");
+}
+
+#[test]
+fn metric_samples_in_the_main_wal_from_before_the_split_are_moved_to_their_own_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = start_quiet(dir.path());
+    let base = format!("http://{}", lookout.http);
+    let now = common::now_ms();
+    let (status, body) =
+        common::remote_write(&base, vec![common::series("moved_metric", &[("job", "x")], &[(now, 42.0)])]);
+    assert_eq!(status, 204, "{body}");
+    lookout.kill9();
+
+    // As a data directory from before the split: the samples' segments in the main WAL.
+    let main = dir.path().join("data/wal");
+    let metrics = main.join("metrics");
+    let mut next = std::fs::read_dir(&main)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".wal")?.parse::<u64>().ok())
+        .max()
+        .unwrap()
+        + 1;
+    let mut segments: Vec<_> = std::fs::read_dir(&metrics)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    segments.sort();
+    for segment in segments {
+        std::fs::rename(segment, main.join(format!("{next:010}.wal"))).unwrap();
+        next += 1;
+    }
+    std::fs::remove_dir_all(&metrics).unwrap();
+
+    let value = |lookout: &Lookout| {
+        let r: serde_json::Value = http_client()
+            .get(format!("http://{}/api/v1/query?query=moved_metric&time={}", lookout.http, now as f64 / 1000.0))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+    };
+    let lookout = start_quiet(dir.path());
+    assert_eq!(value(&lookout).as_deref(), Some("42"));
+    assert!(metrics.join("ready").exists());
+    assert!(lookout.log().iter().any(|l| l.contains("metric samples moved from the main wal")));
+    lookout.kill9();
+    // Now from the metrics WAL (the main WAL's copy is skipped).
+    let lookout = start_quiet(dir.path());
+    assert_eq!(value(&lookout).as_deref(), Some("42"));
+    let samples = wal_dump(&dir.path().join("data")).iter().filter(|r| r["payload"].get("samples").is_some()).count();
+    assert_eq!(samples, 2, "the old copy in the main WAL and the moved one, until the main WAL is truncated");
+}
+
+#[test]
+fn the_main_wal_is_truncated_while_the_metrics_head_still_needs_its_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "metrics:\n  scrape_self: false\n  span_metrics: false\nlogs:\n  commit_interval: 100ms\nwal:\n  segment_size: 64KiB\n  truncation_interval: 200ms\n",
+    )
+    .unwrap();
+    let start = || Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    let lookout = start();
+    let now = common::now_ms();
+    let (status, body) = common::remote_write(
+        &format!("http://{}", lookout.http),
+        vec![common::series("kept", &[("job", "x")], &[(now, 7.0)])],
+    );
+    assert_eq!(status, 204, "{body}");
+    // Log lines enough for several segments of the main WAL.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut rng = Rng::new(3);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut lines = 0;
+    for _ in 0..20 {
+        let logs = synthetic::logs(&mut rng, 100, nanos);
+        lines += 100;
+        runtime.block_on(grpc_export(lookout.grpc, LOGS_PATH, logs.encode_to_vec(), false)).unwrap();
+    }
+    let main = dir.path().join("data/wal");
+    common::eventually("the main wal's first segment deleted", || {
+        (!main.join("0000000001.wal").exists()).then_some(())
+    });
+    let holding = std::fs::read_dir(main.join("metrics"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal") && std::fs::metadata(p).unwrap().len() > 8)
+        .count();
+    assert_eq!(holding, 1, "the metrics head still needs its samples");
+    lookout.kill9();
+
+    let lookout = start();
+    let r: serde_json::Value = http_client()
+        .get(format!("http://{}/api/v1/query?query=kept&time={}", lookout.http, now as f64 / 1000.0))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["data"]["result"][0]["value"][1], "7");
+    let count = common::eventually("every line searchable", || {
+        let query = common::urlencode("sum(count_over_time({service_name=~\".+\"}[1h]))");
+        let r: serde_json::Value = http_client()
+            .get(format!("http://{}/loki/api/v1/query?query={query}&time={}", lookout.http, nanos / 1_000_000_000 + 60))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<u64>().ok()).filter(|n| *n == lines)
+    });
+    assert_eq!(count, lines);
 }

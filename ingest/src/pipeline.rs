@@ -122,6 +122,9 @@ pub struct ExportReply {
 /// The receive path shared by every transport: admit, decode, convert, write to the WAL.
 pub struct Ingester {
     wal: Arc<Wal>,
+    /// Where metric samples go, when not to `wal`: they are needed for as long as the metrics
+    /// head holds them (hours), spans and log lines only until their stores commit.
+    metrics_wal: Option<Arc<Wal>>,
     metrics: IngestMetrics,
     options: IngestOptions,
     inflight: Arc<Semaphore>,
@@ -149,12 +152,18 @@ impl Ingester {
     /// An ingester that writes into `wal`, with metrics checked by `intake`'s store.
     pub fn new(wal: Arc<Wal>, metrics: IngestMetrics, options: IngestOptions, intake: Arc<MetricsIntake>) -> Ingester {
         let inflight = Arc::new(Semaphore::new(options.max_inflight_requests));
-        Ingester { wal, metrics, options, inflight, intake, limits: Limiters::default(), disk: None }
+        Ingester { wal, metrics_wal: None, metrics, options, inflight, intake, limits: Limiters::default(), disk: None }
     }
 
     /// The same, refusing every write while the data disk is nearly full.
     pub fn with_disk_guard(mut self, disk: Arc<DiskGuard>) -> Ingester {
         self.disk = Some(disk);
+        self
+    }
+
+    /// The same, writing metric samples to a WAL of their own.
+    pub fn with_metrics_wal(mut self, wal: Arc<Wal>) -> Ingester {
+        self.metrics_wal = Some(wal);
         self
     }
 
@@ -217,7 +226,11 @@ impl Ingester {
     }
 
     async fn append(&self, record: Vec<u8>, payload: TenantPayload) -> Result<()> {
-        self.wal.append(record, payload).await.map_err(|e| {
+        let wal = match (&payload.payload, &self.metrics_wal) {
+            (Payload::Samples(_), Some(metrics)) => metrics,
+            _ => &self.wal,
+        };
+        wal.append(record, payload).await.map_err(|e| {
             warn!(error = %e, "wal append failed");
             Error::Unavailable { reason: e.to_string(), retry_after: self.options.retry_after }
         })

@@ -52,20 +52,34 @@ pub struct WalMetrics {
 }
 
 impl WalMetrics {
-    /// Creates the metrics and registers them in `registry`.
+    /// Creates the metrics (`lookout_wal_…`) and registers them in `registry`.
     pub fn new(registry: &Registry) -> prometheus::Result<WalMetrics> {
+        WalMetrics::named(registry, "lookout_wal")
+    }
+
+    /// The same for another WAL, its metrics named `<prefix>_…`.
+    pub fn named(registry: &Registry, prefix: &str) -> prometheus::Result<WalMetrics> {
         let m = WalMetrics {
-            written_bytes: IntCounter::new("lookout_wal_written_bytes_total", "Bytes written to the write-ahead log.")?,
-            records: IntCounter::new("lookout_wal_records_total", "Records written to the write-ahead log.")?,
+            written_bytes: IntCounter::new(
+                format!("{prefix}_written_bytes_total"),
+                "Bytes written to the write-ahead log.",
+            )?,
+            records: IntCounter::new(format!("{prefix}_records_total"), "Records written to the write-ahead log.")?,
             fsync_duration: Histogram::with_opts(
-                HistogramOpts::new("lookout_wal_fsync_duration_seconds", "Time spent in fsync of the write-ahead log.")
-                    .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
+                HistogramOpts::new(
+                    format!("{prefix}_fsync_duration_seconds"),
+                    "Time spent in fsync of the write-ahead log.",
+                )
+                .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
             )?,
             group_records: Histogram::with_opts(
-                HistogramOpts::new("lookout_wal_group_commit_records", "Records written together in one group commit.")
-                    .buckets(prometheus::exponential_buckets(1.0, 2.0, 12)?),
+                HistogramOpts::new(
+                    format!("{prefix}_group_commit_records"),
+                    "Records written together in one group commit.",
+                )
+                .buckets(prometheus::exponential_buckets(1.0, 2.0, 12)?),
             )?,
-            segments: IntGauge::new("lookout_wal_segments", "Segment files in the write-ahead log directory.")?,
+            segments: IntGauge::new(format!("{prefix}_segments"), "Segment files in the write-ahead log directory.")?,
         };
         registry.register(Box::new(m.written_bytes.clone()))?;
         registry.register(Box::new(m.records.clone()))?;
