@@ -24,11 +24,20 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 
 echo "machine=$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); commit=$(git rev-parse --short HEAD)" | tee "$OUT/run.txt"
-# Traces and metrics past half an hour are deleted as the run goes, so that block cutting,
-# compaction and retention all happen during the hour (log partitions are an hour long).
-$BIN serve --data-dir "$DATA" --http.listen-address 127.0.0.1:$HTTP \
+# Data past half an hour is deleted as the run goes (log partitions of 10 minutes), so that
+# block cuts, commits, merges and retention all happen during the hour, and the disk holds it.
+cat >"$OUT/config.yaml" <<YAML
+traces:
+  retention: 30m
+metrics:
+  retention: 30m
+logs:
+  retention: 30m
+  partition: 10m
+YAML
+$BIN serve --data-dir "$DATA" --config.file "$OUT/config.yaml" --http.listen-address 127.0.0.1:$HTTP \
   --otlp.grpc.listen-address 127.0.0.1:$GRPC --otlp.http.listen-address 127.0.0.1:$OTLP_HTTP \
-  --traces.retention 30m --metrics.retention 30m --log.level warn &
+  --log.level warn &
 PID=$!
 until curl -sf http://127.0.0.1:$HTTP/-/ready >/dev/null; do sleep 0.2; done
 

@@ -131,6 +131,33 @@ pub struct GatewayArgs {
     /// Log format.
     #[arg(long = "log.format", env = "LOOKOUT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// TLS on the admin API.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// `--tls.cert-file` and `--tls.key-file` of the demo's parts run alone.
+#[derive(Debug, Args, Default)]
+pub struct TlsArgs {
+    /// PEM certificate chain: with --tls.key-file, TLS (reloaded when the files change).
+    #[arg(long = "tls.cert-file", env = "LOOKOUT_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls.cert-file.
+    #[arg(long = "tls.key-file", env = "LOOKOUT_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server settings for these files, if given, with these ALPN protocols.
+    pub fn server(&self, alpn: &[&[u8]]) -> anyhow::Result<Option<std::sync::Arc<crate::tls::Tls>>> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::Tls::new(
+                crate::tls::TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: None },
+                alpn,
+            )?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Flags of `lookout broker`.
@@ -157,6 +184,12 @@ pub struct BrokerArgs {
     /// Where durable queues and persistent messages are kept.
     #[arg(long = "amqp.data-dir", env = "LOOKOUT_AMQP_DATA_DIR", default_value = "./data/broker")]
     pub data_dir: PathBuf,
+    /// AMQPS (AMQP over TLS) address, listened on with --tls.cert-file (RabbitMQ's 5671).
+    #[arg(long = "amqps.listen-address", env = "LOOKOUT_AMQPS_LISTEN_ADDRESS", default_value = "0.0.0.0:5671")]
+    pub amqps_address: SocketAddr,
+    /// TLS: AMQPS beside plain AMQP, and the management API over HTTPS only.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Log filter (RUST_LOG wins).
     #[arg(long = "log.level", env = "LOOKOUT_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -276,6 +276,16 @@ impl axum::serve::Listener for Listener {
     }
 }
 
+impl lookout_demo::broker::PeerStream for Conn {
+    fn peer(&self) -> SocketAddr {
+        self.remote
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.local.unwrap_or(self.remote)
+    }
+}
+
 impl tonic::transport::server::Connected for Conn {
     type ConnectInfo = tonic::transport::server::TcpConnectInfo;
 

@@ -70,6 +70,16 @@ fn gateway(args: cli::GatewayArgs) -> anyhow::Result<()> {
         if let Ok(address) = admin.local_addr() {
             tracing::info!(server = "gateway-admin", %address, "listening");
         }
+        let admin = listen::Listener::new(
+            admin,
+            args.tls.server(&[b"h2", b"http/1.1"])?,
+            listen::ConnectionLimit::new(
+                "gateway_admin",
+                0,
+                listen::ConnectionLimit::counter(&prometheus::Registry::new())?,
+            ),
+            shutdown.clone(),
+        )?;
         let api = axum::serve(admin, lookout_demo::gateway::admin::router(std::sync::Arc::clone(&gateway)))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let api = tokio::spawn(async move { api.await });
@@ -129,12 +139,37 @@ fn broker(args: cli::BrokerArgs) -> anyhow::Result<()> {
         if let Ok(address) = management.local_addr() {
             tracing::info!(server = "amqp-management", %address, "listening");
         }
+        let refused = listen::ConnectionLimit::counter(&prometheus::Registry::new())?;
+        let management = listen::Listener::new(
+            management,
+            args.tls.server(&[b"h2", b"http/1.1"])?,
+            listen::ConnectionLimit::new("amqp_management", 0, refused.clone()),
+            shutdown.clone(),
+        )?;
         let api =
             axum::serve(management, broker.management()).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let api = tokio::spawn(async move { api.await });
+        // AMQPS beside AMQP, as RabbitMQ listens on 5671 and 5672.
+        let amqps = match args.tls.server(&[])? {
+            None => None,
+            Some(tls) => {
+                let listener = tokio::net::TcpListener::bind(args.amqps_address)
+                    .await
+                    .with_context(|| format!("listening for AMQPS on {}", args.amqps_address))?;
+                if let Ok(address) = listener.local_addr() {
+                    tracing::info!(server = "amqps", %address, "listening");
+                }
+                let limit = listen::ConnectionLimit::new("amqps", 0, refused);
+                let streams = listen::accept(listener, Some(tls), limit, listen::Protocol::Http, shutdown.clone());
+                Some(tokio::spawn(std::sync::Arc::clone(&broker).serve_streams(streams, shutdown.clone())))
+            }
+        };
         let serving = tokio::spawn(broker.serve(listener, shutdown.clone()));
         serve::shutdown_signal().await;
         shutdown.cancel();
+        if let Some(amqps) = amqps {
+            amqps.await.context("amqps task")?;
+        }
         serving.await.context("broker task")?;
         api.await.context("management API task")?.context("management API")?;
         if let Some(t) = telemetry {

@@ -201,9 +201,15 @@ fn remote_write_samples_acknowledged_before_kill_9_are_all_there_even_with_a_tor
     lookout.kill9();
     sender.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    // A torn record at the end of the newest WAL segment, as a crash mid-write leaves it.
-    let wal = data.join("wal");
-    let newest = std::fs::read_dir(&wal).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    // A torn record at the end of the newest segment of the samples' WAL, as a crash mid-write
+    // leaves it.
+    let wal = data.join("wal").join("metrics");
+    let newest = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .max()
+        .unwrap();
     let mut f = std::fs::OpenOptions::new().append(true).open(&newest).unwrap();
     std::io::Write::write_all(&mut f, &[0x40, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3]).unwrap();
     drop(f);

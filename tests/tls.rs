@@ -88,3 +88,47 @@ fn every_listener_speaks_tls_otlp_requires_client_certificates_and_renewed_files
     });
     assert!(lookout.log().iter().any(|l| l.contains("tls certificates reloaded")));
 }
+
+#[test]
+fn the_broker_speaks_amqps_and_https_and_the_gateway_admin_api_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    run(&[&script("tls_certs.py"), certs.to_str().unwrap()]);
+    let file = |name: &str| certs.join(name).to_str().unwrap().to_owned();
+    let tls = ["--tls.cert-file", &file("server.pem"), "--tls.key-file", &file("server.key")];
+
+    let broker = common::broker::BrokerProcess::start_with(
+        &dir.path().join("broker"),
+        &[&["--otlp.endpoint", "", "--amqps.listen-address", "127.0.0.1:0"][..], &tls[..]].concat(),
+    );
+    let amqps = broker.amqps.unwrap().port().to_string();
+    let management = broker.management.port().to_string();
+    let out = run(&[&script("amqps_client.py"), &amqps, &file("ca.pem"), &management]);
+    assert!(out.contains("amqps got sealed"), "{out}");
+    assert!(out.contains("management product"), "{out}");
+    // A client that trusts another CA is refused.
+    let refused =
+        Command::new(python()).args([&script("amqps_client.py"), &amqps, &file("stranger.pem")]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("CERTIFICATE_VERIFY_FAILED"));
+    // Plain AMQP stays on its own port.
+    let code = "import sys, pika; c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', int(sys.argv[1]))); print(c.is_open)";
+    assert_eq!(run(&["-c", code, &broker.amqp.port().to_string()]).trim(), "True");
+
+    let upstream = common::gateway::Upstream::start("u1");
+    let gateway = common::gateway::GatewayProcess::start_with(
+        &format!(
+            "routes:\n  - {{name: all, path_prefix: /, pool: p}}\npools:\n  p: {{upstreams: [{}]}}\n",
+            upstream.yaml()
+        ),
+        &[&["--otlp.endpoint", ""][..], &tls[..]].concat(),
+    );
+    let admin = gateway.admin.port().to_string();
+    let code = "import sys, requests; print(requests.get(f'https://localhost:{sys.argv[1]}/api/pools', verify=sys.argv[2], timeout=10).status_code)";
+    assert_eq!(run(&["-c", code, &admin, &file("ca.pem")]).trim(), "200");
+    assert!(
+        common::http_client().get(format!("http://{}/api/pools", gateway.admin)).send().is_err(),
+        "plain HTTP is not spoken on the admin port"
+    );
+}

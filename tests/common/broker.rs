@@ -15,6 +15,8 @@ pub struct BrokerProcess {
     child: Child,
     pub amqp: SocketAddr,
     pub management: SocketAddr,
+    /// The AMQPS listener, when started with `--tls.cert-file`.
+    pub amqps: Option<SocketAddr>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -41,8 +43,15 @@ impl BrokerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start lookout broker");
-        let (log, addresses) = super::listeners(&mut child, 2);
-        BrokerProcess { child, amqp: addresses["amqp"], management: addresses["amqp-management"], log }
+        let tls = extra.contains(&"--tls.cert-file");
+        let (log, addresses) = super::listeners(&mut child, if tls { 3 } else { 2 });
+        BrokerProcess {
+            child,
+            amqp: addresses["amqp"],
+            management: addresses["amqp-management"],
+            amqps: addresses.get("amqps").copied(),
+            log,
+        }
     }
 
     /// Everything the broker logged so far.

@@ -10,7 +10,7 @@ use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, connection};
 use amq_protocol::types::{AMQPValue, ChannelId, FieldTable, LongString, ShortString};
 use opentelemetry::logs::Severity;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
@@ -54,8 +54,26 @@ pub(super) struct LocalChannel {
 /// Runs one connection to its end.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdown: CancellationToken) {
     let (Ok(peer_addr), Ok(local_addr)) = (stream.peer_addr(), stream.local_addr()) else { return };
+    let (read, write) = stream.into_split();
+    serve_halves(Box::new(read), Box::new(write), peer_addr, local_addr, broker, conn, shutdown).await;
+}
+
+/// The reading half of a connection, plain or TLS.
+pub(super) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a connection, plain or TLS.
+pub(super) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Runs one connection, given as its two halves, to its end.
+pub(super) async fn serve_halves(
+    read: ReadHalf,
+    mut write: WriteHalf,
+    peer_addr: std::net::SocketAddr,
+    local_addr: std::net::SocketAddr,
+    broker: Arc<Broker>,
+    conn: ConnId,
+    shutdown: CancellationToken,
+) {
     let peer = peer_addr.to_string();
-    let (read, mut write) = stream.into_split();
     let mut read = BufReader::with_capacity(64 << 10, read);
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, read.read_exact(&mut header)).await {
@@ -140,7 +158,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>, conn: ConnId, shutdow
 
 /// Writes queued frames, flushing when the queue runs dry; sends heartbeats when idle.
 async fn write_frames(
-    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut write: WriteHalf,
     mut rx: UnboundedReceiver<Out>,
     heartbeat: Arc<std::sync::atomic::AtomicU16>,
     reading: Arc<std::sync::atomic::AtomicBool>,
@@ -239,11 +257,7 @@ impl Connection {
     }
 
     /// Reads the next frame within `timeout`.
-    async fn next(
-        &self,
-        read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-        timeout: Duration,
-    ) -> Result<AMQPFrame, AmqpError> {
+    async fn next(&self, read: &mut BufReader<ReadHalf>, timeout: Duration) -> Result<AMQPFrame, AmqpError> {
         self.set_reading(false);
         match tokio::time::timeout(timeout, read_frame(read, self.frame_max)).await {
             Ok(Ok(frame)) => {
@@ -260,7 +274,7 @@ impl Connection {
     /// The opening handshake.
     async fn open(
         &mut self,
-        read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        read: &mut BufReader<ReadHalf>,
         heartbeat: &std::sync::atomic::AtomicU16,
     ) -> Result<(), AmqpError> {
         let mut capabilities = FieldTable::default();
@@ -334,7 +348,7 @@ impl Connection {
     /// Serves frames until the client closes, an error closes the connection, or shutdown.
     async fn run(
         &mut self,
-        read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        read: &mut BufReader<ReadHalf>,
         heartbeat: &std::sync::atomic::AtomicU16,
         shutdown: CancellationToken,
     ) -> Result<(), AmqpError> {
@@ -473,7 +487,7 @@ impl Connection {
     }
 
     /// Closes the connection with an error and waits briefly for `close-ok`.
-    async fn close_with(&mut self, read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, e: &AmqpError) {
+    async fn close_with(&mut self, read: &mut BufReader<ReadHalf>, e: &AmqpError) {
         if e.code == 0 {
             return;
         }

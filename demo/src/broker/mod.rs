@@ -37,6 +37,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use error::{AmqpError, Scope};
+
+/// A connection accepted elsewhere (a TLS stream), with its addresses.
+pub trait PeerStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {
+    /// The client's address.
+    fn peer(&self) -> std::net::SocketAddr;
+    /// The address it connected to.
+    fn local(&self) -> std::net::SocketAddr;
+}
 pub use routing::{ExchangeKind, headers_match, topic_matches};
 pub use state::{FLOW_HIGH, FLOW_LOW};
 
@@ -186,6 +194,38 @@ impl Broker {
         for file in self.with_state(state::State::logs_to_sync) {
             let _ = file.sync_data();
         }
+    }
+
+    /// Serves connections that arrive already accepted (TLS connections after their
+    /// handshake, as `lookout broker --tls.cert-file` makes them) until `shutdown`. The
+    /// expiry sweep and the final sync are [`Broker::serve`]'s, which runs beside.
+    pub async fn serve_streams<S: PeerStream>(
+        self: Arc<Broker>,
+        mut streams: tokio::sync::mpsc::Receiver<S>,
+        shutdown: CancellationToken,
+    ) {
+        let tasks = tokio_util::task::TaskTracker::new();
+        loop {
+            let stream = tokio::select! {
+                s = streams.recv() => s,
+                () = shutdown.cancelled() => break,
+            };
+            let Some(stream) = stream else { break };
+            let (peer, local) = (stream.peer(), stream.local());
+            let (read, write) = tokio::io::split(stream);
+            let id = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+            tasks.spawn(connection::serve_halves(
+                Box::new(read),
+                Box::new(write),
+                peer,
+                local,
+                Arc::clone(&self),
+                id,
+                shutdown.clone(),
+            ));
+        }
+        tasks.close();
+        tasks.wait().await;
     }
 
     /// Expires messages every sweep interval and fsyncs the queue logs every sync interval,
