@@ -28,6 +28,11 @@ const DASHBOARDS: [(&str, &str); 3] = [
 /// Runs Lookout and the demo until SIGINT or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = args.serve.resolve()?;
+    // The demo's parts report to this Lookout over plain OTLP, without credentials.
+    anyhow::ensure!(
+        config.tls.cert_file.is_none() && config.auth.tenants_file.is_none(),
+        "lookout demo runs Lookout without TLS and authentication: its parts report to it over plain OTLP on this machine. Run `lookout serve` for a Lookout with TLS or tenants."
+    );
     let demo_dir = config.data_dir.join("demo");
     std::fs::create_dir_all(&demo_dir).with_context(|| format!("creating {}", demo_dir.display()))?;
     let rules = demo_dir.join("rules.yml");

@@ -323,11 +323,8 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         maintenance_stop.clone(),
     ));
     let mut jobs = config.scrape_configs.clone();
-    if config.metrics.scrape_self && config.tls.cert_file.is_some() {
-        // The scraper speaks plain HTTP only, and :3000 speaks TLS only.
-        warn!("with TLS on, Lookout does not scrape its own /metrics");
-    } else if config.metrics.scrape_self {
-        jobs.push(self_scrape(admin_address, &config.global)?);
+    if config.metrics.scrape_self {
+        jobs.push(self_scrape(admin_address, &config.global, config.tls.cert_file.is_some())?);
     }
     let scrape = ScrapeManager::start(Arc::clone(&ingester), config.global.clone(), jobs, Tenant::default());
     scrape_status.follow(&scrape.status());
@@ -471,14 +468,17 @@ async fn bind(server: &'static str, address: SocketAddr) -> anyhow::Result<TcpLi
 }
 
 /// The scrape job for Lookout's own `/metrics` (job `lookout`, every 15 s).
-fn self_scrape(address: SocketAddr, global: &GlobalConfig) -> anyhow::Result<ScrapeConfig> {
+/// Lookout's scrape of its own `/metrics`: over HTTPS when the query port speaks TLS, without
+/// checking the certificate (it is this process, on a loopback or its own address).
+fn self_scrape(address: SocketAddr, global: &GlobalConfig, tls: bool) -> anyhow::Result<ScrapeConfig> {
     let host = match address.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
         ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
         ip => ip,
     };
     let target = SocketAddr::new(host, address.port());
-    let yaml = format!("job_name: lookout\nscrape_interval: 15s\nstatic_configs:\n  - targets: ['{target}']\n");
+    let scheme = if tls { "scheme: https\ntls_config:\n  insecure_skip_verify: true\n" } else { "" };
+    let yaml = format!("job_name: lookout\nscrape_interval: 15s\n{scheme}static_configs:\n  - targets: ['{target}']\n");
     let mut job: ScrapeConfig = serde_yaml_ng::from_str(&yaml)?;
     job.validate(global)?;
     Ok(job)

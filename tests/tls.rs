@@ -72,6 +72,12 @@ fn every_listener_speaks_tls_otlp_requires_client_certificates_and_renewed_files
     });
     assert_eq!(checks, expected);
 
+    // Lookout scrapes its own /metrics over HTTPS.
+    let up = "import sys, requests; r = requests.get(f'https://localhost:{sys.argv[1]}/api/v1/query', params={'query': 'up{job=\"lookout\"}'}, verify=sys.argv[2], timeout=10).json(); print(r['data']['result'][0]['value'][1] if r['data']['result'] else '')";
+    eventually("the self-scrape over https", || {
+        (run(&["-c", up, &lookout.http.port().to_string(), &file("ca.pem")]).trim() == "1").then_some(())
+    });
+
     // Renewal: new files in place, and new connections get the new certificate.
     assert_eq!(
         run(&[&script("tls_client.py"), "serial", &http, certs.to_str().unwrap()]).trim(),

@@ -149,6 +149,9 @@ pub struct ScrapeConfig {
     /// `http` (default) or `https`.
     #[serde(default)]
     pub scheme: Scheme,
+    /// How `https` targets are checked (Prometheus's `tls_config`).
+    #[serde(default)]
+    pub tls_config: TlsConfig,
     /// URL query parameters.
     #[serde(default)]
     pub params: BTreeMap<String, Vec<String>>,
@@ -174,6 +177,22 @@ pub struct ScrapeConfig {
     /// Most labels one sample may have after metric relabelling; 0 is no limit.
     #[serde(default)]
     pub label_limit: u64,
+}
+
+/// Prometheus's `tls_config` of a scrape job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM CA certificates the target's certificate must chain to; without it, the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for targets that ask for one.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// Its PEM private key.
+    pub key_file: Option<std::path::PathBuf>,
+    /// The name the certificate must carry, instead of the target's host.
+    pub server_name: Option<String>,
+    /// Accept any certificate (no verification at all).
+    pub insecure_skip_verify: bool,
 }
 
 fn default_metrics_path() -> String {

@@ -17,20 +17,124 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::config::TlsConfig;
 use super::parse::ACCEPT_HEADER;
 
-/// The HTTP client every scrape loop shares (connections are pooled per target).
-pub(super) type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+/// The HTTP client of a job's scrape loops (connections are pooled per target): plain HTTP,
+/// and HTTPS with the job's `tls_config`.
+pub(super) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// Prometheus's error for a body over the limit.
 const BODY_SIZE_LIMIT_EXCEEDED: &str = "body size limit exceeded";
 
-/// A plain-HTTP client. The workspace has no TLS stack, so `https` targets are refused in
-/// [`fetch`] with an error that says so.
-pub(super) fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).build(connector)
+/// A client for a job with `tls` (rustls; the system's CA certificates unless `ca_file`), or
+/// what is wrong with its files.
+pub(super) fn client(tls: &TlsConfig) -> Result<HttpClient, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls: {e}"))?;
+    let builder = if tls.insecure_skip_verify {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate))
+    } else {
+        builder.with_root_certificates(roots(tls.ca_file.as_deref())?)
+    };
+    let config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("tls_config.cert_file {}: {e}", cert.display()))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls_config.key_file {}: {e}", key.display()))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| format!("tls_config: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("tls_config: cert_file and key_file go together".to_owned()),
+    };
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http();
+    let connector = match &tls.server_name {
+        Some(name) => connector.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+            rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| format!("tls_config.server_name: {e}"))?,
+        )),
+        None => connector,
+    };
+    Ok(Client::builder(TokioExecutor::new()).build(connector.enable_http1().wrap_connector(http)))
+}
+
+/// rustls with ring, as Lookout's listeners use it (the post-quantum key exchange needs
+/// aws-lc, which this build does not carry).
+#[allow(deprecated)]
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The CA certificates in `file`, or the system's.
+fn roots(file: Option<&std::path::Path>) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match file {
+        Some(file) => {
+            for cert in CertificateDer::pem_file_iter(file)
+                .map_err(|e| format!("tls_config.ca_file {}: {e}", file.display()))?
+            {
+                let cert = cert.map_err(|e| format!("tls_config.ca_file {}: {e}", file.display()))?;
+                roots.add(cert).map_err(|e| format!("tls_config.ca_file {}: {e}", file.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    Ok(roots)
+}
+
+/// `insecure_skip_verify`: every certificate is taken, signatures still checked.
+#[derive(Debug)]
+struct AnyCertificate;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// A successful response: the raw body and what it says about itself.
@@ -50,11 +154,6 @@ fn user_agent() -> String {
 
 /// GETs `url` within `timeout`; any status but 200 is an error, as in Prometheus.
 pub(super) async fn fetch(client: &HttpClient, url: &str, timeout: Duration, limit: usize) -> Result<Fetched, String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "Get {url:?}: https targets are not supported: this build of Lookout has no TLS client, scrape over http"
-        ));
-    }
     match tokio::time::timeout(timeout, fetch_within(client, url, timeout, limit)).await {
         Ok(result) => result,
         Err(_) => Err(format!("Get {url:?}: context deadline exceeded")),

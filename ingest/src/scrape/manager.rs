@@ -198,11 +198,15 @@ impl ScrapeManager {
         options: ScrapeOptions,
     ) -> Self {
         let cancel = CancellationToken::new();
-        let client = fetch::client();
         let seed = offset_seed(&global);
         let mut slots = Vec::new();
         let mut tasks = Vec::new();
         for job in &jobs {
+            // A job whose TLS files do not load keeps its targets, down with the reason.
+            let client = fetch::client(&job.tls_config);
+            if let Err(e) = &client {
+                warn!(job = %job.job_name, error = %e, "scrape job's tls_config does not load");
+            }
             for target in targets(job, &global) {
                 let slot = Arc::new(Slot {
                     pool: job.job_name.clone(),
@@ -269,7 +273,7 @@ struct ScrapeLoop {
     rules: Arc<SampleRules>,
     ingester: Arc<Ingester>,
     tenant: Tenant,
-    client: HttpClient,
+    client: Result<HttpClient, String>,
     body_size_limit: usize,
     cache: ScrapeCache,
 }
@@ -309,7 +313,12 @@ impl ScrapeLoop {
         let target = &self.slot.target;
         let fetched = tokio::select! {
             _ = cancel.cancelled() => return None,
-            fetched = fetch::fetch(&self.client, &target.url, target.scrape_timeout, self.body_size_limit) => fetched,
+            fetched = async {
+                match &self.client {
+                    Ok(client) => fetch::fetch(client, &target.url, target.scrape_timeout, self.body_size_limit).await,
+                    Err(e) => Err(format!("Get {:?}: {e}", target.url)),
+                }
+            } => fetched,
         };
         let mut cache = std::mem::take(&mut self.cache);
         let (rules, limit) = (Arc::clone(&self.rules), self.body_size_limit);

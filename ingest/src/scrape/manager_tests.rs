@@ -438,12 +438,27 @@ async fn bodies_over_the_size_limit_fail_the_scrape() {
 }
 
 #[tokio::test]
-async fn https_targets_are_refused_with_a_clear_error() {
+async fn an_https_job_whose_ca_file_does_not_load_is_down_naming_the_file() {
     let s = store();
-    let manager = s.start(&config(&[job("tls", "127.0.0.1:1".parse().unwrap(), "    scheme: https\n")]));
+    let tls = "    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n";
+    let manager = s.start(&config(&[job("tls", "127.0.0.1:1".parse().unwrap(), tls)]));
     let error = health_of(&manager, 0, Health::Down).await.last_error;
-    assert!(error.contains("no TLS client"), "{error}");
+    assert!(error.contains("tls_config.ca_file /nonexistent/ca.pem"), "{error}");
     assert_eq!(s.last("up", &[]), Some(0.0));
+    manager.stop().await;
+}
+
+#[tokio::test]
+async fn an_https_target_that_speaks_plain_http_is_down_with_the_tls_error() {
+    let s = store();
+    let exporter = Exporter::start(TEXT, TEXT_TYPE, false).await;
+    let manager = s.start(&config(&[job(
+        "tls",
+        exporter.addr,
+        "    scheme: https\n    tls_config:\n      insecure_skip_verify: true\n",
+    )]));
+    let error = health_of(&manager, 0, Health::Down).await.last_error;
+    assert!(error.starts_with(&format!("Get \"https://{}/metrics\"", exporter.addr)), "{error}");
     manager.stop().await;
 }
 

@@ -32,7 +32,7 @@ pub mod relabel;
 
 pub use api::router as targets_router;
 pub use config::{
-    GlobalConfig, PrometheusConfig, Scheme, ScrapeConfig, StaticConfig, Target, merge_sample_labels, targets,
+    GlobalConfig, PrometheusConfig, Scheme, ScrapeConfig, StaticConfig, Target, TlsConfig, merge_sample_labels, targets,
 };
 pub use error::{ConfigError, ParseError};
 pub use manager::{Health, ScrapeManager, ScrapeOptions, ScrapeStatus, TargetHealth};
