@@ -1,8 +1,14 @@
-//! `kill -9` at random points while traces and log lines stream in and the stores cut blocks
-//! and commit indexes as fast as they are allowed to, twenty rounds on one data directory:
-//! after each restart every acknowledged line and trace is found, each once, and the metric
-//! query's count agrees with the listing. (A push the kill cut off before its answer may or may
-//! not have been kept, whole; nothing else may appear.) The points are random but seeded, so a failure can be replayed.
+//! `kill -9` at random points while traces, log lines and metric samples stream in and the
+//! stores cut blocks, commit indexes, compact and delete by retention as fast as they are
+//! allowed to, twenty rounds on one data directory: after each restart every acknowledged line,
+//! trace and sample is found, each once, and the metric query's count agrees with the listing.
+//! (A push the kill cut off before its answer may or may not have been kept, whole; nothing else
+//! may appear.) The points are random but seeded, so a failure can be replayed.
+//!
+//! The samples' times advance 3 minutes per write from 62 hours ago, so the metrics head is cut into
+//! 2-hour blocks and those compacted while the kills come. The retention is set so that the
+//! first sample is inside it when written and outside it seconds later, alone in the block
+//! before a 6-hour boundary: that block is deleted by retention during the rounds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,6 +31,41 @@ struct Acknowledged {
     lines: Vec<Vec<String>>,
     unconfirmed: Vec<Vec<String>>,
     traces: Vec<Vec<String>>,
+    /// Sample numbers acknowledged, and the one whose write the kill cut off.
+    samples: Vec<u64>,
+    unconfirmed_samples: Vec<u64>,
+}
+
+/// The samples' timeline: sample `n` is at `t0 + n * STEP_MS` with value `n`.
+#[derive(Clone, Copy)]
+struct Timeline {
+    t0: i64,
+    /// The metrics retention, in ms.
+    retention_ms: i64,
+}
+
+const STEP_MS: i64 = 180_000;
+
+/// How long sample 0 is inside the retention after the test starts.
+const RETAINED_FOR_MS: i64 = 20_000;
+
+impl Timeline {
+    fn new() -> Timeline {
+        let now = common::now_ms();
+        let six_hours = 6 * 3_600_000;
+        // Sample 0 a second before a 6-hour boundary 62 hours ago, inside the retention for 20 s:
+        // long enough for the head to be cut past it, so that retention deletes a block.
+        // (Blocks are compacted up to a tenth of the retention: 6-hour blocks need 60 hours;
+        // alone in its 6 hours, compaction cannot merge sample 0 with later ones.)
+        let boundary = (now - 62 * 3_600_000) / six_hours * six_hours;
+        // Blocks go by the end of their range: the block of sample 0 ends at the boundary.
+        let t0 = boundary - 1_000;
+        Timeline { t0, retention_ms: now - t0 + RETAINED_FOR_MS }
+    }
+
+    fn at(self, n: u64) -> i64 {
+        self.t0 + n as i64 * STEP_MS
+    }
 }
 
 impl Acknowledged {
@@ -43,18 +84,29 @@ fn now_ns() -> u64 {
 
 /// Lookout with its stores cutting and committing as often as they may, and nothing of its own
 /// writing (so every item is one the test sent).
-fn start(dir: &std::path::Path) -> Lookout {
+fn start(dir: &std::path::Path, timeline: Timeline) -> Lookout {
     let config = dir.join("faults.yaml");
     std::fs::write(
         &config,
-        "metrics:\n  scrape_self: false\n  span_metrics: false\ntraces:\n  max_block_spans: 200\n  max_block_age: 1s\nlogs:\n  commit_interval: 100ms\n",
+        format!(
+            "metrics:\n  scrape_self: false\n  span_metrics: false\n  retention: {}ms\ntraces:\n  max_block_spans: 200\n  max_block_age: 1s\nlogs:\n  commit_interval: 100ms\nwal:\n  truncation_interval: 1s\n",
+            timeline.retention_ms
+        ),
     )
     .unwrap();
     Lookout::start(&dir.join("data"), &["--config.file", config.to_str().unwrap()])
 }
 
 /// Sends until told to stop or until Lookout stops answering; records what was acknowledged.
-fn send(lookout: &Lookout, round: usize, seed: u64, stop: &AtomicBool, acked: &Mutex<Acknowledged>) {
+fn send(
+    lookout: &Lookout,
+    round: usize,
+    seed: u64,
+    stop: &AtomicBool,
+    acked: &Mutex<Acknowledged>,
+    timeline: Timeline,
+    next_sample: &std::sync::atomic::AtomicU64,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut rng = Rng::new(seed);
     let client = http_client();
@@ -92,6 +144,28 @@ fn send(lookout: &Lookout, round: usize, seed: u64, stop: &AtomicBool, acked: &M
             }
             Err(_) => return,
         }
+        // A sample, while its time is well in the past.
+        let n = next_sample.load(Ordering::Relaxed);
+        if timeline.at(n) < common::now_ms() - 600_000 {
+            next_sample.store(n + 1, Ordering::Relaxed);
+            let series = common::series("faults_metric", &[("job", "faults")], &[(timeline.at(n), n as f64)]);
+            let body = snap::raw::Encoder::new()
+                .compress_vec(&common::WriteRequest { timeseries: vec![series] }.encode_to_vec())
+                .unwrap();
+            let sent = client
+                .post(format!("http://{}/api/v1/write", lookout.http))
+                .header("content-type", "application/x-protobuf")
+                .header("content-encoding", "snappy")
+                .body(body)
+                .send();
+            match sent {
+                Ok(r) if r.status() == 204 => acked.lock().unwrap().samples.push(n),
+                _ => {
+                    acked.lock().unwrap().unconfirmed_samples.push(n);
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -124,6 +198,28 @@ fn counted_lines(lookout: &Lookout) -> f64 {
     body["data"]["result"][0]["value"][1].as_str().map_or(0.0, |v| v.parse().unwrap())
 }
 
+/// Checks that every acknowledged sample still inside the retention is there, once, with its
+/// value, and nothing else is.
+fn check_samples(lookout: &Lookout, acked: &Acknowledged, timeline: Timeline) {
+    // A margin for the clock moving while the query runs.
+    let horizon = common::now_ms() - timeline.retention_ms + 2_000;
+    let series = common::remote_read(
+        &format!("http://{}", lookout.http),
+        &[(0, "__name__", "faults_metric")],
+        timeline.t0 - 3_600_000,
+        common::now_ms(),
+    );
+    let found: Vec<(i64, f64)> = series.into_iter().flat_map(|(_, samples)| samples).collect();
+    for (t, v) in &found {
+        let n = *v as u64;
+        assert_eq!(*t, timeline.at(n), "sample {n} at its time");
+        assert!(acked.samples.contains(&n) || acked.unconfirmed_samples.contains(&n), "sample {n} was never acknowledged");
+    }
+    for n in acked.samples.iter().filter(|n| timeline.at(**n) >= horizon) {
+        assert_eq!(found.iter().filter(|(_, v)| *v as u64 == *n).count(), 1, "acknowledged sample {n}, once");
+    }
+}
+
 /// Checks that the lines and traces of `rounds` are all there.
 fn check(lookout: &Lookout, acked: &Acknowledged, rounds: std::ops::Range<usize>) {
     let (expected, extra) = (acked.total_lines() as f64, acked.total_unconfirmed() as f64);
@@ -139,7 +235,18 @@ fn check(lookout: &Lookout, acked: &Acknowledged, rounds: std::ops::Range<usize>
         want.sort();
         let mut found: Vec<String> = listed.iter().filter(|l| !acked.unconfirmed[round].contains(l)).cloned().collect();
         found.sort();
-        assert_eq!(found, want, "round {round}: the lines listed are the ones acknowledged");
+        if found != want {
+            let missing: Vec<&String> = want.iter().filter(|l| !found.contains(l)).collect();
+            let extra: Vec<&String> = found.iter().filter(|l| !want.contains(l)).collect();
+            let twice = found.windows(2).filter(|w| w[0] == w[1]).count();
+            panic!(
+                "round {round}: the lines listed are not the ones acknowledged: {} missing {missing:?}, {} not acknowledged {extra:?}, {twice} listed twice; {} unconfirmed; log:\n{}",
+                missing.len(),
+                extra.len(),
+                acked.unconfirmed[round].len(),
+                lookout.log().join("\n")
+            );
+        }
         let unconfirmed = listed.len() - found.len();
         assert!(
             unconfirmed == 0 || unconfirmed == acked.unconfirmed[round].len(),
@@ -159,19 +266,25 @@ fn twenty_kill_9s_at_random_points_lose_nothing_acknowledged() {
         lines: vec![Vec::new(); ROUNDS],
         unconfirmed: vec![Vec::new(); ROUNDS],
         traces: vec![Vec::new(); ROUNDS],
+        ..Acknowledged::default()
     }));
     let mut rng = Rng::new(2026);
+    let timeline = Timeline::new();
+    let next_sample = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut logged = Vec::new();
     for round in 0..ROUNDS {
-        let lookout = start(dir.path());
+        let lookout = start(dir.path(), timeline);
         // The round before the kill is all there, and the count of every line agrees.
         check(&lookout, &acked.lock().unwrap(), round.saturating_sub(1)..round);
+        check_samples(&lookout, &acked.lock().unwrap(), timeline);
         // Send, and kill at a random point, 100–900 ms in.
         let stop = Arc::new(AtomicBool::new(false));
         let lookout = Arc::new(lookout);
         let sender = {
-            let (lookout, stop, acked) = (Arc::clone(&lookout), Arc::clone(&stop), Arc::clone(&acked));
+            let (lookout, stop, acked, next) =
+                (Arc::clone(&lookout), Arc::clone(&stop), Arc::clone(&acked), Arc::clone(&next_sample));
             let seed = rng.next_u64();
-            std::thread::spawn(move || send(&lookout, round, seed, &stop, &acked))
+            std::thread::spawn(move || send(&lookout, round, seed, &stop, &acked, timeline, &next))
         };
         std::thread::sleep(Duration::from_millis(100 + rng.next_u64() % 800));
         let pid = lookout.pid();
@@ -179,12 +292,26 @@ fn twenty_kill_9s_at_random_points_lose_nothing_acknowledged() {
         assert!(killed.success());
         stop.store(true, Ordering::Relaxed);
         sender.join().unwrap();
-        Arc::try_unwrap(lookout).ok().unwrap().kill9();
+        let lookout = Arc::try_unwrap(lookout).ok().unwrap();
+        logged.extend(lookout.log());
+        lookout.kill9();
     }
-    // After the last kill: every round, line by line and trace by trace.
-    let lookout = start(dir.path());
+    // After the last kill: every round, line by line, trace by trace and sample by sample. On a
+    // fast machine, first wait for sample 0's block to leave the retention: the store deletes
+    // it when it starts.
+    let past = timeline.t0 + timeline.retention_ms - common::now_ms() + 2_000;
+    if past > 0 {
+        std::thread::sleep(Duration::from_millis(past as u64));
+    }
+    let lookout = start(dir.path(), timeline);
     let acked = acked.lock().unwrap();
     check(&lookout, &acked, 0..ROUNDS);
+    check_samples(&lookout, &acked, timeline);
+    // The stores did cut, compact and delete by retention while the kills came.
+    let seen = |what: &str| logged.iter().chain(lookout.log().iter()).any(|l| l.contains(what));
+    assert!(seen("metrics blocks compacted"), "no compaction happened");
+    assert!(seen("metrics block deleted by retention"), "no retention happened");
+    println!("{} samples acknowledged", acked.samples.len());
     let traces: usize = acked.traces.iter().map(Vec::len).sum();
     assert!(acked.total_lines() > ROUNDS * 20, "only {} lines were acknowledged in all", acked.total_lines());
     println!("{} lines and {traces} traces acknowledged over {ROUNDS} kills", acked.total_lines());
