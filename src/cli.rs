@@ -291,6 +291,9 @@ pub struct ServeArgs {
     /// Rule files and globs, comma-separated or repeated [default: none].
     #[arg(long = "rules.path", env = "LOOKOUT_RULES_PATH", value_delimiter = ',')]
     pub rules_path: Option<Vec<String>>,
+    /// Tenants' own rule files: <dir>/<tenant>/*.yml [default: none].
+    #[arg(long = "rules.tenants-dir", env = "LOOKOUT_RULES_TENANTS_DIR")]
+    pub rules_tenants_dir: Option<PathBuf>,
     /// Folders of dashboard JSON files to provision, comma-separated or repeated [default: none].
     #[arg(long = "dashboards.path", env = "LOOKOUT_DASHBOARDS_PATH", value_delimiter = ',')]
     pub dashboards_path: Option<Vec<PathBuf>>,
@@ -395,6 +398,9 @@ impl ServeArgs {
         set(&mut c.query.max_concurrency, &self.query_max_concurrency);
         set(&mut c.query.max_range, &self.query_max_range);
         set(&mut c.rules.path, &self.rules_path);
+        if let Some(dir) = &self.rules_tenants_dir {
+            c.rules.tenants_dir = Some(dir.clone());
+        }
         set(&mut c.dashboards.path, &self.dashboards_path);
         set(&mut c.storage.min_free_bytes, &self.storage_min_free_bytes);
         set(&mut c.limits.ingest_rate_items, &self.limits_ingest_rate_items);

@@ -262,8 +262,12 @@ impl Default for LogsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
-    /// Rule files and globs (`*.yml`); files in a `logs/` folder hold LogQL rules.
+    /// Rule files and globs (`*.yml`); files in a `logs/` folder hold LogQL rules. They are
+    /// the default tenant's (`anonymous`).
     pub path: Vec<String>,
+    /// Tenants' own rule files, as Loki's and Mimir's rulers keep them in local storage:
+    /// `<dir>/<tenant>/*.yml`, evaluated over that tenant's data, their output written to it.
+    pub tenants_dir: Option<PathBuf>,
     /// How often a firing alert is sent again.
     #[serde(with = "humantime_serde")]
     pub resend_delay: Duration,
@@ -500,6 +504,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             path: Vec::new(),
+            tenants_dir: None,
             resend_delay: Duration::from_secs(60),
             alertmanager_urls: Vec::new(),
             webhook_urls: Vec::new(),

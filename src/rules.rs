@@ -31,12 +31,10 @@ pub struct RuleStorage {
 }
 
 impl RuleQuerier for RuleStorage {
-    fn query(&self, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String> {
-        let tenant = Tenant::default();
+    fn query(&self, tenant: &Tenant, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String> {
         let (vector, scalar) = match source {
             Source::Promql => {
-                match self.engine.instant(self.tsdb.as_ref(), &tenant, expr, time_ms).map_err(|e| e.to_string())?.value
-                {
+                match self.engine.instant(self.tsdb.as_ref(), tenant, expr, time_ms).map_err(|e| e.to_string())?.value {
                     Value::Vector(v) => (v, None),
                     Value::Scalar { v, .. } => (Vec::new(), Some(v)),
                     other => return Err(format!("rule result is not a vector or scalar: {}", other.type_name())),
@@ -54,7 +52,7 @@ impl RuleQuerier for RuleStorage {
                     backward: true,
                     instant: true,
                 };
-                match self.logql.query(&tenant, &query, false).map_err(|e| e.to_string())?.value {
+                match self.logql.query(tenant, &query, false).map_err(|e| e.to_string())?.value {
                     LogqlValue::Vector(v) => (v, None),
                     LogqlValue::Scalar { v, .. } => (Vec::new(), Some(v)),
                     _ => return Err("rule result is not a vector or scalar".into()),
@@ -67,13 +65,13 @@ impl RuleQuerier for RuleStorage {
         })
     }
 
-    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String> {
-        self.tsdb.select(&Tenant::default(), matchers, start, end).map_err(|e| e.to_string())
+    fn select(&self, tenant: &Tenant, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String> {
+        self.tsdb.select(tenant, matchers, start, end).map_err(|e| e.to_string())
     }
 }
 
 impl RuleAppender for RuleStorage {
-    fn append(&self, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
+    fn append(&self, tenant: &Tenant, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
         let ingester = self.ingester.get().ok_or("not ready: the write-ahead log is being replayed")?;
         let series = samples
             .into_iter()
@@ -81,7 +79,7 @@ impl RuleAppender for RuleStorage {
             .collect();
         let refused = self
             .runtime
-            .block_on(ingester.write_series(Tenant::default(), series, Vec::new(), Transport::Rules))
+            .block_on(ingester.write_series(tenant.clone(), series, Vec::new(), Transport::Rules))
             .map_err(|e| e.to_string())?;
         if refused.samples > 0 {
             // As Prometheus does for out-of-order rule output: counted by the store, not a rule error.

@@ -404,6 +404,7 @@ fn start_rules(
 ) -> anyhow::Result<(Arc<lookout_rules::Manager>, lookout_rules::notify::Notifier)> {
     let options = lookout_rules::ManagerOptions {
         paths: config.rules.path.clone(),
+        tenants_dir: config.rules.tenants_dir.clone(),
         evaluation_interval_ms: config.global.evaluation_interval.as_millis() as i64,
         resend_delay_ms: config.rules.resend_delay.as_millis() as i64,
         external_labels: config.global.external_labels.clone(),

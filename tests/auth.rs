@@ -81,7 +81,22 @@ tenants:
         "groups:\n  - name: operator\n    interval: 1s\n    rules:\n      - {alert: Always, expr: vector(1)}\n",
     )
     .unwrap();
-    let args = ["--auth.tenants-file", file.to_str().unwrap(), "--rules.path", rules.to_str().unwrap()];
+    // team-a's own rules, as Loki's and Mimir's rulers keep them: <dir>/<tenant>/*.yml.
+    let tenant_rules = dir.path().join("tenant-rules");
+    std::fs::create_dir_all(tenant_rules.join("team-a")).unwrap();
+    std::fs::write(
+        tenant_rules.join("team-a/own.yml"),
+        "groups:\n  - name: team-a\n    interval: 1s\n    rules:\n      - {record: 'tenant:series:count', expr: 'count by (job) ({__name__=~\"e2e.+\"})'}\n      - {alert: TeamAOnly, expr: vector(1)}\n",
+    )
+    .unwrap();
+    let args = [
+        "--auth.tenants-file",
+        file.to_str().unwrap(),
+        "--rules.path",
+        rules.to_str().unwrap(),
+        "--rules.tenants-dir",
+        tenant_rules.to_str().unwrap(),
+    ];
     let lookout = Lookout::start(&dir.path().join("data"), &args);
     Setup { lookout, made, _dir: dir }
 }
@@ -305,6 +320,25 @@ fn each_tenant_sees_only_its_own_data_through_every_read_endpoint() {
             let (status, body) = get(l, path, &[("authorization", auth)]);
             assert_eq!(status, 200);
             assert!(!body.contains("Always"), "{tenant} sees the operator's rules through {path}: {body}");
+        }
+    }
+    // team-a's own rules run over team-a's data and write to it; only team-a sees them.
+    let read_a = bearer("read-a");
+    eventually("team-a's alert firing", || {
+        get(l, "/api/v1/alerts", &[("authorization", &read_a)]).1.contains("TeamAOnly").then_some(())
+    });
+    let recorded = eventually("team-a's recording rule written", || {
+        let body = get(l, "/api/v1/query?query=tenant:series:count", &[("authorization", &read_a)]).1;
+        body.contains("e2e-grpc").then_some(body)
+    });
+    assert!(!recorded.contains("e2e-http-protobuf"), "team-a's rule read team-b's data: {recorded}");
+    for auth in [bearer(&s.made), operator.clone()] {
+        for path in ["/api/v1/rules", "/api/v1/alerts", "/api/v1/query?query=tenant:series:count"] {
+            let body = get(l, path, &[("authorization", &auth)]).1;
+            assert!(
+                !body.contains("TeamAOnly") && !body.contains("e2e-grpc"),
+                "team-a's rules seen through {path}: {body}"
+            );
         }
     }
     let reload =

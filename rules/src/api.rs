@@ -88,11 +88,20 @@ impl RuleFilter {
     }
 }
 
-/// Whether the request is for the default tenant, whose data the rule files are evaluated
-/// over: with authentication on, `X-Scope-OrgID` is the credential's tenant, and the rules and
-/// alerts of the files are not another tenant's to see.
-fn for_rule_files(headers: &HeaderMap) -> bool {
-    headers.get("x-scope-orgid").is_none_or(|t| t.as_bytes().trim_ascii() == Tenant::default().as_str().as_bytes())
+/// The request's tenant: `X-Scope-OrgID` (with authentication on, the credential's tenant),
+/// else the default one. Each tenant sees its own groups and alerts only: those of
+/// `rules.path` are the default tenant's, those under `rules.tenants_dir/<tenant>/` that
+/// tenant's. `None` for a header that is not a tenant id: it sees nothing.
+fn tenant_of(headers: &HeaderMap) -> Option<Tenant> {
+    match headers.get("x-scope-orgid") {
+        None => Some(Tenant::default()),
+        Some(v) => v.to_str().ok().and_then(|t| Tenant::new(t.trim()).ok()),
+    }
+}
+
+/// Whether the request is for the default tenant, who may reload every tenant's files.
+fn for_default_tenant(headers: &HeaderMap) -> bool {
+    tenant_of(headers).is_some_and(|t| t == Tenant::default())
 }
 
 async fn rules(
@@ -104,13 +113,11 @@ async fn rules(
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_data", &format!("invalid query parameter: {e}")),
     };
-    if !for_rule_files(&headers) {
-        return success(json!({ "groups": [] }));
-    }
+    let tenant = tenant_of(&headers);
     let groups: Vec<ApiGroup> = manager
         .groups()
         .iter()
-        .filter(|g| filter.keeps_group(g))
+        .filter(|g| tenant.as_ref() == Some(&g.tenant) && filter.keeps_group(g))
         .map(|g| ApiGroup::new(g, &filter))
         .filter(|g| !filter.filters_rules() || !g.rules.is_empty())
         .collect();
@@ -118,12 +125,11 @@ async fn rules(
 }
 
 async fn alerts(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Response {
-    if !for_rule_files(&headers) {
-        return success(json!({ "alerts": [] }));
-    }
+    let tenant = tenant_of(&headers);
     let alerts: Vec<ApiAlert> = manager
         .groups()
         .iter()
+        .filter(|g| tenant.as_ref() == Some(&g.tenant))
         .flat_map(|g| g.rules.iter())
         .flat_map(|r| r.alerts.values())
         .filter(|a| a.state != AlertState::Inactive)
@@ -133,8 +139,8 @@ async fn alerts(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Resp
 }
 
 async fn reload(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Response {
-    if !for_rule_files(&headers) {
-        return (StatusCode::FORBIDDEN, "the rule files are the default tenant's to reload\n").into_response();
+    if !for_default_tenant(&headers) {
+        return (StatusCode::FORBIDDEN, "rule files are reloaded by the default tenant\n").into_response();
     }
     match manager.reload().await {
         Ok(()) => StatusCode::OK.into_response(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lookout_storage::metrics::{MatchOp, Matcher};
-use lookout_storage::{Labels, METRIC_NAME, is_stale_nan, stale_nan};
+use lookout_storage::{Labels, METRIC_NAME, Tenant, is_stale_nan, stale_nan};
 
 use crate::rule::{Alert, Health, Rule};
 use crate::rulefmt::{GroupSpec, RuleKind, Source};
@@ -30,6 +30,9 @@ impl Default for RestoreOptions {
 /// A loaded group with its rules' state.
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// Whose data it reads and writes: the default tenant's for `rules.path`, a tenant's for
+    /// files under `rules.tenants_dir/<tenant>/`.
+    pub tenant: Tenant,
     /// The file it came from.
     pub file: String,
     /// The group as written.
@@ -74,6 +77,7 @@ impl Group {
             })
             .collect();
         Group {
+            tenant: Tenant::default(),
             file: file.to_string(),
             interval_ms: spec.interval.filter(|i| *i > 0).unwrap_or(default_interval_ms),
             spec,
@@ -121,7 +125,7 @@ impl Group {
             let rule_started = Instant::now();
             let result = rule.eval(ctx, ts, offset, self.spec.limit).and_then(|(mut output, stale)| {
                 output.extend(stale.into_iter().map(|l| (l, stale_nan())));
-                if output.is_empty() { Ok(()) } else { ctx.appender.append(ts - offset, output) }
+                if output.is_empty() { Ok(()) } else { ctx.appender.append(ctx.tenant, ts - offset, output) }
             });
             rule.last_evaluation = self.last_evaluation;
             rule.evaluation_time = rule_started.elapsed();
@@ -168,7 +172,7 @@ impl Group {
                 Matcher::new(MatchOp::Equal, "alertname", name.as_str()),
             ];
             let Ok(matchers) = matchers.into_iter().collect::<Result<Vec<_>, _>>() else { continue };
-            let series = match ctx.querier.select(&matchers, ts - options.outage_tolerance_ms, ts) {
+            let series = match ctx.querier.select(ctx.tenant, &matchers, ts - options.outage_tolerance_ms, ts) {
                 Ok(series) => series,
                 Err(e) => {
                     tracing::warn!(alert = %name, error = %e, "reading ALERTS_FOR_STATE to restore alerts failed");

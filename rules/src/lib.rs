@@ -26,8 +26,8 @@ pub mod unittest;
 
 use std::collections::BTreeMap;
 
-use lookout_storage::Labels;
 use lookout_storage::metrics::{Matcher, SeriesData};
+use lookout_storage::{Labels, Tenant};
 
 pub use group::{Group, Notice, RestoreOptions};
 pub use manager::{Manager, ManagerOptions};
@@ -47,22 +47,24 @@ pub struct QuerySample {
 pub trait RuleQuerier: Send + Sync {
     /// Runs an instant query in `source`'s language at `time_ms`. A scalar comes back as one
     /// sample without labels; a string or a range vector is an error.
-    fn query(&self, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String>;
+    fn query(&self, tenant: &Tenant, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String>;
 
     /// The raw samples (staleness markers included) of the metric series matching `matchers`
     /// in `[start, end]` (ms).
-    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String>;
+    fn select(&self, tenant: &Tenant, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String>;
 }
 
 /// How rules write: the samples of one rule's evaluation, all at `time_ms`.
 pub trait RuleAppender: Send + Sync {
     /// Writes `samples` at `time_ms`; a staleness marker is a sample with the stale NaN.
-    fn append(&self, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String>;
+    fn append(&self, tenant: &Tenant, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String>;
 }
 
 /// What a group's evaluation needs besides its rules.
 #[derive(Clone, Copy)]
 pub struct EvalContext<'a> {
+    /// Whose data the rules read and write.
+    pub tenant: &'a Tenant,
     /// Where queries go.
     pub querier: &'a dyn RuleQuerier,
     /// Where output goes.

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::group::{Group, Notice, RestoreOptions};
 use crate::rulefmt::{self, ParseOptions};
 use crate::{EvalContext, RuleAppender, RuleQuerier, now_ms};
+use lookout_storage::Tenant;
 
 /// Where alert notices go (Prometheus's `NotifyFunc`).
 pub type NotifyFunc = Arc<dyn Fn(Vec<Notice>) + Send + Sync>;
@@ -39,6 +40,8 @@ pub struct ManagerOptions {
     pub restore: RestoreOptions,
     /// How rule files are read.
     pub parse: ParseOptions,
+    /// Tenants' own rule files: `<dir>/<tenant>/*.yml`, evaluated over that tenant's data.
+    pub tenants_dir: Option<PathBuf>,
 }
 
 impl Default for ManagerOptions {
@@ -51,6 +54,7 @@ impl Default for ManagerOptions {
             external_url: String::new(),
             restore: RestoreOptions::default(),
             parse: ParseOptions::default(),
+            tenants_dir: None,
         }
     }
 }
@@ -283,16 +287,61 @@ pub fn rule_files(paths: &[String]) -> Result<Vec<PathBuf>, Vec<String>> {
 fn load_groups(options: &ManagerOptions) -> Result<Vec<Group>, Vec<String>> {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
-    for file in rule_files(&options.paths)? {
+    let mut files: Vec<(Tenant, PathBuf)> =
+        rule_files(&options.paths)?.into_iter().map(|f| (Tenant::default(), f)).collect();
+    if let Some(dir) = &options.tenants_dir {
+        files.extend(tenant_rule_files(dir)?);
+    }
+    for (tenant, file) in files {
         match rulefmt::parse_file(&file, options.parse) {
             Ok(specs) => {
                 let name = display(&file);
-                groups.extend(specs.into_iter().map(|s| Group::new(&name, s, options.evaluation_interval_ms)));
+                groups.extend(specs.into_iter().map(|s| {
+                    let mut group = Group::new(&name, s, options.evaluation_interval_ms);
+                    group.tenant = tenant.clone();
+                    group
+                }));
             }
             Err(e) => errors.extend(e),
         }
     }
     if errors.is_empty() { Ok(groups) } else { Err(errors) }
+}
+
+/// The rule files of each tenant, as Loki's and Mimir's rulers keep them in local storage:
+/// `<dir>/<tenant>/*.yml` and `*.yaml`.
+fn tenant_rule_files(dir: &Path) -> Result<Vec<(Tenant, PathBuf)>, Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(vec![format!("reading rules.tenants_dir {}: {e}", dir.display())]),
+    };
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let tenant = match Tenant::new(&name) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("rules.tenants_dir: {}: not a tenant id: {e}", path.display()));
+                continue;
+            }
+        };
+        let Ok(inner) = std::fs::read_dir(&path) else { continue };
+        let mut own: Vec<PathBuf> = inner
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .collect();
+        own.sort();
+        files.extend(own.into_iter().map(|f| (tenant.clone(), f)));
+    }
+    files.sort();
+    if errors.is_empty() { Ok(files) } else { Err(errors) }
 }
 
 fn display(path: &Path) -> String {
@@ -362,7 +411,9 @@ async fn run_group(group: Arc<Mutex<Group>>, shared: Arc<Shared>, mut stop: watc
 /// One evaluation of a group: on a copy, so that readers never wait for it.
 fn evaluate(group: &Mutex<Group>, shared: &Shared, ts: i64) -> Option<Vec<Notice>> {
     let mut copy = group.lock().ok()?.clone();
+    let tenant = copy.tenant.clone();
     let ctx = EvalContext {
+        tenant: &tenant,
         querier: shared.querier.as_ref(),
         appender: shared.appender.as_ref(),
         source: copy.spec.source,

@@ -178,7 +178,7 @@ impl Rule {
         query_offset: i64,
         limit: usize,
     ) -> Result<(Output, Vec<Labels>), String> {
-        let vector = ctx.querier.query(ctx.source, &self.spec.expr, ts - query_offset)?;
+        let vector = ctx.querier.query(ctx.tenant, ctx.source, &self.spec.expr, ts - query_offset)?;
         let output = match self.spec.kind.clone() {
             RuleKind::Record(name) => self.record(&name, vector, limit)?,
             RuleKind::Alert(name) => self.alert(ctx, &name, vector, ts, limit)?,
@@ -336,7 +336,7 @@ fn expand(ctx: &EvalContext<'_>, name: &str, text: &str, data: &AlertTemplateDat
         return text.to_string();
     }
     let query = |q: &str, t: i64| {
-        let vector = ctx.querier.query(crate::rulefmt::Source::Promql, q, t)?;
+        let vector = ctx.querier.query(ctx.tenant, crate::rulefmt::Source::Promql, q, t)?;
         Ok(vector
             .into_iter()
             .map(|s| (s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(), s.v))

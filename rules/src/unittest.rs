@@ -254,7 +254,9 @@ impl GroupRun<'_> {
         let max_eval = alert_times.iter().chain(&expr_times).copied().max().unwrap_or(0);
 
         let external_labels = &self.group.external_labels;
+        let tenant = Tenant::default();
         let ctx = EvalContext {
+            tenant: &tenant,
             querier: &storage,
             appender: &storage,
             source: Source::Promql,
@@ -655,21 +657,22 @@ impl TestStorage {
 }
 
 impl RuleQuerier for TestStorage {
-    fn query(&self, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String> {
+    /// A test has one tenant's data: whichever the rules name.
+    fn query(&self, _: &Tenant, source: Source, expr: &str, time_ms: i64) -> Result<Vec<QuerySample>, String> {
         if source == Source::Logql {
             return Err("LogQL rules cannot be unit-tested: the test has no log store".into());
         }
         Ok(self.instant(expr, time_ms)?.into_iter().map(|(labels, v, _)| QuerySample { labels, v }).collect())
     }
 
-    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String> {
+    fn select(&self, _: &Tenant, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<SeriesData>, String> {
         let series = self.series.read().map_err(|_| "storage lock poisoned".to_string())?;
         series.select(&Tenant::default(), matchers, start, end).map_err(|e| e.to_string())
     }
 }
 
 impl RuleAppender for TestStorage {
-    fn append(&self, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
+    fn append(&self, _: &Tenant, time_ms: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
         let mut series = self.series.write().map_err(|_| "storage lock poisoned".to_string())?;
         for (labels, v) in samples {
             series.append(&labels, vec![Sample { t: time_ms, v }]);

@@ -245,6 +245,30 @@ pub async fn grpc_export_with(
     client.unary(request, PathAndQuery::from_static(path), RawCodec).await.map(|r| r.into_inner())
 }
 
+/// [`grpc_export`] for a server that may be gone: a failed connection is an error, not a panic.
+pub async fn grpc_export_or_error(
+    addr: SocketAddr,
+    path: &'static str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> Result<Bytes, String> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut client = tonic::client::Grpc::new(channel);
+    if gzip {
+        client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
+    client.ready().await.map_err(|e| e.to_string())?;
+    client
+        .unary(tonic::Request::new(Bytes::from(body)), PathAndQuery::from_static(path), RawCodec)
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|e| e.to_string())
+}
+
 /// A Python with the OpenTelemetry SDK: `$LOOKOUT_TEST_PYTHON`, or a venv made once under
 /// `target/` from `tests/python/requirements.txt`.
 pub fn python() -> PathBuf {
