@@ -347,17 +347,21 @@ impl Window {
                 std::mem::take(&mut *window.lock().unwrap_or_else(|e| e.into_inner()));
             latencies.sort();
             let ms = |p: f64| percentile_ms(&latencies, p);
-            let rss = pid
-                .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-                .and_then(|s| {
-                    s.lines()
-                        .find(|l| l.starts_with("VmRSS"))
-                        .and_then(|l| l.split_whitespace().nth(1))
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default();
+            let status =
+                pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok()).unwrap_or_default();
+            let kib = |field: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            // RssAnon is the server's own memory; the rest of VmRSS is mapped files (indexes,
+            // blocks) that the kernel may drop.
+            let (rss, anon) = (kib("VmRSS:"), kib("RssAnon:"));
             println!(
-                "window t_s={:.0} items_per_s={:.0} latency_p50_ms={:.2} latency_p99_ms={:.2} requests_failed={failed} server_rss_kib={rss}",
+                "window t_s={:.0} items_per_s={:.0} latency_p50_ms={:.2} latency_p99_ms={:.2} requests_failed={failed} server_rss_kib={rss} server_rss_anon_kib={anon}",
                 started.elapsed().as_secs_f64(),
                 (latencies.len() * batch_size) as f64 / every.as_secs_f64(),
                 ms(0.5),

@@ -160,7 +160,7 @@ fn metric_samples_in_the_main_wal_from_before_the_split_are_moved_to_their_own_a
     // As a data directory from before the split: the samples' segments in the main WAL.
     let main = dir.path().join("data/wal");
     let metrics = main.join("metrics");
-    let mut next = std::fs::read_dir(&main)
+    let next = std::fs::read_dir(&main)
         .unwrap()
         .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".wal")?.parse::<u64>().ok())
         .max()
@@ -172,9 +172,8 @@ fn metric_samples_in_the_main_wal_from_before_the_split_are_moved_to_their_own_a
         .filter(|p| p.extension().is_some_and(|e| e == "wal"))
         .collect();
     segments.sort();
-    for segment in segments {
-        std::fs::rename(segment, main.join(format!("{next:010}.wal"))).unwrap();
-        next += 1;
+    for (index, segment) in (next..).zip(segments) {
+        std::fs::rename(segment, main.join(format!("{index:010}.wal"))).unwrap();
     }
     std::fs::remove_dir_all(&metrics).unwrap();
 

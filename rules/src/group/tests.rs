@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use lookout_storage::metrics::{Matcher, SeriesData};
-use lookout_storage::{Labels, Sample, is_stale_nan};
+use lookout_storage::{Labels, Sample, Tenant, is_stale_nan};
 
 use super::*;
 use crate::rule::AlertState;
@@ -34,17 +34,17 @@ impl Script {
 }
 
 impl RuleQuerier for Script {
-    fn query(&self, _: Source, _: &str, t: i64) -> Result<Vec<QuerySample>, String> {
+    fn query(&self, _: &Tenant, _: Source, _: &str, t: i64) -> Result<Vec<QuerySample>, String> {
         Ok(self.answers.lock().unwrap().get(&t).cloned().unwrap_or_default())
     }
 
-    fn select(&self, _: &[Matcher], _: i64, _: i64) -> Result<Vec<SeriesData>, String> {
+    fn select(&self, _: &Tenant, _: &[Matcher], _: i64, _: i64) -> Result<Vec<SeriesData>, String> {
         Ok(self.for_state.lock().unwrap().clone())
     }
 }
 
 impl RuleAppender for Script {
-    fn append(&self, t: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
+    fn append(&self, _: &Tenant, t: i64, samples: Vec<(Labels, f64)>) -> Result<(), String> {
         self.written.lock().unwrap().extend(samples.into_iter().map(|(l, v)| (t, l, v)));
         Ok(())
     }
@@ -81,7 +81,9 @@ fn group(rules: Vec<RuleSpec>, limit: usize) -> Group {
 
 fn run(g: &mut Group, script: &Script, t: i64) -> Vec<Notice> {
     let labels = BTreeMap::new();
+    let tenant = Tenant::default();
     let ctx = EvalContext {
+        tenant: &tenant,
         querier: script,
         appender: script,
         source: Source::Promql,
@@ -240,7 +242,9 @@ fn restore_counts_the_time_spent_pending_before_a_restart_but_not_the_downtime()
     run(&mut g, &script, 1_000_000);
     assert!(script.written_at(1_000_000).is_empty(), "no ALERTS before the state is restored");
     let labels = BTreeMap::new();
+    let tenant = Tenant::default();
     let ctx = EvalContext {
+        tenant: &tenant,
         querier: &script,
         appender: &script,
         source: Source::Promql,
