@@ -240,6 +240,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
             generator: config.metrics.span_metrics.then(GeneratorOptions::default),
         },
     ));
+    lookout_query::limits::register(&registry)?;
     let truncated = prometheus::IntCounter::new(
         "lookout_ingest_truncated_attributes_total",
         "Attribute values cut to limits.max_attribute_bytes.",

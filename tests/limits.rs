@@ -172,6 +172,9 @@ fn a_range_query_longer_than_query_max_range_is_refused_naming_the_limit() {
     assert_eq!(status, 400);
     assert!(body.contains("the query time range exceeds the limit (query length: 48h0m0s, limit: 24h0m0s)"), "{body}");
     assert_eq!(logql(23).0, 200);
+    // Each refusal is counted by the limit's name.
+    assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_range")]), 2.0);
+    assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "timeout")]), 0.0);
 }
 
 /// Sends `GET /-/ready` on `conn` and reads the whole answer, keeping the connection open;

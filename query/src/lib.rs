@@ -12,6 +12,7 @@
 //! - `traceql`: the TraceQL parser. Search with it comes next.
 
 pub mod gotemplate;
+pub mod limits;
 pub mod logql;
 pub mod loki;
 pub mod prometheus;

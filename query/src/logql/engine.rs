@@ -154,6 +154,7 @@ impl LogqlEngine {
         let started = Instant::now();
         let expr = parse_expr(&q.query).map_err(|e| LogqlError::BadRequest(e.to_string()))?;
         if self.options.max_range > 0 && !q.instant && q.end - q.start > self.options.max_range {
+            crate::limits::count("max_range");
             return Err(LogqlError::BadRequest(format!(
                 "the query time range exceeds the limit (query length: {}, limit: {}) (query.max_range)",
                 crate::format_duration_ms((q.end - q.start) / 1_000_000),
@@ -169,6 +170,7 @@ impl LogqlEngine {
                     ));
                 }
                 if q.limit > self.options.max_entries_limit {
+                    crate::limits::count("max_entries_limit");
                     return Err(LogqlError::BadRequest(format!(
                         "max entries limit per query exceeded, limit > max_entries_limit ({} > {})",
                         q.limit, self.options.max_entries_limit
@@ -188,7 +190,12 @@ impl LogqlEngine {
     }
 
     fn check_time(&self, started: Instant) -> Result<(), LogqlError> {
-        if started.elapsed() > self.options.timeout { Err(LogqlError::Timeout) } else { Ok(()) }
+        if started.elapsed() > self.options.timeout {
+            crate::limits::count("timeout");
+            Err(LogqlError::Timeout)
+        } else {
+            Ok(())
+        }
     }
 
     fn log_query(
@@ -245,6 +252,7 @@ impl LogqlEngine {
             })
             .map_err(|e| LogqlError::Store(e.to_string()))?;
         if timed_out {
+            crate::limits::count("timeout");
             return Err(LogqlError::Timeout);
         }
         stats.returned = returned as u64;
@@ -498,6 +506,7 @@ impl LogqlEngine {
                 stats.bytes += entry.line.len() as u64;
                 checked += 1;
                 if checked.is_multiple_of(4096) && started.elapsed() > self.options.timeout {
+                    crate::limits::count("timeout");
                     failure = Some(LogqlError::Timeout);
                     return false;
                 }

@@ -43,6 +43,7 @@ pub(crate) async fn query_range(State(state): State<PrometheusState>, headers: H
     }
     let max_range = state.engine.options().max_range;
     if max_range > 0 && end - start > max_range {
+        crate::limits::count("max_range");
         return Err(bad_data(format!(
             "the query time range exceeds the limit (query length: {}, limit: {}) (query.max_range)",
             crate::format_duration_ms(end - start),

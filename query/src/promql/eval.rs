@@ -312,6 +312,7 @@ impl<'a> Evaluator<'a> {
     /// Fails once the query has run past its timeout.
     pub fn check_deadline(&self) -> EvalResult<()> {
         if Instant::now() > self.deadline {
+            crate::limits::count("timeout");
             return Err(QueryError::Timeout("expression evaluation"));
         }
         if self.opts.canceled.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
@@ -323,6 +324,7 @@ impl<'a> Evaluator<'a> {
     /// Fails when a result would hold more samples than allowed.
     pub fn check_samples(&self, n: usize) -> EvalResult<()> {
         if n > self.opts.max_samples {
+            crate::limits::count("max_samples");
             return exec_err(TOO_MANY_SAMPLES);
         }
         Ok(())
@@ -571,6 +573,7 @@ impl<'a> Evaluator<'a> {
             return Ok((Vec::new(), range, offset));
         }
         if (end.saturating_sub(start) / step) as u64 >= self.opts.max_samples as u64 {
+            crate::limits::count("max_samples");
             return exec_err(TOO_MANY_SAMPLES);
         }
         let inner = Steps::new(start, end, step);
