@@ -201,13 +201,8 @@ fn metric_samples_in_the_main_wal_from_before_the_split_are_moved_to_their_own_a
 #[test]
 fn the_main_wal_is_truncated_while_the_metrics_head_still_needs_its_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        "metrics:\n  scrape_self: false\n  span_metrics: false\nlogs:\n  commit_interval: 100ms\nwal:\n  segment_size: 64KiB\n  truncation_interval: 200ms\n",
-    )
-    .unwrap();
-    let start = || Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    let yaml = "metrics:\n  scrape_self: false\n  span_metrics: false\nlogs:\n  commit_interval: 100ms\nwal:\n  segment_size: 64KiB\n  truncation_interval: 200ms\n";
+    let start = || Lookout::start_with_config(dir.path(), yaml, &[]);
     let lookout = start();
     let now = common::now_ms();
     let (status, body) = common::remote_write(

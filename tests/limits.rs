@@ -209,11 +209,10 @@ fn a_client_past_max_connections_per_client_is_refused_naming_the_limit_and_othe
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     // Lookout's scrape of its own /metrics would hold a connection from the same address.
-    let config = dir.path().join("config.yaml");
-    std::fs::write(&config, "metrics:\n  scrape_self: false\n").unwrap();
-    let lookout = Lookout::start(
-        &dir.path().join("data"),
-        &["--limits.max-connections-per-client", "3", "--config.file", config.to_str().unwrap()],
+    let lookout = Lookout::start_with_config(
+        dir.path(),
+        "metrics:\n  scrape_self: false\n",
+        &["--limits.max-connections-per-client", "3"],
     );
     for (port, listener) in [(lookout.http, "http"), (lookout.otlp_http, "otlp_http")] {
         // Three connections, each shown to be served (one may be refused while an earlier
@@ -289,13 +288,11 @@ fn loki_push(lookout: &Lookout, tenant: &str, services: &[&str]) -> (u16, String
 #[test]
 fn streams_spans_per_trace_attribute_size_and_series_are_limited_per_tenant_with_overrides() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
+    let lookout = Lookout::start_with_config(
+        dir.path(),
         "limits:\n  max_streams_per_tenant: 3\n  max_spans_per_trace: 5\n  max_attribute_bytes: 16\n  ingest_rate_items: 100\n  overrides:\n    big:\n      max_streams: 10\n      max_spans_per_trace: 20\n      ingest_rate_items: 100000\n      max_series: 2\n",
-    )
-    .unwrap();
-    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+        &[],
+    );
 
     // Streams: a Loki push that would open a fourth stream is refused whole, naming the limit;
     // the streams already open still take entries; a tenant with its own limit opens more.

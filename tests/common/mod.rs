@@ -73,6 +73,16 @@ impl Lookout {
         lookout
     }
 
+    /// Starts Lookout on `dir/data` with `yaml` as its config file (`dir/config.yaml`) and
+    /// `extra` flags, and waits until ready.
+    pub fn start_with_config(dir: &Path, yaml: &str, extra: &[&str]) -> Lookout {
+        let config = dir.join("config.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let config = config.to_str().unwrap().to_owned();
+        let args: Vec<&str> = ["--config.file", config.as_str()].into_iter().chain(extra.iter().copied()).collect();
+        Lookout::start(&dir.join("data"), &args)
+    }
+
     /// Starts Lookout and waits until its listeners are bound, not until it is ready (for
     /// listeners that plain HTTP cannot ask, as with TLS).
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> Lookout {
