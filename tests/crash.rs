@@ -74,6 +74,17 @@ fn in_wal_order(records: impl IntoIterator<Item = serde_json::Value>) -> Vec<ser
     main.into_iter().chain(samples).collect()
 }
 
+/// The value of the first series of a PromQL instant query at `t_ms`, if any.
+fn instant_value(lookout: &Lookout, query: &str, t_ms: i64) -> Option<String> {
+    let r: serde_json::Value = http_client()
+        .get(format!("http://{}/api/v1/query?query={query}&time={}", lookout.http, t_ms as f64 / 1000.0))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+}
+
 fn items(lookout: &Lookout, signal: &str) -> f64 {
     lookout.metric("lookout_wal_replayed_items_total", &[("signal", signal)])
 }
@@ -177,15 +188,7 @@ fn metric_samples_in_the_main_wal_from_before_the_split_are_moved_to_their_own_a
     }
     std::fs::remove_dir_all(&metrics).unwrap();
 
-    let value = |lookout: &Lookout| {
-        let r: serde_json::Value = http_client()
-            .get(format!("http://{}/api/v1/query?query=moved_metric&time={}", lookout.http, now as f64 / 1000.0))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        r["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-    };
+    let value = |lookout: &Lookout| instant_value(lookout, "moved_metric", now);
     let lookout = start_quiet(dir.path());
     assert_eq!(value(&lookout).as_deref(), Some("42"));
     assert!(metrics.join("ready").exists());
@@ -233,13 +236,7 @@ fn the_main_wal_is_truncated_while_the_metrics_head_still_needs_its_samples() {
     lookout.kill9();
 
     let lookout = start();
-    let r: serde_json::Value = http_client()
-        .get(format!("http://{}/api/v1/query?query=kept&time={}", lookout.http, now as f64 / 1000.0))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(r["data"]["result"][0]["value"][1], "7");
+    assert_eq!(instant_value(&lookout, "kept", now).as_deref(), Some("7"));
     let count = common::eventually("every line searchable", || {
         let query = common::urlencode("sum(count_over_time({service_name=~\".+\"}[1h]))");
         let r: serde_json::Value = http_client()
