@@ -115,8 +115,11 @@ fn next_record(reader: &mut impl Read, payload: &mut Vec<u8>) -> std::io::Result
     if len > MAX_RECORD {
         return Ok(Step::Damaged(format!("record length {len} is implausible")));
     }
-    payload.resize(len, 0);
-    if read_full(reader, payload)? < len {
+    // Read as the bytes come, not into a buffer of the declared length: a damaged length field
+    // may claim up to a gigabyte that the segment does not hold.
+    payload.clear();
+    payload.reserve(len.min(1 << 20));
+    if (&mut *reader).take(len as u64).read_to_end(payload)? < len {
         return Ok(Step::Damaged("torn record".into()));
     }
     if crc32fast::hash(payload) != crc {
