@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-3600}
 PROBE=${PROBE:-60}
 SHARE=${SHARE:-0.5}
+# The metrics head holds up to one and a half block ranges of samples; at the default range
+# (2 h) its memory only stops growing after three hours. A 10-minute range lets the hour show
+# the plateau; BLOCK_RANGE=2h DURATION=14400 shows the default's.
+BLOCK_RANGE=${BLOCK_RANGE:-10m}
 BIN=${BIN:-./target/release/lookout}
 OUT=${1:-$(mktemp -d /tmp/lookout-soak.XXXX)}
 mkdir -p "$OUT"
@@ -23,7 +27,7 @@ socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 
-echo "machine=$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); commit=$(git rev-parse --short HEAD)" | tee "$OUT/run.txt"
+echo "machine=$(nproc) cores, block_range=$BLOCK_RANGE, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); commit=$(git rev-parse --short HEAD)" | tee "$OUT/run.txt"
 # Data past half an hour is deleted as the run goes (log partitions of 10 minutes), so that
 # block cuts, commits, merges and retention all happen during the hour, and the disk holds it.
 cat >"$OUT/config.yaml" <<YAML
@@ -31,6 +35,7 @@ traces:
   retention: 30m
 metrics:
   retention: 30m
+  block_range: $BLOCK_RANGE
 logs:
   retention: 30m
   partition: 10m
@@ -82,7 +87,11 @@ probe_queries() {
       esac
       echo "$now $name $(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$url")" >>"$OUT/queries.txt"
     done
-    if [ $((now % 60)) -lt 30 ]; then echo "$now $(du -sb "$DATA" | cut -f1)" >>"$OUT/disk.txt"; fi
+    if [ $((now % 60)) -lt 30 ]; then
+      echo "$now $(du -sb "$DATA" | cut -f1)" >>"$OUT/disk.txt"
+      # What the stores hold in memory, from Lookout's own /metrics.
+      curl -s "$base/metrics" | awk -v t="$now" '/^lookout_(tsdb_head_(series|chunks|bytes)|traces_head_spans) / {print t, $1, $2}' >>"$OUT/gauges.txt"
+    fi
     sleep 30
   done
 }

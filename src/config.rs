@@ -523,6 +523,10 @@ pub struct MetricsConfig {
     /// Samples older than this are deleted (whole blocks) and not returned.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Sample time the head cuts into one block (Prometheus's `--storage.tsdb.min-block-duration`);
+    /// the head holds up to one and a half of it in memory.
+    #[serde(with = "humantime_serde")]
+    pub block_range: Duration,
     /// Most series one tenant may have in memory; beyond it new series are refused.
     pub max_series_per_tenant: usize,
     /// Most labels one series may have.
@@ -548,6 +552,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             retention: Duration::from_secs(15 * 24 * 3600),
+            block_range: Duration::from_secs(2 * 3600),
             max_series_per_tenant: 1_000_000,
             max_labels_per_series: 30,
             max_label_name_length: 1024,

@@ -76,6 +76,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     );
     let tsdb_options = TsdbOptions {
         retention: config.metrics.retention,
+        block_range: config.metrics.block_range.max(Duration::from_secs(1)),
         max_series_per_tenant: config.metrics.max_series_per_tenant.max(1),
         max_series_overrides: config
             .limits
@@ -224,6 +225,10 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
     let wal = Arc::new(
         Wal::open(&wal_dir, wal_options, WalMetrics::new(&registry)?, apply).context("opening the write-ahead log")?,
     );
+    // Replayed log lines are searchable once committed. Commit them before reporting ready, so
+    // that no query after a restart lacks an acknowledged line, even for one commit interval.
+    let replayed = Arc::clone(&stores.logs);
+    tokio::task::spawn_blocking(move || replayed.commit()).await?.context("committing the replayed log lines")?;
     let ingest_options = IngestOptions {
         max_message_size: usize::try_from(config.otlp.max_message_size.0).unwrap_or(usize::MAX),
         max_inflight_requests: config.otlp.max_inflight_requests.max(1),
@@ -633,6 +638,8 @@ async fn maintain_metrics_store(tsdb: Arc<Tsdb>, registry: Registry, stop: Cance
         gauge("lookout_tsdb_head_chunks", "Chunks in the metrics head."),
         gauge("lookout_tsdb_head_bytes", "Approximate memory held by the metrics head."),
         gauge("lookout_tsdb_head_chunk_file_bytes", "Bytes of closed head chunks spilled to disk."),
+        gauge("lookout_tsdb_head_min_time", "Oldest sample time in the metrics head, in milliseconds (0 when empty)."),
+        gauge("lookout_tsdb_head_max_time", "Newest sample time in the metrics head, in milliseconds (0 when empty)."),
         gauge("lookout_tsdb_blocks", "Metrics blocks on disk."),
         gauge("lookout_tsdb_block_bytes", "Bytes of metrics blocks on disk."),
         gauge("lookout_tsdb_block_samples", "Samples in metrics blocks on disk."),
@@ -671,6 +678,8 @@ async fn maintain_metrics_store(tsdb: Arc<Tsdb>, registry: Registry, stop: Cance
                     s.head_chunks,
                     s.head_bytes,
                     s.head_chunk_file_bytes,
+                    s.head_min_t.unwrap_or(0) as u64,
+                    s.head_max_t.unwrap_or(0) as u64,
                     s.blocks,
                     s.block_bytes,
                     s.block_samples,

@@ -282,3 +282,40 @@ fn span_metrics_and_service_graph_series_appear_for_a_trace() {
     let server_seconds = read(&lookout, &[(EQ, "__name__", "traces_service_graph_request_server_seconds_count")]);
     assert_eq!(server_seconds.len(), 2);
 }
+
+#[test]
+fn a_shorter_block_range_cuts_the_head_into_blocks_sooner_and_loses_no_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start_with_config(dir.path(), "metrics:\n  block_range: 10m\n", &[]);
+    // 40 minutes of samples every 30 s, ending now: the head spans more than one and a half
+    // 10-minute ranges, so its oldest ranges are cut into blocks until it spans no more.
+    let end = now_ms() / 30_000 * 30_000;
+    let times: Vec<i64> = (0..=80).map(|i| end - 2_400_000 + i * 30_000).collect();
+    let timeseries = (0..3)
+        .map(|s| {
+            let samples: Vec<(i64, f64)> = times.iter().map(|&t| (t, (s * 1000) as f64 + (t - end) as f64)).collect();
+            series("block_range_test", &[("s", &s.to_string())], &samples)
+        })
+        .collect();
+    assert_eq!(remote_write(&format!("http://{}", lookout.http), timeseries).0, 204);
+    let blocks = eventually("blocks cut from the head", || {
+        let blocks = lookout.metric("lookout_tsdb_blocks", &[]);
+        (blocks >= 2.0).then_some(blocks)
+    });
+    // The cut keeps at most one and a half ranges in the head: 15 of the 40 minutes.
+    let head_min = lookout.metric("lookout_tsdb_head_min_time", &[]) as i64;
+    assert!(head_min >= end - 1_500_000, "the head still starts at {head_min}, {} ms ago", end - head_min);
+    let check = |lookout: &Lookout| {
+        let stored = read(lookout, &[(EQ, "__name__", "block_range_test")]);
+        assert_eq!(stored.len(), 3);
+        for (labels, samples) in &stored {
+            let got: Vec<i64> = samples.iter().map(|s| s.0).collect();
+            assert_eq!(got, times, "{labels:?}");
+        }
+    };
+    check(&lookout);
+    lookout.kill9();
+    let lookout = Lookout::start_with_config(dir.path(), "metrics:\n  block_range: 10m\n", &[]);
+    assert!(lookout.metric("lookout_tsdb_blocks", &[]) >= blocks);
+    check(&lookout);
+}
