@@ -260,7 +260,7 @@ pub struct ActiveLimits {
 struct Recent<K, V> {
     idle: Duration,
     swept: Instant,
-    tenants: HashMap<Tenant, HashMap<K, (Instant, V)>>,
+    tenants: HashMap<Tenant, HashMap<K, (Instant, V), ahash::RandomState>>,
 }
 
 impl<K: std::hash::Hash + Eq, V> Recent<K, V> {
@@ -270,7 +270,7 @@ impl<K: std::hash::Hash + Eq, V> Recent<K, V> {
 
     /// The tenant's keys, after forgetting what has been idle too long (looked at a few times
     /// per idle period).
-    fn of(&mut self, tenant: &Tenant, now: Instant) -> &mut HashMap<K, (Instant, V)> {
+    fn of(&mut self, tenant: &Tenant, now: Instant) -> &mut HashMap<K, (Instant, V), ahash::RandomState> {
         if now.saturating_duration_since(self.swept) > self.idle / 4 {
             let horizon = now.checked_sub(self.idle).unwrap_or(now);
             for keys in self.tenants.values_mut() {
@@ -388,10 +388,21 @@ impl ActiveLimits {
         let mut recent = self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let traces = recent.of(tenant, now);
         let (mut dropped, mut first) = (0u64, None);
+        // The spans of a trace mostly come one after another: count a run of them locally and
+        // touch the map once per run, not once per span.
+        let mut run: Option<(TraceId, u64)> = None;
         for scope in batch.resources.iter_mut().flat_map(|r| r.scopes.iter_mut()) {
             scope.items.retain(|span| {
-                let (seen, spans) = traces.entry(span.trace_id).or_insert((now, 0));
-                *seen = now;
+                let spans = match &mut run {
+                    Some((trace, spans)) if *trace == span.trace_id => spans,
+                    _ => {
+                        if let Some((trace, spans)) = run.take() {
+                            traces.insert(trace, (now, spans));
+                        }
+                        let spans = traces.get(&span.trace_id).map_or(0, |(_, n)| *n);
+                        &mut run.insert((span.trace_id, spans)).1
+                    }
+                };
                 if *spans < max {
                     *spans += 1;
                     return true;
@@ -400,6 +411,9 @@ impl ActiveLimits {
                 first.get_or_insert(span.trace_id);
                 false
             });
+        }
+        if let Some((trace, spans)) = run {
+            traces.insert(trace, (now, spans));
         }
         first.map(|trace| {
             self.refused.with_label_values(&["max_spans_per_trace"]).inc_by(dropped);
@@ -499,5 +513,66 @@ mod tests {
             1
         );
         assert_eq!(batch.streams.len(), 1);
+    }
+
+    fn spans(traces: &[u8]) -> Batch<Span> {
+        use lookout_storage::{Resource, ResourceGroup, Scope, ScopeGroup, SpanId, SpanKind, Status, StatusCode};
+        let span = |(i, trace): (usize, &u8)| Span {
+            trace_id: TraceId([*trace; 16]),
+            span_id: SpanId([i as u8; 8]),
+            parent_span_id: None,
+            trace_state: String::new(),
+            flags: 1,
+            name: "op".into(),
+            kind: SpanKind::Server,
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: Status { code: StatusCode::Unset, message: String::new() },
+        };
+        // Two scopes, so that a run of one trace crosses from one to the next.
+        let (one, two) = traces.split_at(traces.len() / 2);
+        let scope = |items: Vec<Span>| ScopeGroup { scope: Scope::default(), items };
+        Batch {
+            resources: vec![ResourceGroup {
+                resource: Resource::default(),
+                scopes: vec![
+                    scope(one.iter().enumerate().map(span).collect()),
+                    scope(two.iter().enumerate().map(span).collect()),
+                ],
+            }],
+        }
+    }
+
+    fn kept(batch: &Batch<Span>) -> Vec<u8> {
+        batch.resources.iter().flat_map(|r| &r.scopes).flat_map(|s| &s.items).map(|s| s.trace_id.0[0]).collect()
+    }
+
+    #[test]
+    fn spans_past_a_traces_limit_are_refused_however_its_spans_interleave() {
+        let limits = ActiveLimits::new(0, 3, &Registry::new()).unwrap();
+        let a = Tenant::new("a").unwrap();
+        let t0 = Instant::now();
+        let mut batch = spans(&[1, 1, 2, 1, 2, 2, 2, 2, 1, 3]);
+        let (dropped, message) = limits.admit_spans_at(&a, &mut batch, t0).unwrap();
+        assert_eq!(kept(&batch), [1, 1, 2, 1, 2, 2, 3]);
+        assert_eq!(dropped, 3);
+        assert!(message.contains("limit of 3 spans per trace"), "{message}");
+        // The counts carry over to the next request, and to no other tenant.
+        let mut batch = spans(&[3, 3, 1, 3, 4]);
+        assert_eq!(limits.admit_spans_at(&a, &mut batch, t0).unwrap().0, 2);
+        assert_eq!(kept(&batch), [3, 3, 4]);
+        let mut other = spans(&[1, 1, 1]);
+        assert!(limits.admit_spans_at(&Tenant::new("b").unwrap(), &mut other, t0).is_none());
+        // An idle trace is forgotten, and counts from nothing again.
+        let mut batch = spans(&[1, 1, 1, 1]);
+        let later = t0 + TRACE_IDLE + Duration::from_secs(1);
+        assert_eq!(limits.admit_spans_at(&a, &mut batch, later).unwrap().0, 1);
+        assert_eq!(limits.refused.with_label_values(&["max_spans_per_trace"]).get(), 6);
     }
 }
