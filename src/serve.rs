@@ -543,14 +543,10 @@ async fn truncate_wal(
             if stores.tsdb.wal_needed() != lookout_storage::WalNeed::Nothing {
                 stores.tsdb.write_snapshot()?;
             }
-            let below = [stores.spans.wal_needed(), stores.logs.wal_needed()]
-                .into_iter()
-                .map(|need| need.first_segment())
-                .min()
-                .unwrap_or(u64::MAX);
-            let removed = wal.remove_segments_before(below, &|_| false)?;
-            let metrics_removed =
-                metrics_wal.remove_segments_before(stores.tsdb.wal_needed().first_segment(), &|_| false)?;
+            let removed = wal.truncate(|| {
+                Ok(stores.spans.wal_needed().first_segment().min(stores.logs.wal_needed().first_segment()))
+            })?;
+            let metrics_removed = metrics_wal.truncate(|| Ok(stores.tsdb.wal_needed().first_segment()))?;
             Ok((removed, metrics_removed))
         })
         .await;

@@ -14,13 +14,11 @@ use lookout_ingest::synthetic::{self, Rng};
 use prost::Message;
 
 fn start(dir: &Path) -> Lookout {
-    let config = dir.join("config.yaml");
-    std::fs::write(
-        &config,
+    Lookout::start_with_config(
+        dir,
         "metrics:\n  scrape_self: false\n  span_metrics: false\ntraces:\n  max_block_spans: 10\n  max_block_age: 1s\nlogs:\n  commit_interval: 100ms\n",
+        &[],
     )
-    .unwrap();
-    Lookout::start(&dir.join("data"), &["--config.file", config.to_str().unwrap()])
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -85,16 +85,11 @@ fn now_ns() -> u64 {
 /// Lookout with its stores cutting and committing as often as they may, and nothing of its own
 /// writing (so every item is one the test sent).
 fn start(dir: &std::path::Path, timeline: Timeline) -> Lookout {
-    let config = dir.join("faults.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "metrics:\n  scrape_self: false\n  span_metrics: false\n  retention: {}ms\ntraces:\n  max_block_spans: 200\n  max_block_age: 1s\nlogs:\n  commit_interval: 100ms\nwal:\n  truncation_interval: 1s\n",
-            timeline.retention_ms
-        ),
-    )
-    .unwrap();
-    Lookout::start(&dir.join("data"), &["--config.file", config.to_str().unwrap()])
+    let config = format!(
+        "metrics:\n  scrape_self: false\n  span_metrics: false\n  retention: {}ms\ntraces:\n  max_block_spans: 200\n  max_block_age: 1s\nlogs:\n  commit_interval: 100ms\nwal:\n  truncation_interval: 1s\n",
+        timeline.retention_ms
+    );
+    Lookout::start_with_config(dir, &config, &[])
 }
 
 /// Sends until told to stop or until Lookout stops answering; records what was acknowledged.
@@ -156,17 +151,8 @@ fn send(
             next_sample.store(first + ns.len() as u64, Ordering::Relaxed);
             let samples: Vec<(i64, f64)> = ns.iter().map(|n| (timeline.at(*n), *n as f64)).collect();
             let series = common::series("faults_metric", &[("job", "faults")], &samples);
-            let body = snap::raw::Encoder::new()
-                .compress_vec(&common::WriteRequest { timeseries: vec![series] }.encode_to_vec())
-                .unwrap();
-            let sent = client
-                .post(format!("http://{}/api/v1/write", lookout.http))
-                .header("content-type", "application/x-protobuf")
-                .header("content-encoding", "snappy")
-                .body(body)
-                .send();
-            match sent {
-                Ok(r) if r.status() == 204 => acked.lock().unwrap().samples.extend(ns),
+            match common::try_remote_write(&format!("http://{}", lookout.http), vec![series]) {
+                Ok((204, _)) => acked.lock().unwrap().samples.extend(ns),
                 _ => {
                     acked.lock().unwrap().unconfirmed_samples.extend(ns);
                     return;

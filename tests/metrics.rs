@@ -10,11 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{
-    Lookout, ReadSeries, WriteRequest, eventually, http_client, now_ms, python, remote_read, remote_write, series,
-};
+use common::{Lookout, ReadSeries, eventually, http_client, now_ms, python, remote_read, remote_write, series};
 use lookout_query::remote_read::prompb;
-use prost::Message;
 
 const EQ: i32 = 0;
 const RE: i32 = 2;
@@ -41,14 +38,12 @@ fn last_values(series: &[ReadSeries], drop: &[&str]) -> BTreeMap<String, f64> {
 #[test]
 fn otlp_metrics_from_the_python_sdk_become_the_series_the_specification_prescribes() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lookout.yaml");
     // Lookout's own scrape would add job "lookout" to the label values checked below.
-    std::fs::write(
-        &config,
+    let lookout = Lookout::start_with_config(
+        dir.path(),
         "metrics:\n  scrape_self: false\n  promote_resource_attributes: [deployment.environment]\n",
-    )
-    .unwrap();
-    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+        &[],
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_metrics.py");
     let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -181,17 +176,14 @@ fn remote_write_samples_acknowledged_before_kill_9_are_all_there_even_with_a_tor
     let t0 = now_ms() - 3_600_000;
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
     let sender = {
-        let (acked, url) = (acked.clone(), format!("http://{}/api/v1/write", lookout.http));
+        let (acked, url) = (acked.clone(), format!("http://{}", lookout.http));
         std::thread::spawn(move || {
             for batch in 0i64.. {
                 let ts: Vec<prompb::TimeSeries> = (0..50)
                     .map(|i| series("crash_test", &[("i", &format!("{i:02}"))], &[(t0 + batch * 1000, batch as f64)]))
                     .collect();
-                let body =
-                    snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries: ts }.encode_to_vec()).unwrap();
-                let sent = http_client().post(&url).header("content-encoding", "snappy").body(body).send();
-                match sent {
-                    Ok(r) if r.status().as_u16() == 204 => acked.lock().unwrap().push(batch),
+                match common::try_remote_write(&url, ts) {
+                    Ok((204, _)) => acked.lock().unwrap().push(batch),
                     _ => return,
                 }
             }
@@ -229,9 +221,7 @@ fn remote_write_samples_acknowledged_before_kill_9_are_all_there_even_with_a_tor
 #[test]
 fn span_metrics_and_service_graph_series_appear_for_a_trace() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lookout.yaml");
-    std::fs::write(&config, "metrics:\n  span_metrics_interval: 200ms\n").unwrap();
-    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    let lookout = Lookout::start_with_config(dir.path(), "metrics:\n  span_metrics_interval: 200ms\n", &[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_trace.py");
     let out = Command::new(python()).arg(script).arg(format!("http://{}", lookout.grpc)).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

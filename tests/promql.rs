@@ -496,14 +496,13 @@ fn compare(
 #[test]
 fn lookout_answers_promql_as_prometheus_does() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lookout.yaml");
-    // Lookout's own scrape stays out of the data both servers hold.
-    std::fs::write(&config, "metrics:\n  scrape_self: false\n  span_metrics: false\n").unwrap();
-    // Both servers refuse a query that would hold more than a million samples (the runaway one
-    // below); no other query comes near that.
-    let lookout = Lookout::start(
-        &dir.path().join("lookout"),
-        &["--config.file", config.to_str().unwrap(), "--query.max-samples", "1000000"],
+    // Lookout's own scrape stays out of the data both servers hold. Both servers refuse a query
+    // that would hold more than a million samples (the runaway one below); no other query comes
+    // near that.
+    let lookout = Lookout::start_with_config(
+        dir.path(),
+        "metrics:\n  scrape_self: false\n  span_metrics: false\n",
+        &["--query.max-samples", "1000000"],
     );
     let prometheus = Prometheus::start_with_args(
         dir.path(),

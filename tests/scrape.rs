@@ -52,19 +52,14 @@ fn lookout_scrapes_a_fixture_and_prometheus_and_marks_a_vanished_target_stale() 
     let (fixture_port, server) = fixture_server(stop.clone());
     let prometheus = Prometheus::start(dir.path(), |_| "scrape_configs: []\n".into());
     let prometheus_port = prometheus.port;
-    let config = dir.path().join("lookout.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\n  external_labels: {{}}\n\
+    let config = format!(
+        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\n  external_labels: {{}}\n\
              scrape_configs:\n\
              \x20 - job_name: fixture\n    static_configs:\n      - targets: ['127.0.0.1:{fixture_port}']\n        labels: {{env: test}}\n\
              \x20   metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: go_.*\n        action: drop\n\
              \x20 - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prometheus_port}']\n"
-        ),
-    )
-    .unwrap();
-    let lookout = Lookout::start(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()]);
+    );
+    let lookout = Lookout::start_with_config(dir.path(), &config, &[]);
     let base = format!("http://{}", lookout.http);
     let read = |matchers: &[(i32, &str, &str)]| remote_read(&base, matchers, 0, now_ms() + 60_000);
 

@@ -78,12 +78,9 @@ fn wait_for(lookout: &Lookout, series: &str, at_least: f64) {
 #[test]
 fn a_multi_service_trace_comes_back_whole_from_memory_blocks_and_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lookout.yaml");
-    std::fs::write(&config, "traces:\n  max_block_spans: 3\n").unwrap();
-    let data = dir.path().join("data");
-    let args = ["--config.file", config.to_str().unwrap()];
+    let start = || Lookout::start_with_config(dir.path(), "traces:\n  max_block_spans: 3\n", &[]);
 
-    let lookout = Lookout::start(&data, &args);
+    let lookout = start();
     let first = send_trace(&lookout);
     // Five spans in the trace plus the linked one: over the limit of 3, so the head is cut.
     wait_for(&lookout, "lookout_traces_blocks", 1.0);
@@ -92,7 +89,7 @@ fn a_multi_service_trace_comes_back_whole_from_memory_blocks_and_after_kill_9() 
     check_trace(&lookout, &second);
     lookout.kill9();
 
-    let lookout = Lookout::start(&data, &args);
+    let lookout = start();
     check_trace(&lookout, &first);
     check_trace(&lookout, &second);
     let missing = http_client()

@@ -383,6 +383,15 @@ pub fn series(
 /// Sends one remote write 1.0 request (`POST {base}/api/v1/write`) — to Lookout or to a real
 /// Prometheus — and returns the status and body.
 pub fn remote_write(base: &str, timeseries: Vec<lookout_query::remote_read::prompb::TimeSeries>) -> (u16, String) {
+    try_remote_write(base, timeseries).expect("remote write")
+}
+
+/// [`remote_write`], with a failure to connect or to read the answer returned (for tests that
+/// kill the server while writing).
+pub fn try_remote_write(
+    base: &str,
+    timeseries: Vec<lookout_query::remote_read::prompb::TimeSeries>,
+) -> reqwest::Result<(u16, String)> {
     use prost::Message;
     let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).unwrap();
     let r = http_client()
@@ -391,9 +400,8 @@ pub fn remote_write(base: &str, timeseries: Vec<lookout_query::remote_read::prom
         .header("content-encoding", "snappy")
         .header("x-prometheus-remote-write-version", "0.1.0")
         .body(body)
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
+        .send()?;
+    Ok((r.status().as_u16(), r.text()?))
 }
 
 /// Milliseconds since the Unix epoch.

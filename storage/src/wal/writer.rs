@@ -1,6 +1,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -106,6 +107,8 @@ pub struct Wal {
     threads: Mutex<Vec<JoinHandle<()>>>,
     dir: PathBuf,
     metrics: WalMetrics,
+    /// The segment being written: every record of the segments before it has been applied.
+    writing: Arc<AtomicU64>,
 }
 
 impl Wal {
@@ -132,7 +135,9 @@ impl Wal {
                 .map_err(Error::io("spawn wal fsync thread", dir))?;
             (syncer, stop) = (Some(thread), Some(stop_tx));
         }
+        let writing = Arc::new(AtomicU64::new(next));
         let writer = Writer {
+            writing: Arc::clone(&writing),
             dir: dir.to_owned(),
             segment,
             options,
@@ -144,17 +149,20 @@ impl Wal {
         };
         // The writer is joined first: it drops the stop sender, which ends the fsync thread.
         let threads = std::iter::once(spawn_writer(writer, rx, dir)?).chain(syncer).collect();
-        Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads), dir: dir.to_owned(), metrics })
+        Ok(Wal { tx: RwLock::new(Some(tx)), threads: Mutex::new(threads), dir: dir.to_owned(), metrics, writing })
     }
 
-    /// Deletes segments older than segment `below` for which `keep` says no. The segment being
-    /// written is never deleted. Returns how many were deleted.
-    pub fn remove_segments_before(&self, below: u64, keep: &dyn Fn(u64) -> bool) -> Result<usize> {
-        let segments = list_segments(&self.dir)?;
-        let current = segments.last().map_or(0, |(i, _)| *i);
+    /// Deletes the segments no store needs, and returns how many. `needed_from` gives the first
+    /// segment the stores still need ([`crate::WalNeed::first_segment`]). It is asked after the
+    /// segment being written is noted, and that segment and newer ones are kept: the writer
+    /// moves to a new segment only once every record of the old one has been applied, so the
+    /// stores' answer covers every record that is deleted.
+    pub fn truncate(&self, needed_from: impl FnOnce() -> Result<u64>) -> Result<usize> {
+        let writing = self.writing.load(Ordering::Acquire);
+        let below = needed_from()?.min(writing);
         let mut removed = 0;
-        for (index, path) in segments {
-            if index >= below || index >= current || keep(index) {
+        for (index, path) in list_segments(&self.dir)? {
+            if index >= below {
                 continue;
             }
             std::fs::remove_file(&path).map_err(Error::io("remove wal segment", &path))?;
@@ -238,6 +246,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 struct Writer {
+    writing: Arc<AtomicU64>,
     dir: PathBuf,
     segment: Segment,
     options: WalOptions,
@@ -283,6 +292,16 @@ impl Writer {
                 position.offset += job.record.len() as u64;
                 let _ = job.done.send(outcome.clone());
             }
+            // A full segment is left only now that its records are applied: truncation deletes
+            // the segments before the one being written, so the stores must know of every
+            // record in them.
+            if outcome.is_ok()
+                && self.segment.size >= self.options.segment_size
+                && let Err(e) = self.rotate()
+            {
+                error!(error = %e, "starting a new wal segment failed; refusing further writes");
+                self.failed = Some(e.to_string());
+            }
         }
         if self.failed.is_none()
             && let Err(e) = self.sync()
@@ -304,9 +323,6 @@ impl Writer {
         if self.options.fsync == FsyncPolicy::Always {
             self.sync()?;
         }
-        if self.segment.size >= self.options.segment_size {
-            self.rotate()?;
-        }
         Ok(())
     }
 
@@ -327,6 +343,7 @@ impl Writer {
             *current = clone;
         }
         self.segment = next;
+        self.writing.store(self.segment.index, Ordering::Release);
         self.metrics.segments.inc();
         Ok(())
     }
