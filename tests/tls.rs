@@ -16,6 +16,14 @@ fn script(name: &str) -> String {
     format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A CA, server and client certificates in `dir/certs` (`tests/python/tls_certs.py`).
+fn make_certs(dir: &std::path::Path) -> std::path::PathBuf {
+    let certs = dir.join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    run(&[&script("tls_certs.py"), certs.to_str().unwrap()]);
+    certs
+}
+
 fn run(args: &[&str]) -> String {
     // requests lets these variables override the CA file a session is given (psf/requests#3829),
     // which is the exporter's `certificate_file`: without them, the clients trust what they are told.
@@ -37,9 +45,7 @@ fn serial_of(file: &Path) -> String {
 #[test]
 fn every_listener_speaks_tls_otlp_requires_client_certificates_and_renewed_files_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).unwrap();
-    run(&[&script("tls_certs.py"), certs.to_str().unwrap()]);
+    let certs = make_certs(dir.path());
     let file = |name: &str| certs.join(name).to_str().unwrap().to_owned();
     // The server reads its certificate from files the test later replaces.
     std::fs::copy(certs.join("server.pem"), certs.join("live.pem")).unwrap();
@@ -98,9 +104,7 @@ fn every_listener_speaks_tls_otlp_requires_client_certificates_and_renewed_files
 #[test]
 fn the_broker_speaks_amqps_and_https_and_the_gateway_admin_api_https() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).unwrap();
-    run(&[&script("tls_certs.py"), certs.to_str().unwrap()]);
+    let certs = make_certs(dir.path());
     let file = |name: &str| certs.join(name).to_str().unwrap().to_owned();
     let tls = ["--tls.cert-file", &file("server.pem"), "--tls.key-file", &file("server.key")];
 
