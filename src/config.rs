@@ -586,6 +586,13 @@ pub struct QueryConfig {
     /// `max_query_length` is 721h).
     #[serde(with = "humantime_serde")]
     pub max_range: Duration,
+    /// Most distinct series one PromQL query may read (Mimir's
+    /// `max_fetched_series_per_query`); 0 is no limit.
+    pub max_series: usize,
+    /// Most series a LogQL metric query may return (Loki's `max_query_series`).
+    pub max_query_series: usize,
+    /// Largest `limit` a LogQL log query may ask for (Loki's `max_entries_limit_per_query`).
+    pub max_entries_limit_per_query: usize,
 }
 
 impl Default for QueryConfig {
@@ -597,6 +604,9 @@ impl Default for QueryConfig {
             max_concurrency: 20,
             experimental_functions: false,
             max_range: Duration::ZERO,
+            max_series: 0,
+            max_query_series: 500,
+            max_entries_limit_per_query: 5000,
         }
     }
 }

@@ -134,12 +134,14 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         experimental_functions: config.query.experimental_functions,
         default_subquery_step: config.global.evaluation_interval.as_millis() as i64,
         max_range: i64::try_from(config.query.max_range.as_millis()).unwrap_or(i64::MAX),
+        max_series: config.query.max_series,
         ..EngineOptions::default()
     };
     let logql_options = lookout_query::logql::LogqlOptions {
         timeout: config.query.timeout,
         max_range: i64::try_from(config.query.max_range.as_nanos()).unwrap_or(i64::MAX),
-        ..Default::default()
+        max_series: config.query.max_query_series.max(1),
+        max_entries_limit: config.query.max_entries_limit_per_query.max(1),
     };
     let notifier_stop = CancellationToken::new();
     let rules = start_rules(

@@ -420,3 +420,53 @@ fn streams_spans_per_trace_attribute_size_and_series_are_limited_per_tenant_with
     assert!(status >= 400 && body.contains("limit of 2 active series"), "{status} {body}");
     assert_eq!(write("a", &["m1", "m2", "m3"]).0, 204, "others keep the default");
 }
+
+#[test]
+fn queries_reading_more_series_than_their_limits_are_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start_with_config(
+        dir.path(),
+        "metrics:\n  scrape_self: false\n  span_metrics: false\nquery:\n  max_series: 3\n  max_query_series: 2\n",
+        &[],
+    );
+    let now = common::now_ms();
+    let series = (0..5).map(|i| common::series("wide", &[("i", &i.to_string())], &[(now - 1000, i as f64)])).collect();
+    assert_eq!(common::remote_write(&format!("http://{}", lookout.http), series).0, 204);
+    assert_eq!(loki_push(&lookout, "anonymous", &["a", "b", "c"]).0, 204);
+    let get = |path: String| {
+        let response = http_client().get(format!("http://{}{path}", lookout.http)).send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let promql = |q: &str| get(format!("/api/v1/query?query={}&time={}", common::urlencode(q), now / 1000));
+    // Three series are allowed; two selectors of three series each read four distinct ones.
+    assert_eq!(promql(r#"sum(wide{i=~"[0-2]"})"#).0, 200);
+    for q in ["sum(wide)", r#"wide{i=~"[0-2]"} + ignoring(i) group_left wide{i=~"[1-3]"}"#] {
+        let (status, body) = promql(q);
+        assert_eq!(status, 422, "{q}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["errorType"], "execution");
+        assert_eq!(
+            body["error"],
+            "the query exceeded the maximum number of series (limit: 3 series) (query.max_series); narrow its selectors or raise the limit"
+        );
+    }
+    let logql = |q: &str| {
+        let end = now * 1_000_000 + 60_000_000_000;
+        get(format!(
+            "/loki/api/v1/query_range?query={}&start={}&end={end}&step=60",
+            common::urlencode(q),
+            end - 600_000_000_000
+        ))
+    };
+    // Searchable within the commit interval.
+    common::eventually("two streams' lines searchable", || {
+        let (status, body) = logql(r#"sum by (service_name) (count_over_time({service_name=~"a|b"}[5m]))"#);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (status == 200 && body["data"]["result"].as_array().is_some_and(|r| r.len() == 2)).then_some(())
+    });
+    let (status, body) = logql(r#"sum by (service_name) (count_over_time({service_name=~".+"}[5m]))"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("maximum of series (2) reached for a single query"), "{body}");
+    assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_series")]), 2.0);
+    assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_query_series")]), 1.0);
+}

@@ -1,13 +1,15 @@
 //! `lookout_query_limited_total{limit}`: queries refused or stopped by a query limit, by the
 //! limit, as each error names it: `max_range` (`query.max_range`), `max_samples` (PromQL's
-//! samples per query), `max_entries_limit` (LogQL's entries per query) and `timeout`.
+//! samples per query), `max_series` (PromQL's series per query), `max_entries_limit` (LogQL's
+//! entries per query), `max_query_series` (series of a LogQL metric query) and `timeout`.
 
 use std::sync::LazyLock;
 
 use ::prometheus::{IntCounterVec, Opts, Registry};
 
 /// The limits counted, each a label value.
-const LIMITS: [&str; 4] = ["max_range", "max_samples", "max_entries_limit", "timeout"];
+const LIMITS: [&str; 6] =
+    ["max_range", "max_samples", "max_series", "max_entries_limit", "max_query_series", "timeout"];
 
 static LIMITED: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     IntCounterVec::new(

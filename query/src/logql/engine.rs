@@ -327,6 +327,7 @@ impl LogqlEngine {
             _ => 0,
         };
         if count > self.options.max_series {
+            crate::limits::count("max_query_series");
             return Err(LogqlError::BadRequest(format!(
                 "maximum of series ({}) reached for a single query",
                 self.options.max_series

@@ -286,6 +286,8 @@ pub(super) struct Evaluator<'a> {
     deadline: Instant,
     pub annotations: Annotations,
     pub samples_read: u64,
+    /// Hashes of the label sets read, when `max_series` limits them.
+    series_read: std::collections::HashSet<u64>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -306,6 +308,7 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + opts.timeout,
             annotations: Annotations::default(),
             samples_read: 0,
+            series_read: std::collections::HashSet::new(),
         }
     }
 
@@ -326,6 +329,26 @@ impl<'a> Evaluator<'a> {
         if n > self.opts.max_samples {
             crate::limits::count("max_samples");
             return exec_err(TOO_MANY_SAMPLES);
+        }
+        Ok(())
+    }
+
+    /// Fails once the query has read more distinct series than `max_series` allows.
+    fn check_series(&mut self, read: &[SeriesData]) -> EvalResult<()> {
+        let max = self.opts.max_series;
+        if max == 0 {
+            return Ok(());
+        }
+        for s in read {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&s.labels, &mut hasher);
+            self.series_read.insert(std::hash::Hasher::finish(&hasher));
+        }
+        if self.series_read.len() > max {
+            crate::limits::count("max_series");
+            return exec_err(format!(
+                "the query exceeded the maximum number of series (limit: {max} series) (query.max_series); narrow its selectors or raise the limit"
+            ));
         }
         Ok(())
     }
@@ -450,6 +473,7 @@ impl<'a> Evaluator<'a> {
         let n: usize = out.iter().map(|s| s.samples.len()).sum();
         self.samples_read += n as u64;
         self.check_samples(n)?;
+        self.check_series(&out)?;
         Ok(out)
     }
 

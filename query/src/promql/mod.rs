@@ -49,6 +49,9 @@ pub struct EngineOptions {
     /// Longest `end - start` of a range query through the HTTP API (ms); 0 is no limit;
     /// `query.max_range`.
     pub max_range: i64,
+    /// Most distinct series one query may read from storage (Mimir's
+    /// `max_fetched_series_per_query`); 0 is no limit; `query.max_series`.
+    pub max_series: usize,
 }
 
 impl Default for EngineOptions {
@@ -61,6 +64,7 @@ impl Default for EngineOptions {
             default_subquery_step: 60 * 1000,
             canceled: None,
             max_range: 0,
+            max_series: 0,
         }
     }
 }

@@ -27,6 +27,7 @@ pub fn corpus_engine() -> Engine {
         default_subquery_step: 60 * 1000,
         canceled: None,
         max_range: 0,
+        max_series: 0,
     })
 }
 
