@@ -241,6 +241,13 @@ pub struct LogsConfig {
     /// OTLP resource attributes that become stream labels (dots turned into `_`); the others
     /// become structured metadata. Loki's default list.
     pub promote_resource_attributes: Vec<String>,
+    /// Most labels one stream may have (Loki's `max_label_names_per_series`); streams with
+    /// more are refused with their entries.
+    pub max_label_names_per_series: usize,
+    /// Longest stream label name, in bytes (Loki's `max_label_name_length`).
+    pub max_label_name_length: usize,
+    /// Longest stream label value, in bytes (Loki's `max_label_value_length`).
+    pub max_label_value_length: usize,
 }
 
 impl Default for LogsConfig {
@@ -253,6 +260,9 @@ impl Default for LogsConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            max_label_names_per_series: 15,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
         }
     }
 }

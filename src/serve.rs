@@ -264,7 +264,12 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
                 config.limits.max_spans_per_trace,
                 &registry,
             )?
-            .with_overrides(config.limits.active_overrides()?),
+            .with_overrides(config.limits.active_overrides()?)
+            .with_stream_labels(lookout_ingest::StreamLabelLimits {
+                max_names: config.logs.max_label_names_per_series.max(1),
+                max_name_length: config.logs.max_label_name_length.max(1),
+                max_value_length: config.logs.max_label_value_length.max(1),
+            }),
         )),
         max_attribute_bytes: usize::try_from(config.limits.max_attribute_bytes.0).unwrap_or(usize::MAX),
         truncated: Some(truncated),

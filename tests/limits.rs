@@ -470,3 +470,74 @@ fn queries_reading_more_series_than_their_limits_are_refused_naming_the_limit() 
     assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_series")]), 2.0);
     assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_query_series")]), 1.0);
 }
+
+#[test]
+fn streams_with_too_many_or_too_long_labels_are_refused_naming_the_stream_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookout = Lookout::start_with_config(
+        dir.path(),
+        "logs:\n  max_label_names_per_series: 3\n  max_label_value_length: 20\n  commit_interval: 100ms\n",
+        &[],
+    );
+    let now = (common::now_ms() * 1_000_000).to_string();
+    // Loki push: the stream of four labels is refused with 400, naming it and the limit, as
+    // Loki does; the other stream of the push is stored.
+    let push = serde_json::json!({"streams": [
+        {"stream": {"service_name": "wide", "a": "1", "b": "2", "c": "3"}, "values": [[now, "refused line"]]},
+        {"stream": {"service_name": "fine"}, "values": [[now, "stored line"]]}
+    ]});
+    let r = http_client()
+        .post(format!("http://{}/loki/api/v1/push", lookout.http))
+        .header("content-type", "application/json")
+        .body(push.to_string())
+        .send()
+        .unwrap();
+    let (status, body) = (r.status().as_u16(), r.text().unwrap());
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body.trim(),
+        r#"1 entries refused: stream '{a="1", b="2", c="3", service_name="wide"}' has 4 label names; limit 3 (logs.max_label_names_per_series)"#
+    );
+    // OTLP: a resource whose service name is too long is refused with a partial success.
+    let long = "a-service-name-far-too-long";
+    let resource_logs: Vec<serde_json::Value> = [long, "short"]
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": s}}]},
+                "scopeLogs": [{"logRecords": [{"timeUnixNano": now, "body": {"stringValue": format!("otlp line of {s}")}}]}]
+            })
+        })
+        .collect();
+    let logs = serde_json::json!({ "resourceLogs": resource_logs });
+    let (status, reply) = otlp_json(&lookout, "/v1/logs", "anonymous", logs);
+    assert_eq!(status, 200);
+    assert_eq!(reply["partialSuccess"]["rejectedLogRecords"], "1", "{reply}");
+    assert_eq!(
+        reply["partialSuccess"]["errorMessage"],
+        format!(
+            "1 entries refused: stream '{{service_name={long:?}}}' has a value of service_name of 27 bytes; limit 20 (logs.max_label_value_length)"
+        ),
+        "{reply}"
+    );
+    // What was stored is there; what was refused is not.
+    let query = common::urlencode(r#"{service_name=~".+"}"#);
+    let stored: Vec<String> = common::eventually("the stored lines", || {
+        let r: serde_json::Value = http_client()
+            .get(format!("http://{}/loki/api/v1/query_range?query={query}&limit=100", lookout.http))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let mut services: Vec<String> = r["data"]["result"]
+            .as_array()?
+            .iter()
+            .map(|s| s["stream"]["service_name"].as_str().unwrap().to_owned())
+            .collect();
+        services.sort();
+        (services.len() >= 2).then_some(services)
+    });
+    assert_eq!(stored, ["fine", "short"]);
+    let limited = |limit| lookout.metric("lookout_ingest_limited_items_total", &[("limit", limit)]);
+    assert_eq!([limited("max_label_names_per_series"), limited("max_label_value_length")], [1.0, 1.0]);
+}

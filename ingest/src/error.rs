@@ -49,6 +49,13 @@ pub enum Error {
         /// Which limit, for which tenant.
         message: String,
     },
+    /// Part of a Loki push broke a validation limit (a stream's labels): that part was refused
+    /// and the rest stored. The message names the limit; retrying does not help.
+    #[error("{message}")]
+    Invalid {
+        /// Which limit, and the first stream past it.
+        message: String,
+    },
     /// A bug: processing the request failed in a way no input should cause.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,7 +73,7 @@ impl Error {
     /// The HTTP status for this error, as the OTLP/HTTP specification assigns them.
     pub fn http_status(&self) -> StatusCode {
         match self {
-            Error::Decode(_) | Error::InvalidTenant(_) => StatusCode::BAD_REQUEST,
+            Error::Decode(_) | Error::InvalidTenant(_) | Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -83,7 +90,7 @@ impl Error {
     /// The gRPC status code for this error, as the OTLP/gRPC specification assigns them.
     pub fn grpc_code(&self) -> Code {
         match self {
-            Error::Decode(_) | Error::InvalidTenant(_) => Code::InvalidArgument,
+            Error::Decode(_) | Error::InvalidTenant(_) | Error::Invalid { .. } => Code::InvalidArgument,
             Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => Code::Unimplemented,
             Error::TooLarge { .. }
             | Error::Overloaded { .. }

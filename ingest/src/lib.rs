@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use grpc::{LogsService, MetricsService, RawCodec, TraceService};
 pub use http::{CorsOptions, router as http_router};
 pub use intake::{IntakeOptions, MetricsIntake};
-pub use limits::{ActiveLimits, Rate, RateLimiter, RateLimits};
+pub use limits::{ActiveLimits, Rate, RateLimiter, RateLimits, StreamLabelLimits};
 pub use metrics::IngestMetrics;
 pub use pipeline::{ExportReply, ExportRequest, IngestOptions, Ingester, Limiters, Transport, decode};
 pub use rpc_status::{RetryInfo, RpcStatus};

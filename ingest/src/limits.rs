@@ -240,6 +240,62 @@ pub const STREAM_IDLE: Duration = Duration::from_secs(30 * 60);
 /// little longer here, so that slow senders' batches of one trace meet).
 pub const TRACE_IDLE: Duration = Duration::from_secs(30);
 
+/// Loki's limits on one stream's labels (`limits_config`): how many names it may have, and
+/// how long a name or a value may be, in bytes. A stream past one is refused with its entries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamLabelLimits {
+    /// `max_label_names_per_series` (15).
+    pub max_names: usize,
+    /// `max_label_name_length` (1024).
+    pub max_name_length: usize,
+    /// `max_label_value_length` (2048).
+    pub max_value_length: usize,
+}
+
+impl Default for StreamLabelLimits {
+    fn default() -> Self {
+        StreamLabelLimits { max_names: 15, max_name_length: 1024, max_value_length: 2048 }
+    }
+}
+
+impl StreamLabelLimits {
+    /// Which limit `labels` breaks, if any, and how (for the message).
+    fn check(&self, labels: &lookout_storage::Labels) -> Option<(&'static str, String)> {
+        if labels.len() > self.max_names {
+            return Some((
+                "max_label_names_per_series",
+                format!("has {} label names; limit {}", labels.len(), self.max_names),
+            ));
+        }
+        labels.iter().find_map(|l| {
+            if l.name.len() > self.max_name_length {
+                Some((
+                    "max_label_name_length",
+                    format!("has a label name of {} bytes; limit {}", l.name.len(), self.max_name_length),
+                ))
+            } else if l.value.len() > self.max_value_length {
+                Some((
+                    "max_label_value_length",
+                    format!("has a value of {} of {} bytes; limit {}", l.name, l.value.len(), self.max_value_length),
+                ))
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// A stream's labels for a message, long names and values cut short.
+fn shown(labels: &lookout_storage::Labels) -> String {
+    let cut = |s: &str| match s.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    };
+    let pairs: Vec<String> = labels.iter().take(20).map(|l| format!("{}={:?}", cut(&l.name), cut(&l.value))).collect();
+    let more = if labels.len() > 20 { ", …" } else { "" };
+    format!("{{{}{more}}}", pairs.join(", "))
+}
+
 /// Per-tenant limits on what is active at once: log streams (Loki's
 /// `max_global_streams_per_user`) and spans of one trace (Tempo's limit per trace, counted in
 /// spans). A stream or a trace counts from its first item until it has been idle for
@@ -253,6 +309,7 @@ pub struct ActiveLimits {
     overrides: HashMap<Tenant, (usize, usize)>,
     streams: Mutex<Recent<u64, ()>>,
     traces: Mutex<Recent<TraceId, u64>>,
+    labels: StreamLabelLimits,
     refused: IntCounterVec,
 }
 
@@ -305,7 +362,32 @@ impl ActiveLimits {
             overrides: HashMap::new(),
             streams: Mutex::new(Recent::new(STREAM_IDLE)),
             traces: Mutex::new(Recent::new(TRACE_IDLE)),
+            labels: StreamLabelLimits::default(),
             refused,
+        })
+    }
+
+    /// The same, with these limits on a stream's labels instead of Loki's defaults.
+    pub fn with_stream_labels(mut self, labels: StreamLabelLimits) -> ActiveLimits {
+        self.labels = labels;
+        self
+    }
+
+    /// Drops the streams of `batch` whose labels break [`StreamLabelLimits`]; returns the
+    /// entries dropped and what to tell the sender (the first such stream), if any were.
+    pub fn drop_invalid_streams(&self, batch: &mut StreamBatch) -> Option<(u64, String)> {
+        let (mut entries, mut streams, mut first) = (0u64, 0u64, None);
+        batch.streams.retain(|stream| {
+            let Some((limit, how)) = self.labels.check(&stream.labels) else { return true };
+            self.refused.with_label_values(&[limit]).inc_by(stream.entries.len() as u64);
+            entries += stream.entries.len() as u64;
+            streams += 1;
+            first.get_or_insert_with(|| format!("stream '{}' {how} (logs.{limit})", shown(&stream.labels)));
+            false
+        });
+        first.map(|first| {
+            let others = if streams > 1 { format!(", and {} more streams", streams - 1) } else { String::new() };
+            (entries, format!("{entries} entries refused: {first}{others}"))
         })
     }
 
@@ -574,5 +656,44 @@ mod tests {
         let later = t0 + TRACE_IDLE + Duration::from_secs(1);
         assert_eq!(limits.admit_spans_at(&a, &mut batch, later).unwrap().0, 1);
         assert_eq!(limits.refused.with_label_values(&["max_spans_per_trace"]).get(), 6);
+    }
+
+    #[test]
+    fn streams_whose_labels_break_a_limit_are_refused_and_named() {
+        use lookout_storage::{Entry, Label, Labels, Stream};
+        let limits = ActiveLimits::new(0, 0, &Registry::new()).unwrap().with_stream_labels(StreamLabelLimits {
+            max_names: 3,
+            max_name_length: 8,
+            max_value_length: 10,
+        });
+        let stream = |labels: &[(&str, &str)], entries: usize| Stream {
+            labels: Labels::from_sorted(labels.iter().map(|(n, v)| Label::new(*n, *v)).collect()),
+            entries: vec![Entry { time_unix_nano: 1, line: "x".into(), metadata: Vec::new() }; entries],
+        };
+        let mut batch = StreamBatch {
+            streams: vec![
+                stream(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")], 2),
+                stream(&[("a", "1")], 1),
+                stream(&[("a", "12345678901")], 3),
+                stream(&[("longname1", "1")], 1),
+            ],
+        };
+        let (dropped, message) = limits.drop_invalid_streams(&mut batch).unwrap();
+        assert_eq!(dropped, 6);
+        assert_eq!(batch.streams.len(), 1);
+        assert_eq!(
+            message,
+            r#"6 entries refused: stream '{a="1", b="2", c="3", d="4"}' has 4 label names; limit 3 (logs.max_label_names_per_series), and 2 more streams"#
+        );
+        let counted = |limit: &str| limits.refused.with_label_values(&[limit]).get();
+        assert_eq!(
+            [
+                counted("max_label_names_per_series"),
+                counted("max_label_value_length"),
+                counted("max_label_name_length")
+            ],
+            [2, 3, 1]
+        );
+        assert!(limits.drop_invalid_streams(&mut batch).is_none());
     }
 }

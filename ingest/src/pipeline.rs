@@ -297,13 +297,16 @@ impl Ingester {
                 return Err(Error::TooLarge { limit, decompressed: false });
             }
             let limits = self.limits.clone();
-            let record = tokio::task::spawn_blocking(move || -> Result<_> {
+            let (record, invalid) = tokio::task::spawn_blocking(move || -> Result<_> {
                 let mut batch = crate::loki_push::decode(&body, format, limit)?;
                 if let Some(limiter) = &limits.rate {
                     limiter.take(&tenant, batch.entry_count() as u64, body.len() as u64)?;
                 }
-                // Whole or not at all: a push is retried whole, and partly stored entries
-                // would be stored twice.
+                // As Loki does: streams with invalid labels are refused with a 400 naming the
+                // limit, and the others stored (a 400 is not retried).
+                let invalid = limits.active.as_ref().and_then(|a| a.drop_invalid_streams(&mut batch));
+                // Whole or not at all: a push refused for the stream limit is retried whole,
+                // and partly stored entries would be stored twice.
                 if let Some((_, message)) =
                     limits.active.as_ref().and_then(|a| a.admit_streams(&tenant, &mut batch, true))
                 {
@@ -311,19 +314,24 @@ impl Ingester {
                 }
                 lookout_storage::logs::add_detected_levels(&mut batch);
                 if batch.entry_count() == 0 {
-                    return Ok(None);
+                    return Ok((None, invalid));
                 }
                 let record = TenantPayload { tenant, payload: Payload::Streams(batch) };
                 let bytes =
                     encode_record(&record).map_err(|e| Error::Internal(format!("cannot encode wal record: {e}")))?;
-                Ok(Some((bytes, record)))
+                Ok((Some((bytes, record)), invalid))
             })
             .await
             .map_err(|e| Error::Internal(format!("request processing failed: {e}")))??;
-            let Some((bytes, record)) = record else { return Ok(0) };
-            let accepted = record.payload.item_count() as u64;
-            self.append(bytes, record).await?;
-            Ok(accepted)
+            let mut accepted = 0;
+            if let Some((bytes, record)) = record {
+                accepted = record.payload.item_count() as u64;
+                self.append(bytes, record).await?;
+            }
+            match invalid {
+                Some((_, message)) => Err(Error::Invalid { message }),
+                None => Ok(accepted),
+            }
         }
         .await;
         let outcome = match &result {
@@ -396,7 +404,7 @@ fn encode_samples(tenant: Tenant, batch: lookout_storage::SampleBatch) -> Result
 
 fn outcome_label(err: &Error) -> &'static str {
     match err {
-        Error::Decode(_) | Error::InvalidTenant(_) => "invalid",
+        Error::Decode(_) | Error::InvalidTenant(_) | Error::Invalid { .. } => "invalid",
         Error::UnsupportedContentType(_) | Error::UnsupportedContentEncoding(_) => "unsupported",
         Error::TooLarge { .. } => "too_large",
         Error::Overloaded { .. } => "overloaded",
@@ -452,7 +460,14 @@ fn prepare(
         Payload::Logs(batch) => {
             let mut streams = lookout_storage::logs::streams_from_otlp(batch, log_streams);
             lookout_storage::logs::add_detected_levels(&mut streams);
-            refused = limits.active.as_ref().and_then(|a| a.admit_streams(&request.tenant, &mut streams, false));
+            if let Some(active) = &limits.active {
+                let invalid = active.drop_invalid_streams(&mut streams);
+                let over = active.admit_streams(&request.tenant, &mut streams, false);
+                refused = match (invalid, over) {
+                    (Some((a, first)), Some((b, second))) => Some((a + b, format!("{first}; {second}"))),
+                    (one, other) => one.or(other),
+                };
+            }
             converted.payload = Payload::Streams(streams);
         }
         Payload::Metrics(batch) => {
