@@ -469,6 +469,11 @@ fn queries_reading_more_series_than_their_limits_are_refused_naming_the_limit() 
     assert!(body.contains("maximum of series (2) reached for a single query"), "{body}");
     assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_series")]), 2.0);
     assert_eq!(lookout.metric("lookout_query_limited_total", &[("limit", "max_query_series")]), 1.0);
+    // Refused or not, every query gave its place back.
+    for api in ["prometheus", "loki"] {
+        assert_eq!(lookout.metric("lookout_query_running", &[("api", api)]), 0.0);
+        assert_eq!(lookout.metric("lookout_query_waiting", &[("api", api)]), 0.0);
+    }
 }
 
 #[test]

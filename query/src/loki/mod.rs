@@ -85,7 +85,8 @@ impl LokiState {
         &self,
         f: impl FnOnce(&LogqlEngine) -> Result<T, LogqlError> + Send + 'static,
     ) -> Result<T, LokiError> {
-        let _permit = self.queries.acquire().await.map_err(|_| LokiError::internal("shutting down"))?;
+        let _permit =
+            crate::limits::admit(&self.queries, "loki").await.map_err(|_| LokiError::internal("shutting down"))?;
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || f(&engine))
             .await

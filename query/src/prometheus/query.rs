@@ -114,7 +114,9 @@ async fn run(
     timeout: Option<Duration>,
     f: impl FnOnce(&Engine, &dyn lookout_storage::metrics::Querier) -> Result<QueryOutput, QueryError> + Send + 'static,
 ) -> Result<QueryOutput, ApiError> {
-    let _permit = state.queries.acquire().await.map_err(|_| ApiError::Unavailable("query engine stopped".into()))?;
+    let _permit = crate::limits::admit(&state.queries, "prometheus")
+        .await
+        .map_err(|_| ApiError::Unavailable("query engine stopped".into()))?;
     // The query stops when this request is dropped, as when its client goes away.
     let canceled = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(Arc::clone(&canceled));
