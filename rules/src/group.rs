@@ -60,6 +60,8 @@ pub struct Notice {
     pub expr: String,
     /// The rule's language.
     pub source: Source,
+    /// The tenant whose rule it is.
+    pub tenant: Tenant,
 }
 
 impl Group {
@@ -139,6 +141,7 @@ impl Group {
                             alert,
                             expr: rule.spec.expr.clone(),
                             source: self.spec.source,
+                            tenant: self.tenant.clone(),
                         }));
                     }
                 }

@@ -246,6 +246,7 @@ pub fn send_to(notifier: crate::notify::Notifier, options: &ManagerOptions) -> N
                     starts_at: at(n.alert.fired_at.unwrap_or(n.alert.active_at)),
                     ends_at: Some(at(n.alert.resolved_at.unwrap_or(n.alert.valid_until))),
                     generator_url: format!("{external_url}{}", graph_link(&n.expr)),
+                    tenant: (n.tenant != Tenant::default()).then(|| n.tenant.as_str().to_owned()),
                 }
             })
             .collect();

@@ -253,6 +253,8 @@ async fn alerts_reach_a_real_alertmanager_and_match_its_webhook_payload() {
         starts_at: now - Duration::from_secs(60),
         ends_at: Some(now + Duration::from_secs(3600)),
         generator_url: "http://lookout.test:3000/graph?g0.expr=up%3D%3D0".to_owned(),
+        // A tenant's alert carries X-Scope-OrgID, which a single-tenant Alertmanager ignores.
+        tenant: Some("team-a".to_owned()),
     };
     notifier.send(vec![alert.clone()]);
 

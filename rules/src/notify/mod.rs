@@ -59,6 +59,9 @@ pub struct Alert {
     pub ends_at: Option<SystemTime>,
     /// A link back to the rule's expression in Lookout (`generatorURL`); may be empty.
     pub generator_url: String,
+    /// The tenant whose rule fired it, sent as `X-Scope-OrgID` as Loki's and Mimir's rulers do
+    /// (a multi-tenant Alertmanager keeps tenants apart by it); `None` for the default tenant.
+    pub tenant: Option<String>,
 }
 
 impl Alert {

@@ -367,6 +367,7 @@ mod tests {
             starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             ends_at,
             generator_url: "http://lookout:3000/graph".to_owned(),
+            tenant: None,
         }
     }
 

@@ -97,6 +97,7 @@ mod tests {
             starts_at: UNIX_EPOCH,
             ends_at: None,
             generator_url: String::new(),
+            tenant: None,
         })
     }
 

@@ -115,28 +115,47 @@ pub(crate) async fn run(receiver: Arc<Receiver>, delivery: Arc<Delivery>, stop: 
     }
 }
 
-/// Sends one batch: one request to an Alertmanager, one request per `alertname` group to a
-/// webhook. Returns false if `stop` fired meanwhile (the rest of the batch is then dropped).
+/// Sends one batch: to an Alertmanager one request per tenant, to a webhook one request per
+/// tenant and `alertname`; each names its tenant in `X-Scope-OrgID` unless it is the default
+/// one. Returns false if `stop` fired meanwhile (the rest of the batch is then dropped).
 async fn deliver(receiver: &Receiver, delivery: &Delivery, batch: &[Arc<Alert>], stop: &CancellationToken) -> bool {
-    match receiver.info.kind {
-        ReceiverKind::Alertmanager => {
-            let body = payload::alertmanager_body(batch.iter().map(|a| a.as_ref()));
-            post_with_retries(receiver, delivery, body, batch.len(), stop).await
-        }
-        ReceiverKind::Webhook => {
-            let groups = payload::group_by_alertname(batch.iter().map(|a| a.as_ref()));
-            let now = SystemTime::now();
-            for (i, group) in groups.iter().enumerate() {
-                let body = payload::webhook_body(group, &delivery.webhook_receiver, &delivery.external_url, now);
-                if !post_with_retries(receiver, delivery, body, group.len(), stop).await {
-                    let rest: usize = groups[i + 1..].iter().map(Vec::len).sum();
-                    receiver.metrics.dropped.inc_by(rest as u64);
-                    return false;
-                }
+    let mut requests: Vec<(Option<&str>, Vec<&Alert>)> = Vec::new();
+    for (tenant, alerts) in by_tenant(batch) {
+        match receiver.info.kind {
+            ReceiverKind::Alertmanager => requests.push((tenant, alerts)),
+            ReceiverKind::Webhook => {
+                requests.extend(payload::group_by_alertname(alerts).into_iter().map(|group| (tenant, group)))
             }
-            true
         }
     }
+    let now = SystemTime::now();
+    for (i, (tenant, alerts)) in requests.iter().enumerate() {
+        let body = match receiver.info.kind {
+            ReceiverKind::Alertmanager => payload::alertmanager_body(alerts.iter().copied()),
+            ReceiverKind::Webhook => {
+                payload::webhook_body(alerts, &delivery.webhook_receiver, &delivery.external_url, now)
+            }
+        };
+        if !post_with_retries(receiver, delivery, body, *tenant, alerts.len(), stop).await {
+            let rest: usize = requests[i + 1..].iter().map(|(_, a)| a.len()).sum();
+            receiver.metrics.dropped.inc_by(rest as u64);
+            return false;
+        }
+    }
+    true
+}
+
+/// The alerts of `batch` by tenant, tenants in the order they first appear.
+fn by_tenant(batch: &[Arc<Alert>]) -> Vec<(Option<&str>, Vec<&Alert>)> {
+    let mut out: Vec<(Option<&str>, Vec<&Alert>)> = Vec::new();
+    for alert in batch {
+        let tenant = alert.tenant.as_deref();
+        match out.iter_mut().find(|(t, _)| *t == tenant) {
+            Some((_, alerts)) => alerts.push(alert),
+            None => out.push((tenant, vec![alert])),
+        }
+    }
+    out
 }
 
 /// POSTs `body` (holding `count` alerts) until it is accepted, refused for good, or the tries run
@@ -145,6 +164,7 @@ async fn post_with_retries(
     receiver: &Receiver,
     delivery: &Delivery,
     body: serde_json::Result<Vec<u8>>,
+    tenant: Option<&str>,
     count: usize,
     stop: &CancellationToken,
 ) -> bool {
@@ -169,7 +189,7 @@ async fn post_with_retries(
                 metrics.dropped.inc_by(count);
                 return false;
             }
-            result = tokio::time::timeout(delivery.timeout, post(&delivery.client, &receiver.uri, body.clone())) => {
+            result = tokio::time::timeout(delivery.timeout, post(&delivery.client, &receiver.uri, body.clone(), tenant)) => {
                 result.unwrap_or(Err(PostError::Timeout(delivery.timeout)))
             }
         };
@@ -210,12 +230,14 @@ async fn post_with_retries(
 }
 
 /// One POST of a JSON body; any 2xx is success, as in Prometheus's `sendOne`.
-async fn post(client: &HttpClient, uri: &Uri, body: Bytes) -> Result<(), PostError> {
-    let request = Request::post(uri.clone())
+async fn post(client: &HttpClient, uri: &Uri, body: Bytes, tenant: Option<&str>) -> Result<(), PostError> {
+    let mut request = Request::post(uri.clone())
         .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, concat!("Lookout/", env!("CARGO_PKG_VERSION")))
-        .body(Full::new(body))
-        .map_err(|e| PostError::Request(e.to_string()))?;
+        .header(USER_AGENT, concat!("Lookout/", env!("CARGO_PKG_VERSION")));
+    if let Some(tenant) = tenant {
+        request = request.header("X-Scope-OrgID", tenant);
+    }
+    let request = request.body(Full::new(body)).map_err(|e| PostError::Request(e.to_string()))?;
     let response = client.request(request).await.map_err(|e| PostError::Connection(chain(&e)))?;
     let status = response.status();
     // Reading the body lets the connection be reused, and holds the reason for a refusal.

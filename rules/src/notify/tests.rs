@@ -31,6 +31,8 @@ type Respond = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = StatusCode> + Se
 struct Received {
     path: String,
     body: Value,
+    /// The `X-Scope-OrgID` header.
+    tenant: Option<String>,
 }
 
 struct ServerState {
@@ -80,10 +82,16 @@ impl TestServer {
     }
 }
 
-async fn record(State(state): State<Arc<ServerState>>, uri: Uri, body: Bytes) -> StatusCode {
+async fn record(
+    State(state): State<Arc<ServerState>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let n = state.count.fetch_add(1, Ordering::SeqCst);
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = state.requests.send(Received { path: uri.path().to_owned(), body });
+    let tenant = headers.get("x-scope-orgid").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let _ = state.requests.send(Received { path: uri.path().to_owned(), body, tenant });
     (state.respond)(n).await
 }
 
@@ -121,6 +129,7 @@ fn firing(name: &str, instance: &str) -> Alert {
         starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         ends_at: Some(SystemTime::now() + Duration::from_secs(3600)),
         generator_url: String::new(),
+        tenant: None,
     }
 }
 
@@ -175,6 +184,7 @@ async fn webhook_payload_is_alertmanagers_version_4_message() {
         starts_at,
         ends_at: Some(SystemTime::now() + Duration::from_secs(3600)),
         generator_url: "http://lookout.example:3000/graph?g0.expr=up".to_owned(),
+        tenant: None,
     };
     let latency_b = Alert {
         labels: map(&[("alertname", "HighLatency"), ("instance", "b:80"), ("severity", "page")]),
@@ -182,6 +192,7 @@ async fn webhook_payload_is_alertmanagers_version_4_message() {
         starts_at,
         ends_at: Some(resolved_at),
         generator_url: "http://lookout.example:3000/graph?g0.expr=up".to_owned(),
+        tenant: None,
     };
     let disk = Alert {
         labels: map(&[("alertname", "DiskFull"), ("instance", "c:80")]),
@@ -189,6 +200,7 @@ async fn webhook_payload_is_alertmanagers_version_4_message() {
         starts_at,
         ends_at: Some(resolved_at),
         generator_url: String::new(),
+        tenant: None,
     };
     let fingerprints = [latency_a.fingerprint(), latency_b.fingerprint(), disk.fingerprint()];
     notifier.send(vec![latency_a, latency_b, disk]);
@@ -276,6 +288,7 @@ async fn alertmanager_gets_postable_alerts_under_its_path_prefix() {
         starts_at: UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000),
         ends_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_600)),
         generator_url: "http://lookout:3000/graph".to_owned(),
+        tenant: None,
     };
     notifier.send(vec![alert]);
     let got = am.next().await;
@@ -555,6 +568,46 @@ async fn duplicate_receivers_are_one() {
             ReceiverInfo { kind: ReceiverKind::Webhook, url: "http://hook/x".to_owned() },
         ]
     );
+    stop.cancel();
+    notifier.stopped().await;
+}
+
+#[tokio::test]
+async fn each_tenants_alerts_go_in_requests_of_their_own_naming_the_tenant() {
+    let (mut am, mut hook) = (TestServer::ok().await, TestServer::ok().await);
+    let registry = Registry::new();
+    let stop = CancellationToken::new();
+    let notifier = Notifier::start(options(&[&am.base], &[&hook.base]), &registry, stop.clone()).unwrap();
+    let of = |tenant: Option<&str>, name: &str| Alert { tenant: tenant.map(str::to_owned), ..firing(name, "a:80") };
+    notifier.send(vec![of(None, "A"), of(Some("team-a"), "A"), of(Some("team-b"), "B"), of(Some("team-a"), "C")]);
+    let mut to_am: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for _ in 0..3 {
+        let got = am.next().await;
+        to_am.push((got.tenant, names(&got.body)));
+    }
+    to_am.sort();
+    assert_eq!(
+        to_am,
+        [
+            (None, vec!["A".to_owned()]),
+            (Some("team-a".to_owned()), vec!["A".to_owned(), "C".to_owned()]),
+            (Some("team-b".to_owned()), vec!["B".to_owned()]),
+        ]
+    );
+    am.assert_no_more();
+    // A webhook gets one request per tenant and alertname.
+    let mut to_hook: Vec<(Option<String>, String)> = Vec::new();
+    for _ in 0..4 {
+        let got = hook.next().await;
+        to_hook.push((got.tenant, got.body["groupLabels"]["alertname"].as_str().unwrap().to_owned()));
+    }
+    to_hook.sort();
+    let want: Vec<(Option<String>, String)> =
+        [(None, "A"), (Some("team-a"), "A"), (Some("team-a"), "C"), (Some("team-b"), "B")]
+            .into_iter()
+            .map(|(t, n)| (t.map(str::to_owned), n.to_owned()))
+            .collect();
+    assert_eq!(to_hook, want);
     stop.cancel();
     notifier.stopped().await;
 }
