@@ -46,13 +46,22 @@ for line in (out / "disk.txt").read_text().splitlines():
     t, size = map(int, line.split())
     disk[int((t - start) // BUCKET)] = size
 
+# What the stores held in memory (from Lookout's /metrics), for runs that recorded it.
+head = {}
+if (out / "gauges.txt").exists():
+    for line in (out / "gauges.txt").read_text().splitlines():
+        t, name, value = line.split()
+        if name == "lookout_tsdb_head_chunks":
+            head.setdefault(int((int(t) - start) // BUCKET), []).append(float(value))
+
 if not anon and (out / "rss.txt").exists():
     for line in (out / "rss.txt").read_text().splitlines():
         t, a, _ = map(int, line.split())
         anon.setdefault(int((t - start) // BUCKET), []).append(a / 1024)
 print("| minutes | spans/s | lines/s | points/s | request p99 ms (spans / lines / points, worst minute) "
-      "| failed requests | server RSS MiB (min–max) | of it anonymous MiB (min–max) | query p50 ms (PromQL / LogQL / TraceQL) | non-200 | data on disk |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      "| failed requests | server RSS MiB (min–max) | of it anonymous MiB (min–max) | query p50 ms (PromQL / LogQL / TraceQL) | non-200 | data on disk |"
+      + (" metrics head chunks (max) |" if head else ""))
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if head else ""))
 for b in sorted(signals["traces"]):
     rate = lambda s: statistics.mean(r["items_per_s"] for r in signals[s].get(b, [{"items_per_s": 0}]))
     p99 = " / ".join(f"{max(r['latency_p99_ms'] for r in signals[s].get(b, [{'latency_p99_ms': 0}])):.0f}" for s in signals)
@@ -66,4 +75,5 @@ for b in sorted(signals["traces"]):
     size = f"{disk[b] / 1e9:.1f} GB" if b in disk else ""
     own = f"{min(anon[b]):.0f}–{max(anon[b]):.0f}" if b in anon else "not sampled"
     print(f"| {b * 10}–{b * 10 + 10} | {rate('traces'):,.0f} | {rate('lines'):,.0f} | {rate('metrics'):,.0f} | {p99} "
-          f"| {failed:.0f} | {min(rss):.0f}–{max(rss):.0f} | {own} | {q50} | {bad} | {size} |")
+          f"| {failed:.0f} | {min(rss):.0f}–{max(rss):.0f} | {own} | {q50} | {bad} | {size} |"
+          + (f" {max(head.get(b, [0])):,.0f} |" if head else ""))
