@@ -16,6 +16,10 @@ SHARE=${SHARE:-0.5}
 # (2 h) its memory only stops growing after three hours. A 10-minute range lets the hour show
 # the plateau; BLOCK_RANGE=2h DURATION=14400 shows the default's.
 BLOCK_RANGE=${BLOCK_RANGE:-10m}
+# Retention and log partition length; REPORT is the load generators' window.
+RETENTION=${RETENTION:-30m}
+PARTITION=${PARTITION:-10m}
+REPORT=${REPORT:-60s}
 BIN=${BIN:-./target/release/lookout}
 OUT=${1:-$(mktemp -d /tmp/lookout-soak.XXXX)}
 mkdir -p "$OUT"
@@ -32,13 +36,13 @@ echo "machine=$(nproc) cores, block_range=$BLOCK_RANGE, $(awk '/MemTotal/ {print
 # block cuts, commits, merges and retention all happen during the hour, and the disk holds it.
 cat >"$OUT/config.yaml" <<YAML
 traces:
-  retention: 30m
+  retention: $RETENTION
 metrics:
-  retention: 30m
+  retention: $RETENTION
   block_range: $BLOCK_RANGE
 logs:
-  retention: 30m
-  partition: 10m
+  retention: $RETENTION
+  partition: $PARTITION
 YAML
 $BIN serve --data-dir "$DATA" --config.file "$OUT/config.yaml" --http.listen-address 127.0.0.1:$HTTP \
   --otlp.grpc.listen-address 127.0.0.1:$GRPC --otlp.http.listen-address 127.0.0.1:$OTLP_HTTP \
@@ -52,7 +56,7 @@ load() {
   local phase=$1 seconds=$2 i=0 rates=("$3" "$4" "$5") pids=()
   for signal in traces lines metrics; do
     $BIN loadgen --endpoint http://127.0.0.1:$GRPC --signal "$signal" --batch-size "${BATCH[$signal]}" \
-      --concurrency 2 --rate "${rates[$i]}" --duration "${seconds}s" --report-every 60s \
+      --concurrency 2 --rate "${rates[$i]}" --duration "${seconds}s" --report-every $REPORT \
       --seed $((i + 1)) --server-pid $PID >"$OUT/$phase-$signal.txt" &
     pids+=($!)
     i=$((i + 1))
@@ -62,14 +66,19 @@ load() {
 # requests/s a phase reached for a signal, from its summary.
 reached() { awk -F'[= ]' -v d="$3" '/^requests_ok=/ {printf "%.2f", $2 / d}' "$OUT/$1-$2.txt"; }
 
-echo "== probe: ${PROBE}s as fast as taken" | tee -a "$OUT/run.txt"
-load probe "$PROBE" 0 0 0
-for signal in traces lines metrics; do
-  grep -h '^items_per_s' "$OUT/probe-$signal.txt" | sed "s/^/$signal /" | tee -a "$OUT/run.txt"
-done
-RT=$(awk -v r="$(reached probe traces "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
-RL=$(awk -v r="$(reached probe lines "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
-RM=$(awk -v r="$(reached probe metrics "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
+if [ -n "${RATES:-}" ]; then
+  # Requests/s for traces, lines and metrics given, e.g. to compare two builds at one load.
+  read -r RT RL RM <<<"$RATES"
+else
+  echo "== probe: ${PROBE}s as fast as taken" | tee -a "$OUT/run.txt"
+  load probe "$PROBE" 0 0 0
+  for signal in traces lines metrics; do
+    grep -h '^items_per_s' "$OUT/probe-$signal.txt" | sed "s/^/$signal /" | tee -a "$OUT/run.txt"
+  done
+  RT=$(awk -v r="$(reached probe traces "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
+  RL=$(awk -v r="$(reached probe lines "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
+  RM=$(awk -v r="$(reached probe metrics "$PROBE")" -v s="$SHARE" 'BEGIN {print r * s}')
+fi
 echo "== soak: ${DURATION}s at $SHARE of that: requests/s traces=$RT lines=$RL metrics=$RM" | tee -a "$OUT/run.txt"
 
 # Queries every 30 s over the last 15 minutes, and the data's size every minute.

@@ -205,19 +205,25 @@ impl LogStore {
         Ok(committed)
     }
 
-    /// Deletes the partitions that ended before `now - retention`. Returns how many.
+    /// Deletes the partitions that ended before `now - retention`. Returns how many. They are
+    /// taken out of the store under its lock, and closed and deleted after it (intake waits for
+    /// that lock; entries for them are refused as too old by then).
     pub fn enforce_retention(&self, now_unix_nano: i64) -> Result<usize> {
-        let _maintenance = self.maintenance.lock().map_err(|_| Error::Poisoned)?;
-        let cutoff = now_unix_nano.saturating_sub(i64::try_from(self.options.retention.as_nanos()).unwrap_or(i64::MAX));
         let expired: Vec<Arc<Partition>> = {
+            let _maintenance = self.maintenance.lock().map_err(|_| Error::Poisoned)?;
+            let cutoff =
+                now_unix_nano.saturating_sub(i64::try_from(self.options.retention.as_nanos()).unwrap_or(i64::MAX));
             let mut partitions = self.partitions.write().map_err(|_| Error::Poisoned)?;
             let starts: Vec<i64> = partitions.values().filter(|p| p.end <= cutoff).map(|p| p.start).collect();
-            starts.iter().filter_map(|s| partitions.remove(s)).collect()
+            let expired: Vec<Arc<Partition>> = starts.iter().filter_map(|s| partitions.remove(s)).collect();
+            if let Ok(mut present) = self.present.write() {
+                for p in &expired {
+                    present.remove(&p.start);
+                }
+            }
+            expired
         };
         for p in &expired {
-            if let Ok(mut present) = self.present.write() {
-                present.remove(&p.start);
-            }
             if let Err(e) = p.close() {
                 warn!(error = %e, "closing an expired log partition failed");
             }

@@ -101,6 +101,8 @@ pub(crate) struct Partition {
 #[derive(Default)]
 struct WriteState {
     writer: Option<IndexWriter>,
+    /// A released writer finishing its merges on a thread of its own.
+    closing: Option<std::thread::JoinHandle<tantivy::Result<()>>>,
     /// The WAL position the last commit covers (everything at or before it is in the index).
     committed: Option<WalPosition>,
     /// The last position added since the commit, and the first.
@@ -167,6 +169,9 @@ impl Partition {
     pub fn add(&self, position: WalPosition, tenant: &str, stream: u64, entries: &[&Entry]) -> Result<()> {
         let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
         if state.writer.is_none() {
+            // A late entry for a partition whose writer is still closing: the index takes one
+            // writer at a time.
+            Self::finish_closing(&mut state)?;
             state.writer = Some(self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?);
         }
         let f = self.fields;
@@ -232,12 +237,14 @@ impl Partition {
     }
 
     /// Commits what was added (with the WAL position it covers) and makes it searchable.
-    /// With `close`, the writer is released afterwards.
+    /// With `close`, the writer is released afterwards: its last merges run on a thread of
+    /// their own, since on a large partition they take seconds, and neither this partition's
+    /// lock nor the store's (which intake waits for) is held meanwhile.
     pub fn commit(&self, close: bool) -> Result<bool> {
         let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
         let Some(last) = state.last else {
-            if close && let Some(writer) = state.writer.take() {
-                writer.wait_merging_threads().map_err(tantivy_error)?;
+            if close {
+                Self::release(&mut state)?;
             }
             return Ok(false);
         };
@@ -249,8 +256,8 @@ impl Partition {
         state.committed = Some(last);
         state.last = None;
         state.first = None;
-        if close && let Some(writer) = state.writer.take() {
-            writer.wait_merging_threads().map_err(tantivy_error)?;
+        if close {
+            Self::release(&mut state)?;
         }
         drop(state);
         self.reader.reload().map_err(tantivy_error)?;
@@ -260,10 +267,32 @@ impl Partition {
     /// Waits for merges, for a clean close.
     pub fn close(&self) -> Result<()> {
         let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        Self::finish_closing(&mut state)?;
         if let Some(writer) = state.writer.take() {
             writer.wait_merging_threads().map_err(tantivy_error)?;
         }
         Ok(())
+    }
+
+    /// Hands the writer to a thread that waits for its merges, after any earlier one is done.
+    fn release(state: &mut WriteState) -> Result<()> {
+        let Some(writer) = state.writer.take() else { return Ok(()) };
+        Self::finish_closing(state)?;
+        let thread = std::thread::Builder::new()
+            .name("log-partition-close".into())
+            .spawn(move || writer.wait_merging_threads())
+            .map_err(|e| Error::Index(format!("cannot start a thread to close a log partition: {e}")))?;
+        state.closing = Some(thread);
+        Ok(())
+    }
+
+    /// Waits for a released writer's merges, if any are still running.
+    fn finish_closing(state: &mut WriteState) -> Result<()> {
+        match state.closing.take().map(std::thread::JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(tantivy_error(e)),
+            Some(Err(_)) => Err(Error::Index("a log partition's closing thread panicked".into())),
+        }
     }
 
     /// Bytes the partition takes on disk.

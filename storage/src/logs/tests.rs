@@ -267,3 +267,22 @@ fn a_resource_without_service_name_gets_one_discovered_or_unknown_service() {
     assert_eq!(out.streams[1].labels.get("service_name"), Some(UNKNOWN_SERVICE));
     assert_eq!(out.streams[1].entries[0].line, "7");
 }
+
+/// A commit closes the writers of partitions older than two partition lengths, and their last
+/// merges finish on a thread of their own. A late entry for such a partition opens a writer
+/// again once the old one is done (the index takes one writer at a time).
+#[test]
+fn a_partition_closed_by_a_commit_takes_late_entries_while_its_writer_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    let old = now_nanos() - 3 * 60 * MIN;
+    for (i, line) in ["first", "late", "later"].into_iter().enumerate() {
+        store.append(pos(i as u64 + 1), &t, batch(&[("app", "a")], &[(old + i as i64 * MIN, line)])).unwrap();
+        assert_eq!(store.commit().unwrap(), 1);
+    }
+    assert_eq!(lines(&store, &t, false, None), ["first", "late", "later"]);
+    store.close().unwrap();
+    let reopened = LogStore::open(dir.path(), options()).unwrap();
+    assert_eq!(lines(&reopened, &t, false, None), ["first", "late", "later"]);
+}
