@@ -252,6 +252,7 @@ pub struct LogsConfig {
 
 impl Default for LogsConfig {
     fn default() -> Self {
+        let stream_labels = lookout_ingest::StreamLabelLimits::default();
         LogsConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             partition: Duration::from_secs(3600),
@@ -260,9 +261,9 @@ impl Default for LogsConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-            max_label_names_per_series: 15,
-            max_label_name_length: 1024,
-            max_label_value_length: 2048,
+            max_label_names_per_series: stream_labels.max_names,
+            max_label_name_length: stream_labels.max_name_length,
+            max_label_value_length: stream_labels.max_value_length,
         }
     }
 }
@@ -562,7 +563,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             retention: Duration::from_secs(15 * 24 * 3600),
-            block_range: Duration::from_secs(2 * 3600),
+            block_range: lookout_storage::metrics::TsdbOptions::default().block_range,
             max_series_per_tenant: 1_000_000,
             max_labels_per_series: 30,
             max_label_name_length: 1024,
@@ -607,6 +608,7 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
+        let logql = lookout_query::logql::LogqlOptions::default();
         QueryConfig {
             lookback_delta: Duration::from_secs(300),
             max_samples: 50_000_000,
@@ -615,8 +617,8 @@ impl Default for QueryConfig {
             experimental_functions: false,
             max_range: Duration::ZERO,
             max_series: 0,
-            max_query_series: 500,
-            max_entries_limit_per_query: 5000,
+            max_query_series: logql.max_series,
+            max_entries_limit_per_query: logql.max_entries_limit,
         }
     }
 }

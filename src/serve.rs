@@ -550,10 +550,9 @@ async fn truncate_wal(
             if stores.tsdb.wal_needed() != lookout_storage::WalNeed::Nothing {
                 stores.tsdb.write_snapshot()?;
             }
-            let removed = wal.truncate(|| {
-                Ok(stores.spans.wal_needed().first_segment().min(stores.logs.wal_needed().first_segment()))
-            })?;
-            let metrics_removed = metrics_wal.truncate(|| Ok(stores.tsdb.wal_needed().first_segment()))?;
+            let removed = wal
+                .truncate(|| stores.spans.wal_needed().first_segment().min(stores.logs.wal_needed().first_segment()))?;
+            let metrics_removed = metrics_wal.truncate(|| stores.tsdb.wal_needed().first_segment())?;
             Ok((removed, metrics_removed))
         })
         .await;

@@ -156,8 +156,8 @@ fn segments_no_store_needs_are_removed_but_never_the_current_one() {
     let wal = Wal::open(dir.path(), WalOptions::default(), metrics, Box::new(|_, _| {})).unwrap();
     let before: Vec<u64> = list_segments(dir.path()).unwrap().into_iter().map(|(i, _)| i).collect();
     assert_eq!(before, vec![1, 2, 3, 4, 5, 6]);
-    assert_eq!(wal.truncate(|| Ok(3)).unwrap(), 2, "1 and 2 go, 3 is needed");
-    assert_eq!(wal.truncate(|| Ok(u64::MAX)).unwrap(), 3, "all but the current one");
+    assert_eq!(wal.truncate(|| 3).unwrap(), 2, "1 and 2 go, 3 is needed");
+    assert_eq!(wal.truncate(|| u64::MAX).unwrap(), 3, "all but the current one");
     let after: Vec<u64> = list_segments(dir.path()).unwrap().into_iter().map(|(i, _)| i).collect();
     assert_eq!(after, vec![6]);
     assert_eq!(WalNeed::From(WalPosition { segment: 7, offset: 9 }).first_segment(), 7);
@@ -194,13 +194,13 @@ fn a_segment_is_not_deleted_before_its_records_are_applied() {
     };
     applying.recv().unwrap();
     // Written, not yet applied: the stores know nothing of it, and its segment stays.
-    assert_eq!(wal.truncate(|| Ok(u64::MAX)).unwrap(), 0);
+    assert_eq!(wal.truncate(|| u64::MAX).unwrap(), 0);
     assert!(segment_path(dir.path(), 1).exists());
     release.send(()).unwrap();
     appender.join().unwrap();
     // Once the next record is answered, the writer has left the first segment behind.
     rt.block_on(wal.append(encode_record(&record("next")).unwrap(), record("next"))).unwrap();
-    assert!(wal.truncate(|| Ok(u64::MAX)).unwrap() >= 1);
+    assert!(wal.truncate(|| u64::MAX).unwrap() >= 1);
     assert!(!segment_path(dir.path(), 1).exists());
     wal.close();
 }

@@ -157,9 +157,9 @@ impl Wal {
     /// segment being written is noted, and that segment and newer ones are kept: the writer
     /// moves to a new segment only once every record of the old one has been applied, so the
     /// stores' answer covers every record that is deleted.
-    pub fn truncate(&self, needed_from: impl FnOnce() -> Result<u64>) -> Result<usize> {
+    pub fn truncate(&self, needed_from: impl FnOnce() -> u64) -> Result<usize> {
         let writing = self.writing.load(Ordering::Acquire);
-        let below = needed_from()?.min(writing);
+        let below = needed_from().min(writing);
         let mut removed = 0;
         for (index, path) in list_segments(&self.dir)? {
             if index >= below {
