@@ -286,3 +286,105 @@ fn a_partition_closed_by_a_commit_takes_late_entries_while_its_writer_finishes()
     let reopened = LogStore::open(dir.path(), options()).unwrap();
     assert_eq!(lines(&reopened, &t, false, None), ["first", "late", "later"]);
 }
+
+/// Entries of `testdata/logs-v1`, a store written by format version 1 (commit dacf2f3), one
+/// entry per append from position 1 on, committed once: (label `app`, time, line, metadata).
+fn v1_fixture_entries() -> Vec<(&'static str, i64, String, Vec<Label>)> {
+    const T0: i64 = 1_796_000_000_000_000_000;
+    let mut out = Vec::new();
+    for i in 0..40i64 {
+        let app = ["a", "b", "c"][(i % 3) as usize];
+        let mut metadata = vec![
+            Label::new("code_function", "handle"),
+            Label::new("thread_id", &(i % 4).to_string()),
+            Label::new("observed_timestamp", &(T0 + i * 1_000_000_000 + 5).to_string()),
+            Label::new("severity_number", if i % 5 == 0 { "17" } else { "9" }),
+            Label::new("severity_text", if i % 5 == 0 { "ERROR" } else { "INFO" }),
+        ];
+        if i % 2 == 0 {
+            metadata.push(Label::new("trace_id", &format!("{:032x}", 0xabc000 + i)));
+            metadata.push(Label::new("span_id", &format!("{:016x}", 0xdef000 + i)));
+        }
+        if i % 7 == 0 {
+            metadata.push(Label::new("user", &format!("user-{i}")));
+            metadata.push(Label::new("user", "duplicate"));
+        }
+        out.push((app, T0 + i * 1_000_000_000, format!("line {i} of {app} status={}", 200 + i), metadata));
+    }
+    out
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Every entry of a store, oldest first, as (time, line, metadata).
+fn entries(store: &LogStore, tenant: &Tenant) -> Vec<(i64, String, Vec<Label>)> {
+    let ids: Vec<u64> = store.streams(tenant, 0, i64::MAX, &|_| true).iter().map(|s| s.id).collect();
+    let mut out = Vec::new();
+    let scan = LogScan { streams: &ids, start: 0, end: i64::MAX, backward: false, line: None };
+    store
+        .scan(&scan, &mut |e| {
+            out.push((e.time, e.line, e.metadata));
+            true
+        })
+        .unwrap();
+    out
+}
+
+/// Metadata as a scan gives it back: the names kept in columns after the others, in a fixed
+/// order, then `detected_level`.
+fn in_column_order(metadata: Vec<Label>, level: &str) -> Vec<Label> {
+    const COLUMNS: [&str; 4] = ["observed_timestamp", "severity_number", "trace_id", "span_id"];
+    let (mut out, moved): (Vec<Label>, Vec<Label>) =
+        metadata.into_iter().partition(|l| !COLUMNS.contains(&l.name.as_str()));
+    for name in COLUMNS {
+        out.extend(moved.iter().filter(|l| l.name == name).cloned());
+    }
+    out.push(Label::new("detected_level", level));
+    out
+}
+
+#[test]
+fn partitions_written_in_format_version_1_read_back_whole_and_take_new_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/logs-v1"), dir.path());
+    let options = LogStoreOptions { retention: Duration::from_secs(100 * 365 * 86400), ..options() };
+    let store = LogStore::open(dir.path(), options.clone()).unwrap();
+    let t = Tenant::default();
+    let mut expected: Vec<(i64, String, Vec<Label>)> = v1_fixture_entries()
+        .into_iter()
+        .map(|(_, time, line, metadata)| {
+            let level = if metadata.iter().any(|l| l.value == "ERROR") { "error" } else { "info" };
+            (time, line, in_column_order(metadata, level))
+        })
+        .collect();
+    assert_eq!(entries(&store, &t), expected);
+    let tail = v1_fixture_entries().pop().unwrap().1 + 1;
+    let late = vec![Label::new("thread_id", "9"), Label::new("trace_id", &format!("{:032x}", 7))];
+    store
+        .append(
+            pos(1000),
+            &t,
+            StreamBatch {
+                streams: vec![Stream {
+                    labels: Labels::from_pairs([("app", "a")]),
+                    entries: vec![Entry { time_unix_nano: tail, line: "late".into(), metadata: late.clone() }],
+                }],
+            },
+        )
+        .unwrap();
+    store.commit().unwrap();
+    drop(store);
+    let store = LogStore::open(dir.path(), options).unwrap();
+    expected.push((tail, "late".into(), in_column_order(late, "unknown")));
+    assert_eq!(entries(&store, &t), expected);
+}
