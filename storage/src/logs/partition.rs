@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, Schema, TextFieldIndexing, TextOptions,
+};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
 
@@ -18,12 +20,14 @@ pub(crate) const LINE_TOKENIZER: &str = "lookout_line";
 /// Bytes of indexing memory for each partition's writer.
 const WRITER_MEMORY: usize = 32 << 20;
 
-/// The fields of a log document.
+/// The fields of a log document. Format version 1 (partitions written before version 2) has
+/// the same fields but `v2`, keeps `stream` as a fast column, and stores all of the rest of the
+/// metadata as JSON pairs.
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
     /// Entry time, ns (fast).
     pub ts: Field,
-    /// Stream id (indexed, fast).
+    /// Stream id (indexed; in version 1 fast too).
     pub stream: Field,
     /// Tenant (indexed).
     pub tenant: Field,
@@ -43,12 +47,28 @@ pub(crate) struct Fields {
     pub size: Field,
     /// The line (indexed without positions, stored).
     pub line: Field,
-    /// Structured metadata as JSON `[[name, value], …]` (stored).
+    /// Version 1: the rest of the structured metadata as JSON `[[name, value], …]`. Version 2:
+    /// the values `interned.rs` stores, as a JSON array (stored, optional).
     pub metadata: Field,
+    /// What version 2 adds.
+    pub v2: Option<FieldsV2>,
+}
+
+/// The fields of format version 2.
+#[derive(Clone, Copy)]
+pub(crate) struct FieldsV2 {
+    /// The stream id as 8 big-endian bytes (fast, dictionary-encoded: a few bits a document
+    /// where the id itself takes 64).
+    pub stream_key: Field,
+    /// JSON object of the metadata values kept in columns (fast, one column per name).
+    pub meta: Field,
+    /// The metadata's names in order and where each value is (fast, dictionary-encoded).
+    pub meta_shape: Field,
 }
 
 impl Fields {
-    fn schema() -> (Schema, Fields) {
+    /// The schema of a new partition (version 2).
+    fn schema() -> Schema {
         let mut b = Schema::builder();
         let line_options = TextOptions::default()
             .set_indexing_options(
@@ -58,29 +78,57 @@ impl Fields {
                     .set_fieldnorms(false),
             )
             .set_stored();
-        let fields = Fields {
-            ts: b.add_i64_field("ts", FAST),
-            stream: b.add_u64_field("stream", INDEXED | FAST),
-            tenant: b.add_text_field(
-                "tenant",
-                TextOptions::default().set_indexing_options(
-                    TextFieldIndexing::default()
-                        .set_tokenizer("raw")
-                        .set_index_option(IndexRecordOption::Basic)
-                        .set_fieldnorms(false),
-                ),
+        b.add_i64_field("ts", FAST);
+        b.add_u64_field("stream", NumericOptions::default().set_indexed());
+        b.add_text_field(
+            "tenant",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
             ),
-            severity: b.add_u64_field("severity", FAST),
-            level: b.add_u64_field("level", FAST),
-            size: b.add_u64_field("size", FAST),
-            observed: b.add_i64_field("observed_delta", FAST),
-            trace_hi: b.add_u64_field("trace_hi", FAST),
-            trace_lo: b.add_u64_field("trace_lo", FAST),
-            span: b.add_u64_field("span", FAST),
-            line: b.add_text_field("line", line_options),
-            metadata: b.add_text_field("metadata", STORED),
+        );
+        b.add_u64_field("severity", FAST);
+        b.add_u64_field("level", FAST);
+        b.add_u64_field("size", FAST);
+        b.add_i64_field("observed_delta", FAST);
+        b.add_u64_field("trace_hi", FAST);
+        b.add_u64_field("trace_lo", FAST);
+        b.add_u64_field("span", FAST);
+        b.add_text_field("line", line_options);
+        b.add_text_field("metadata", STORED);
+        b.add_bytes_field("stream_key", FAST);
+        b.add_json_field("meta", JsonObjectOptions::default().set_fast("raw"));
+        b.add_text_field("meta_shape", TextOptions::default().set_fast("raw"));
+        b.build()
+    }
+
+    /// The fields of a partition's schema, either version.
+    fn of(schema: &Schema) -> tantivy::Result<Fields> {
+        let v2 = match schema.get_field("stream_key") {
+            Ok(stream_key) => Some(FieldsV2 {
+                stream_key,
+                meta: schema.get_field("meta")?,
+                meta_shape: schema.get_field("meta_shape")?,
+            }),
+            Err(_) => None,
         };
-        (b.build(), fields)
+        Ok(Fields {
+            ts: schema.get_field("ts")?,
+            stream: schema.get_field("stream")?,
+            tenant: schema.get_field("tenant")?,
+            severity: schema.get_field("severity")?,
+            level: schema.get_field("level")?,
+            size: schema.get_field("size")?,
+            observed: schema.get_field("observed_delta")?,
+            trace_hi: schema.get_field("trace_hi")?,
+            trace_lo: schema.get_field("trace_lo")?,
+            span: schema.get_field("span")?,
+            line: schema.get_field("line")?,
+            metadata: schema.get_field("metadata")?,
+            v2,
+        })
     }
 }
 
@@ -110,6 +158,8 @@ struct WriteState {
     first: Option<WalPosition>,
     /// Names of the structured metadata of every entry, committed with the position.
     metadata_names: std::collections::BTreeSet<String>,
+    /// Which metadata names go to columns (version 2).
+    interning: super::interned::Interning,
 }
 
 /// What a commit records beside the documents.
@@ -125,7 +175,6 @@ struct CommitPayload {
 impl Partition {
     /// Opens the partition in `dir`, creating it if needed.
     pub fn open(dir: &Path, start: i64, end: i64) -> Result<Partition> {
-        let (schema, fields) = Fields::schema();
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         let index = if dir.join("meta.json").exists() {
             let index = Index::open_in_dir(dir).map_err(|e| damage_or(dir, e))?;
@@ -145,8 +194,9 @@ impl Partition {
                 docstore_blocksize: 256 << 10,
                 ..IndexSettings::default()
             };
-            Index::builder().schema(schema).settings(settings).create_in_dir(dir).map_err(tantivy_error)?
+            Index::builder().schema(Fields::schema()).settings(settings).create_in_dir(dir).map_err(tantivy_error)?
         };
+        let fields = Fields::of(&index.schema()).map_err(|e| damage_or(dir, e))?;
         index.tokenizers().register(LINE_TOKENIZER, super::tokens::analyzer());
         let payload: CommitPayload = index
             .load_metas()
@@ -165,65 +215,79 @@ impl Partition {
         self.state.lock().map(|s| s.committed.is_some_and(|c| position <= c)).unwrap_or(false)
     }
 
-    /// Adds entries of one stream, written to the WAL at `position`.
-    pub fn add(&self, position: WalPosition, tenant: &str, stream: u64, entries: &[&Entry]) -> Result<()> {
-        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+    /// Adds entries, each with its stream id, written to the WAL at `position`.
+    pub fn add(&self, position: WalPosition, tenant: &str, entries: &[(u64, &Entry)]) -> Result<()> {
+        let mut guard = self.state.lock().map_err(|_| Error::Poisoned)?;
+        let state = &mut *guard;
         if state.writer.is_none() {
             // A late entry for a partition whose writer is still closing: the index takes one
             // writer at a time.
-            Self::finish_closing(&mut state)?;
+            Self::finish_closing(state)?;
             state.writer = Some(self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?);
         }
+        let Some(writer) = state.writer.as_ref() else { return Ok(()) };
         let f = self.fields;
-        let mut names = std::mem::take(&mut state.metadata_names);
-        let result = Self::add_documents(&state, f, tenant, stream, entries, &mut names);
-        state.metadata_names = names;
-        result?;
+        for &(stream, entry) in entries {
+            for Label { name, .. } in &entry.metadata {
+                if !state.metadata_names.contains(name) {
+                    state.metadata_names.insert(name.clone());
+                }
+            }
+            writer
+                .add_document(Self::document(f, tenant, stream, entry, &mut state.interning))
+                .map_err(tantivy_error)?;
+        }
         state.first.get_or_insert(position);
         state.last = Some(position);
         Ok(())
     }
 
-    fn add_documents(
-        state: &WriteState,
+    fn document(
         f: Fields,
         tenant: &str,
         stream: u64,
-        entries: &[&Entry],
-        names: &mut std::collections::BTreeSet<String>,
-    ) -> Result<()> {
-        let Some(writer) = state.writer.as_ref() else { return Ok(()) };
-        for entry in entries {
-            let mut doc = TantivyDocument::new();
-            doc.add_i64(f.ts, entry.time_unix_nano);
-            doc.add_u64(f.stream, stream);
-            doc.add_text(f.tenant, tenant);
-            doc.add_u64(f.size, entry.line.len() as u64);
-            for Label { name, .. } in &entry.metadata {
-                if !names.contains(name) {
-                    names.insert(name.clone());
+        entry: &Entry,
+        interning: &mut super::interned::Interning,
+    ) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_i64(f.ts, entry.time_unix_nano);
+        doc.add_u64(f.stream, stream);
+        doc.add_text(f.tenant, tenant);
+        doc.add_u64(f.size, entry.line.len() as u64);
+        let split = super::columns::split(&entry.metadata);
+        doc.add_u64(f.severity, split.severity);
+        doc.add_u64(f.level, split.level);
+        if let Some(observed) = split.observed {
+            doc.add_i64(f.observed, observed.wrapping_sub(entry.time_unix_nano));
+        }
+        if let Some((hi, lo)) = split.trace {
+            doc.add_u64(f.trace_hi, hi);
+            doc.add_u64(f.trace_lo, lo);
+        }
+        if let Some(span) = split.span {
+            doc.add_u64(f.span, span);
+        }
+        doc.add_text(f.line, &entry.line);
+        match f.v2 {
+            Some(v2) => {
+                doc.add_bytes(v2.stream_key, &stream.to_be_bytes());
+                let encoded = super::interned::encode(&split.rest, interning);
+                if let Some(shape) = encoded.shape {
+                    doc.add_text(v2.meta_shape, shape);
+                }
+                if !encoded.columns.is_empty() {
+                    doc.add_object(v2.meta, encoded.columns);
+                }
+                if let Some(stored) = encoded.stored {
+                    doc.add_text(f.metadata, stored);
                 }
             }
-            let split = super::columns::split(&entry.metadata);
-            doc.add_u64(f.severity, split.severity);
-            doc.add_u64(f.level, split.level);
-            if let Some(observed) = split.observed {
-                doc.add_i64(f.observed, observed.wrapping_sub(entry.time_unix_nano));
-            }
-            if let Some((hi, lo)) = split.trace {
-                doc.add_u64(f.trace_hi, hi);
-                doc.add_u64(f.trace_lo, lo);
-            }
-            if let Some(span) = split.span {
-                doc.add_u64(f.span, span);
-            }
-            doc.add_text(f.line, &entry.line);
-            if !split.rest.is_empty() {
+            None if !split.rest.is_empty() => {
                 doc.add_text(f.metadata, serde_json::to_string(&split.rest).unwrap_or_default());
             }
-            writer.add_document(doc).map_err(tantivy_error)?;
+            None => {}
         }
-        Ok(())
+        doc
     }
 
     /// Names of the structured metadata of the partition's entries.

@@ -9,7 +9,8 @@
 //! parts of longer tokens, which may hold digits and not be indexed: they are left to the
 //! line check.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
@@ -18,6 +19,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
 use super::LogStore;
+use super::interned::SegmentMetadata;
 use super::partition::{Partition, tantivy_error};
 use crate::{Error, Label, Result};
 
@@ -98,14 +100,15 @@ impl LogStore {
             let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).map_err(tantivy_error)?;
             for reader in searcher.segment_readers() {
                 let fast = reader.fast_fields();
-                let (ts, stream) = (fast.i64("ts").map_err(tantivy_error)?, fast.u64("stream").map_err(tantivy_error)?);
+                let ts = fast.i64("ts").map_err(tantivy_error)?;
+                let stream = StreamColumn::open(reader, p.fields.v2.is_some()).map_err(tantivy_error)?;
                 let (size, level) =
                     (fast.u64("size").map_err(tantivy_error)?, fast.u64("level").map_err(tantivy_error)?);
                 weight
                     .for_each_no_score(reader, &mut |docs| {
                         for &doc in docs {
                             visit(
-                                stream.first(doc).unwrap_or(0),
+                                stream.get(doc),
                                 ts.first(doc).unwrap_or(0),
                                 size.first(doc).unwrap_or(0),
                                 level.first(doc).unwrap_or(0),
@@ -157,22 +160,30 @@ fn scan_partition(
     let f = p.fields;
     for (lo, hi) in bounds {
         let query = build_query(p, scan, lo, hi)?;
-        let mut hits = searcher.search(&*query, &HitCollector).map_err(tantivy_error)?;
+        let mut hits = searcher.search(&*query, &HitCollector { v2: f.v2.is_some() }).map_err(tantivy_error)?;
         hits.sort_unstable_by_key(|h| (h.ts, h.segment, h.doc));
         if scan.backward {
             hits.reverse();
         }
+        let mut segments: HashMap<SegmentOrdinal, SegmentMetadata<'_>> = HashMap::new();
         for hit in hits {
             let doc: TantivyDocument = searcher.doc(DocAddress::new(hit.segment, hit.doc)).map_err(tantivy_error)?;
             let line = doc.get_first(f.line).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let rest = doc
-                .get_first(f.metadata)
-                .and_then(|v| v.as_str())
-                .and_then(|s| serde_json::from_str::<Vec<[String; 2]>>(s).ok())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|[name, value]| Label { name, value })
-                .collect();
+            let stored = doc.get_first(f.metadata).and_then(|v| v.as_str());
+            let rest = if f.v2.is_some() {
+                let segment = match segments.entry(hit.segment) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(SegmentMetadata::new(searcher.segment_reader(hit.segment))?),
+                };
+                segment.read(hit.doc, stored)?
+            } else {
+                stored
+                    .and_then(|s| serde_json::from_str::<Vec<[String; 2]>>(s).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|[name, value]| Label { name, value })
+                    .collect()
+            };
             let metadata = super::columns::rebuild(rest, hit.columns);
             if !visit(LogEntry { stream: hit.stream, time: hit.ts, line, metadata }) {
                 return Ok(false);
@@ -284,12 +295,15 @@ struct Hit {
 }
 
 /// Gathers every hit with its time and stream.
-struct HitCollector;
+struct HitCollector {
+    /// The partition is in format version 2.
+    v2: bool,
+}
 
 struct SegmentHits {
     segment: SegmentOrdinal,
     ts: tantivy::columnar::Column<i64>,
-    stream: tantivy::columnar::Column<u64>,
+    stream: StreamColumn,
     severity: tantivy::columnar::Column<u64>,
     level: tantivy::columnar::Column<u64>,
     observed: tantivy::columnar::Column<i64>,
@@ -308,7 +322,7 @@ impl Collector for HitCollector {
         Ok(SegmentHits {
             segment,
             ts: fast.i64("ts")?,
-            stream: fast.u64("stream")?,
+            stream: StreamColumn::open(reader, self.v2)?,
             severity: fast.u64("severity")?,
             level: fast.u64("level")?,
             observed: fast.i64("observed_delta")?,
@@ -336,7 +350,7 @@ impl SegmentCollector for SegmentHits {
             ts: self.ts.first(doc).unwrap_or(0),
             segment: self.segment,
             doc,
-            stream: self.stream.first(doc).unwrap_or(0),
+            stream: self.stream.get(doc),
             columns: super::columns::Columns {
                 severity: self.severity.first(doc).unwrap_or(0),
                 level: self.level.first(doc).unwrap_or(super::columns::OTHER_LEVEL),
@@ -349,5 +363,42 @@ impl SegmentCollector for SegmentHits {
 
     fn harvest(self) -> Vec<Hit> {
         self.hits
+    }
+}
+
+/// A segment's stream ids by document: version 2's dictionary-encoded keys, or version 1's
+/// column of ids.
+enum StreamColumn {
+    Keys { ords: tantivy::columnar::Column<u64>, ids: Vec<u64> },
+    Ids(tantivy::columnar::Column<u64>),
+}
+
+impl StreamColumn {
+    fn open(reader: &SegmentReader, v2: bool) -> tantivy::Result<StreamColumn> {
+        let fast = reader.fast_fields();
+        if !v2 {
+            return Ok(StreamColumn::Ids(fast.u64("stream")?));
+        }
+        let Some(keys) = fast.bytes("stream_key")? else {
+            return Ok(StreamColumn::Keys { ords: tantivy::columnar::Column::build_empty_column(0), ids: Vec::new() });
+        };
+        let mut ids = Vec::with_capacity(keys.num_terms());
+        let mut terms = keys.dictionary().stream()?;
+        while terms.advance() {
+            let key = <[u8; 8]>::try_from(terms.key()).map_err(|_| {
+                tantivy::TantivyError::DataCorruption(tantivy::error::DataCorruption::comment_only(
+                    "a stream key is not 8 bytes",
+                ))
+            })?;
+            ids.push(u64::from_be_bytes(key));
+        }
+        Ok(StreamColumn::Keys { ords: keys.ords().clone(), ids })
+    }
+
+    fn get(&self, doc: DocId) -> u64 {
+        match self {
+            StreamColumn::Keys { ords, ids } => ords.first(doc).and_then(|o| ids.get(o as usize)).copied().unwrap_or(0),
+            StreamColumn::Ids(ids) => ids.first(doc).unwrap_or(0),
+        }
     }
 }

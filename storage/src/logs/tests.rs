@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::interned;
 use super::*;
 use crate::{AnyValue, KeyValue, Labels, Resource, ResourceGroup, Scope, ScopeGroup, Stream, TraceId};
 
@@ -296,17 +297,17 @@ fn v1_fixture_entries() -> Vec<(&'static str, i64, String, Vec<Label>)> {
         let app = ["a", "b", "c"][(i % 3) as usize];
         let mut metadata = vec![
             Label::new("code_function", "handle"),
-            Label::new("thread_id", &(i % 4).to_string()),
-            Label::new("observed_timestamp", &(T0 + i * 1_000_000_000 + 5).to_string()),
+            Label::new("thread_id", (i % 4).to_string()),
+            Label::new("observed_timestamp", (T0 + i * 1_000_000_000 + 5).to_string()),
             Label::new("severity_number", if i % 5 == 0 { "17" } else { "9" }),
             Label::new("severity_text", if i % 5 == 0 { "ERROR" } else { "INFO" }),
         ];
         if i % 2 == 0 {
-            metadata.push(Label::new("trace_id", &format!("{:032x}", 0xabc000 + i)));
-            metadata.push(Label::new("span_id", &format!("{:016x}", 0xdef000 + i)));
+            metadata.push(Label::new("trace_id", format!("{:032x}", 0xabc000 + i)));
+            metadata.push(Label::new("span_id", format!("{:016x}", 0xdef000 + i)));
         }
         if i % 7 == 0 {
-            metadata.push(Label::new("user", &format!("user-{i}")));
+            metadata.push(Label::new("user", format!("user-{i}")));
             metadata.push(Label::new("user", "duplicate"));
         }
         out.push((app, T0 + i * 1_000_000_000, format!("line {i} of {app} status={}", 200 + i), metadata));
@@ -369,7 +370,7 @@ fn partitions_written_in_format_version_1_read_back_whole_and_take_new_entries()
         .collect();
     assert_eq!(entries(&store, &t), expected);
     let tail = v1_fixture_entries().pop().unwrap().1 + 1;
-    let late = vec![Label::new("thread_id", "9"), Label::new("trace_id", &format!("{:032x}", 7))];
+    let late = vec![Label::new("thread_id", "9"), Label::new("trace_id", format!("{:032x}", 7))];
     store
         .append(
             pos(1000),
@@ -387,4 +388,42 @@ fn partitions_written_in_format_version_1_read_back_whole_and_take_new_entries()
     let store = LogStore::open(dir.path(), options).unwrap();
     expected.push((tail, "late".into(), in_column_order(late, "unknown")));
     assert_eq!(entries(&store, &t), expected);
+}
+
+#[test]
+fn metadata_comes_back_exactly_wherever_each_value_was_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    let now = now_nanos() - 10 * MIN;
+    let long = "v".repeat(interned::MAX_VALUE_LEN + 1);
+    let mut want = Vec::new();
+    let mut batches = Vec::new();
+    // More distinct users than a name keeps in its column: the later ones are stored.
+    for i in 0..interned::MAX_VALUES_PER_NAME as i64 + 20 {
+        let metadata = vec![
+            Label::new("user", format!("u{i}")),
+            Label::new("thread_id", (i % 3).to_string()),
+            Label::new("http.method", "GET"),
+            Label::new("user", "again"),
+            Label::new("blob", if i % 50 == 0 { long.as_str() } else { "short" }),
+            Label::new("trace_id", format!("{:032x}", i + 1)),
+            Label::new("empty", ""),
+        ];
+        let app = if i % 2 == 0 { "a" } else { "b" };
+        let time = now + i;
+        batches.push(Stream {
+            labels: Labels::from_pairs([("app", app)]),
+            entries: vec![Entry { time_unix_nano: time, line: format!("line {i}"), metadata: metadata.clone() }],
+        });
+        want.push((time, format!("line {i}"), in_column_order(metadata, "unknown")));
+    }
+    // Streams out of time order within one append: the store adds them in time order.
+    batches.reverse();
+    store.append(pos(1), &t, StreamBatch { streams: batches }).unwrap();
+    store.commit().unwrap();
+    assert_eq!(entries(&store, &t), want);
+    drop(store);
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    assert_eq!(entries(&store, &t), want, "after reopening");
 }
