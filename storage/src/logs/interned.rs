@@ -1,42 +1,47 @@
-//! Structured metadata in format version 2: what `columns.rs` leaves in "the rest", kept so
-//! that a value repeated across a partition costs a few bits instead of its text on every line.
+//! Structured metadata in format version 2: what `columns.rs` leaves (the rest), kept so that
+//! metadata repeated across a partition costs a few bits a line instead of its text.
 //!
-//! - Values of a name with few distinct values in the partition go to a dictionary-encoded
-//!   column of their own, `meta.<name>` (a JSON fast field): each segment keeps the distinct
-//!   values once and a small ordinal per document.
-//! - Other values (long ones, names with many values, names that are not plain label names,
-//!   a name's second occurrence in an entry) are stored with the line as a JSON array.
-//! - `meta_shape`, dictionary-encoded too, gives each document's names in order and where each
-//!   value is, so that the metadata comes back exactly as it went in.
+//! - A value goes into the entry's *set* when its name has few distinct values in the
+//!   partition; the others (long values, names with many values) are stored with the line, in
+//!   order, as a JSON array of strings.
+//! - The set, JSON `[[name, value or null], …]` in the entry's order (`null`: the next stored
+//!   value), is a dictionary-encoded column (`meta_set`): a segment keeps each distinct set once
+//!   and a small ordinal per line.
+//! - Past a number of distinct sets in a partition, new sets are not kept: such an entry's
+//!   metadata is stored whole as `[[name, value], …]`, as in version 1.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use tantivy::columnar::StrColumn;
-use tantivy::schema::OwnedValue;
 use tantivy::{DocId, SegmentReader};
 
 use crate::{Error, Label, Result};
 
-/// Distinct values a name may have in one partition's columns; past it, its values are stored.
+/// Distinct values a name may have in one partition's sets; past it, its values are stored.
 pub(crate) const MAX_VALUES_PER_NAME: usize = 256;
-/// Names a partition puts in columns; the values of any further name are stored.
+/// Names a partition's sets hold; the values of any further name are stored.
 pub(crate) const MAX_NAMES: usize = 1024;
 /// Longer values are stored.
 pub(crate) const MAX_VALUE_LEN: usize = 256;
+/// Distinct sets a partition keeps; an entry with a set past it has its metadata stored whole.
+pub(crate) const MAX_SETS: usize = 16_384;
 
-/// Which names a partition's writer puts in columns, from the values it has seen. Kept in
-/// memory only: after a restart a name may go to its column again until it passes the limit,
-/// which changes where values are, never what they are.
+/// Which values a partition's writer puts in sets, from what it has seen. Kept in memory only:
+/// after a restart the counting starts again, which changes where values are, never what they
+/// are.
 #[derive(Default)]
 pub(crate) struct Interning {
     /// Each name's distinct values, or `None` once it has had too many.
     names: ahash::AHashMap<String, Option<ahash::AHashSet<String>>>,
+    /// The distinct sets.
+    sets: ahash::AHashSet<String>,
 }
 
 impl Interning {
-    /// Whether `value` of `name` goes to the name's column.
+    /// Whether `value` of `name` goes into the set.
     fn admit(&mut self, name: &str, value: &str) -> bool {
-        if value.len() > MAX_VALUE_LEN || !plain_name(name) {
+        if value.len() > MAX_VALUE_LEN {
             return false;
         }
         let full = self.names.len() >= MAX_NAMES;
@@ -56,21 +61,27 @@ impl Interning {
         *entry = None;
         false
     }
-}
 
-/// A name that is one JSON path segment as it stands: no dots or escapes to care for.
-fn plain_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    /// Whether the set `set` (encoded) is kept.
+    fn keep(&mut self, set: &str) -> bool {
+        if self.sets.contains(set) {
+            return true;
+        }
+        if self.sets.len() < MAX_SETS {
+            self.sets.insert(set.to_owned());
+            return true;
+        }
+        false
+    }
 }
 
 /// One document's metadata, encoded.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Encoded {
-    /// `meta_shape`: JSON `[[name, in_column], …]`, or `None` without metadata.
-    pub shape: Option<String>,
-    /// `meta`: the values that go to columns.
-    pub columns: BTreeMap<String, OwnedValue>,
-    /// The stored values, in order, as a JSON array of strings.
+    /// `meta_set`, or `None` when there is no metadata or the set is not kept.
+    pub set: Option<String>,
+    /// The stored values as a JSON array of strings; with no set, the metadata whole as JSON
+    /// `[[name, value], …]`.
     pub stored: Option<String>,
 }
 
@@ -79,75 +90,67 @@ pub(crate) fn encode(rest: &[[&str; 2]], interning: &mut Interning) -> Encoded {
     if rest.is_empty() {
         return Encoded::default();
     }
-    let mut out = Encoded::default();
-    let mut shape: Vec<(&str, bool)> = Vec::with_capacity(rest.len());
+    let mut set: Vec<(&str, Option<&str>)> = Vec::with_capacity(rest.len());
     let mut stored: Vec<&str> = Vec::new();
     for &[name, value] in rest {
-        let column = !out.columns.contains_key(name) && interning.admit(name, value);
-        if column {
-            out.columns.insert(name.to_owned(), OwnedValue::Str(value.to_owned()));
+        if interning.admit(name, value) {
+            set.push((name, Some(value)));
         } else {
+            set.push((name, None));
             stored.push(value);
         }
-        shape.push((name, column));
     }
-    out.shape = serde_json::to_string(&shape).ok();
-    if !stored.is_empty() {
-        out.stored = serde_json::to_string(&stored).ok();
+    let set = serde_json::to_string(&set).unwrap_or_default();
+    if !interning.keep(&set) {
+        return Encoded { set: None, stored: serde_json::to_string(rest).ok() };
     }
-    out
+    Encoded { set: Some(set), stored: if stored.is_empty() { None } else { serde_json::to_string(&stored).ok() } }
 }
 
-/// Reads documents' metadata back from one segment, keeping what it decoded of the
-/// dictionaries.
-pub(crate) struct SegmentMetadata<'a> {
-    reader: &'a SegmentReader,
-    shape: Option<StrColumn>,
-    /// Decoded shapes by ordinal.
-    shapes: HashMap<u64, Vec<(String, bool)>>,
-    /// Each name's column, and its decoded values by ordinal.
-    columns: HashMap<String, (Option<StrColumn>, HashMap<u64, String>)>,
+/// Decoded sets of one segment.
+pub(crate) struct SegmentMetadata {
+    column: Option<StrColumn>,
+    /// Decoded sets by ordinal.
+    sets: HashMap<u64, Vec<(String, Option<String>)>>,
 }
 
-impl<'a> SegmentMetadata<'a> {
-    pub fn new(reader: &'a SegmentReader) -> Result<SegmentMetadata<'a>> {
-        let shape = reader.fast_fields().str("meta_shape").map_err(super::partition::tantivy_error)?;
-        Ok(SegmentMetadata { reader, shape, shapes: HashMap::new(), columns: HashMap::new() })
+impl SegmentMetadata {
+    pub fn new(reader: &SegmentReader) -> Result<SegmentMetadata> {
+        let column = reader.fast_fields().str("meta_set").map_err(super::partition::tantivy_error)?;
+        Ok(SegmentMetadata { column, sets: HashMap::new() })
     }
 
-    /// The metadata of `doc`, whose stored values are `stored` (a JSON array of strings).
+    /// The metadata of `doc`, whose stored field is `stored`.
     pub fn read(&mut self, doc: DocId, stored: Option<&str>) -> Result<Vec<Label>> {
-        let Some(shape_column) = &self.shape else { return Ok(Vec::new()) };
-        let Some(ord) = shape_column.ords().first(doc) else { return Ok(Vec::new()) };
-        if let std::collections::hash_map::Entry::Vacant(e) = self.shapes.entry(ord) {
-            let text = ord_text(shape_column, ord)?;
-            let shape = serde_json::from_str(&text).map_err(|e| damaged(format!("metadata shape {text:?}: {e}")))?;
-            e.insert(shape);
-        }
-        let shape = &self.shapes[&ord];
+        let ord = self.column.as_ref().and_then(|c| c.ords().first(doc).map(|ord| (c, ord)));
+        let Some((column, ord)) = ord else {
+            // No set: the metadata, if any, is stored whole.
+            return Ok(match stored {
+                Some(s) => serde_json::from_str::<Vec<[String; 2]>>(s)
+                    .map_err(|e| damaged(format!("stored metadata {s:?}: {e}")))?
+                    .into_iter()
+                    .map(|[name, value]| Label { name, value })
+                    .collect(),
+                None => Vec::new(),
+            });
+        };
+        let set = match self.sets.entry(ord) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let text = ord_text(column, ord)?;
+                e.insert(serde_json::from_str(&text).map_err(|e| damaged(format!("metadata set {text:?}: {e}")))?)
+            }
+        };
         let stored: Vec<String> = match stored {
             Some(s) => serde_json::from_str(s).map_err(|e| damaged(format!("stored metadata {s:?}: {e}")))?,
             None => Vec::new(),
         };
         let mut stored = stored.into_iter();
-        let mut out = Vec::with_capacity(shape.len());
-        for (name, in_column) in shape {
-            let value = if *in_column {
-                let (column, values) = self.columns.entry(name.clone()).or_insert_with(|| {
-                    (self.reader.fast_fields().str(&format!("meta.{name}")).ok().flatten(), HashMap::new())
-                });
-                let column = column.as_ref().ok_or_else(|| damaged(format!("no column for metadata {name:?}")))?;
-                let ord = column.ords().first(doc).ok_or_else(|| damaged(format!("no value of metadata {name:?}")))?;
-                match values.get(&ord) {
-                    Some(v) => v.clone(),
-                    None => {
-                        let v = ord_text(column, ord)?;
-                        values.insert(ord, v.clone());
-                        v
-                    }
-                }
-            } else {
-                stored.next().ok_or_else(|| damaged(format!("a stored value of metadata {name:?} is missing")))?
+        let mut out = Vec::with_capacity(set.len());
+        for (name, value) in set.iter() {
+            let value = match value {
+                Some(v) => v.clone(),
+                None => stored.next().ok_or_else(|| damaged(format!("a stored value of {name:?} is missing")))?,
             };
             out.push(Label { name: name.clone(), value });
         }
@@ -173,18 +176,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repeated_values_go_to_columns_and_the_rest_is_stored_in_order() {
+    fn repeated_values_go_into_the_set_and_the_rest_is_stored_in_order() {
         let mut interning = Interning::default();
         let long = "x".repeat(MAX_VALUE_LEN + 1);
-        let rest = [["thread_id", "3"], ["user.name", "ann"], ["thread_id", "4"], ["blob", long.as_str()]];
+        let rest = [["thread_id", "3"], ["user", "ann"], ["thread_id", "4"], ["blob", long.as_str()]];
         let e = encode(&rest, &mut interning);
-        assert_eq!(
-            e.shape.as_deref(),
-            Some(r#"[["thread_id",true],["user.name",false],["thread_id",false],["blob",false]]"#)
-        );
-        assert_eq!(e.columns, BTreeMap::from([("thread_id".to_owned(), OwnedValue::Str("3".into()))]));
-        assert_eq!(e.stored, Some(serde_json::to_string(&["ann", "4", long.as_str()]).unwrap()));
+        assert_eq!(e.set.as_deref(), Some(r#"[["thread_id","3"],["user","ann"],["thread_id","4"],["blob",null]]"#));
+        assert_eq!(e.stored, Some(serde_json::to_string(&[long.as_str()]).unwrap()));
         assert_eq!(encode(&[], &mut interning), Encoded::default());
+    }
+
+    #[test]
+    fn past_the_last_kept_set_the_metadata_is_stored_whole() {
+        let mut interning = Interning::default();
+        for i in 0..MAX_SETS {
+            let (a, b) = ((i % 128).to_string(), (i / 128).to_string());
+            assert!(encode(&[["a", &a], ["b", &b]], &mut interning).set.is_some(), "set {i}");
+        }
+        assert!(encode(&[["a", "0"], ["b", "0"]], &mut interning).set.is_some(), "a set already kept");
+        let e = encode(&[["a", "0"], ["b", "200"]], &mut interning);
+        assert_eq!(e, Encoded { set: None, stored: Some(r#"[["a","0"],["b","200"]]"#.into()) });
     }
 
     #[test]

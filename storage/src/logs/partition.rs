@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tantivy::schema::{
-    FAST, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, IndexRecordOption, NumericOptions, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
 
@@ -47,8 +45,8 @@ pub(crate) struct Fields {
     pub size: Field,
     /// The line (indexed without positions, stored).
     pub line: Field,
-    /// Version 1: the rest of the structured metadata as JSON `[[name, value], …]`. Version 2:
-    /// the values `interned.rs` stores, as a JSON array (stored, optional).
+    /// The rest of the structured metadata as JSON `[[name, value], …]`, or in version 2 with a
+    /// set, the values the set leaves out as a JSON array (`interned.rs`; stored, optional).
     pub metadata: Field,
     /// What version 2 adds.
     pub v2: Option<FieldsV2>,
@@ -60,10 +58,8 @@ pub(crate) struct FieldsV2 {
     /// The stream id as 8 big-endian bytes (fast, dictionary-encoded: a few bits a document
     /// where the id itself takes 64).
     pub stream_key: Field,
-    /// JSON object of the metadata values kept in columns (fast, one column per name).
-    pub meta: Field,
-    /// The metadata's names in order and where each value is (fast, dictionary-encoded).
-    pub meta_shape: Field,
+    /// The metadata set (`interned.rs`; fast, dictionary-encoded, optional).
+    pub meta_set: Field,
 }
 
 impl Fields {
@@ -99,19 +95,14 @@ impl Fields {
         b.add_text_field("line", line_options);
         b.add_text_field("metadata", STORED);
         b.add_bytes_field("stream_key", FAST);
-        b.add_json_field("meta", JsonObjectOptions::default().set_fast("raw"));
-        b.add_text_field("meta_shape", TextOptions::default().set_fast("raw"));
+        b.add_text_field("meta_set", TextOptions::default().set_fast("raw"));
         b.build()
     }
 
     /// The fields of a partition's schema, either version.
     fn of(schema: &Schema) -> tantivy::Result<Fields> {
         let v2 = match schema.get_field("stream_key") {
-            Ok(stream_key) => Some(FieldsV2 {
-                stream_key,
-                meta: schema.get_field("meta")?,
-                meta_shape: schema.get_field("meta_shape")?,
-            }),
+            Ok(stream_key) => Some(FieldsV2 { stream_key, meta_set: schema.get_field("meta_set")? }),
             Err(_) => None,
         };
         Ok(Fields {
@@ -272,11 +263,8 @@ impl Partition {
             Some(v2) => {
                 doc.add_bytes(v2.stream_key, &stream.to_be_bytes());
                 let encoded = super::interned::encode(&split.rest, interning);
-                if let Some(shape) = encoded.shape {
-                    doc.add_text(v2.meta_shape, shape);
-                }
-                if !encoded.columns.is_empty() {
-                    doc.add_object(v2.meta, encoded.columns);
+                if let Some(set) = encoded.set {
+                    doc.add_text(v2.meta_set, set);
                 }
                 if let Some(stored) = encoded.stored {
                     doc.add_text(f.metadata, stored);

@@ -165,7 +165,7 @@ fn scan_partition(
         if scan.backward {
             hits.reverse();
         }
-        let mut segments: HashMap<SegmentOrdinal, SegmentMetadata<'_>> = HashMap::new();
+        let mut segments: HashMap<SegmentOrdinal, SegmentMetadata> = HashMap::new();
         for hit in hits {
             let doc: TantivyDocument = searcher.doc(DocAddress::new(hit.segment, hit.doc)).map_err(tantivy_error)?;
             let line = doc.get_first(f.line).and_then(|v| v.as_str()).unwrap_or_default().to_owned();

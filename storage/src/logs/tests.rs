@@ -427,3 +427,28 @@ fn metadata_comes_back_exactly_wherever_each_value_was_kept() {
     let store = LogStore::open(dir.path(), options()).unwrap();
     assert_eq!(entries(&store, &t), want, "after reopening");
 }
+
+#[test]
+fn entries_past_the_last_kept_metadata_set_come_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let t = Tenant::default();
+    let now = now_nanos() - 10 * MIN;
+    let count = interned::MAX_SETS as i64 + 100;
+    let entries_in: Vec<Entry> = (0..count)
+        .map(|i| Entry {
+            time_unix_nano: now + i,
+            line: format!("line {i}"),
+            metadata: vec![Label::new("a", (i % 128).to_string()), Label::new("b", (i / 128).to_string())],
+        })
+        .collect();
+    let want: Vec<(i64, String, Vec<Label>)> = entries_in
+        .iter()
+        .map(|e| (e.time_unix_nano, e.line.clone(), in_column_order(e.metadata.clone(), "unknown")))
+        .collect();
+    let batch =
+        StreamBatch { streams: vec![Stream { labels: Labels::from_pairs([("app", "a")]), entries: entries_in }] };
+    store.append(pos(1), &t, batch).unwrap();
+    store.commit().unwrap();
+    assert_eq!(entries(&store, &t), want);
+}
