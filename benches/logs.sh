@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 LINES=${LINES:-10000000}
 BATCH=${BATCH:-1000}
 BATCHES=$((LINES / BATCH))
-BIN=./target/release/lookout
+BIN=${BIN:-./target/release/lookout}
 WORK=$(mktemp -d /tmp/lookout-logs-bench.XXXX)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
