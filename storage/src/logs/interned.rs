@@ -123,17 +123,7 @@ impl SegmentMetadata {
     /// The metadata of `doc`, whose stored field is `stored`.
     pub fn read(&mut self, doc: DocId, stored: Option<&str>) -> Result<Vec<Label>> {
         let ord = self.column.as_ref().and_then(|c| c.ords().first(doc).map(|ord| (c, ord)));
-        let Some((column, ord)) = ord else {
-            // No set: the metadata, if any, is stored whole.
-            return Ok(match stored {
-                Some(s) => serde_json::from_str::<Vec<[String; 2]>>(s)
-                    .map_err(|e| damaged(format!("stored metadata {s:?}: {e}")))?
-                    .into_iter()
-                    .map(|[name, value]| Label { name, value })
-                    .collect(),
-                None => Vec::new(),
-            });
-        };
+        let Some((column, ord)) = ord else { return stored_whole(stored) };
         let set = match self.sets.entry(ord) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -156,6 +146,14 @@ impl SegmentMetadata {
         }
         Ok(out)
     }
+}
+
+/// Metadata stored whole, JSON `[[name, value], …]` (version 1, and version 2 without a set).
+pub(crate) fn stored_whole(stored: Option<&str>) -> Result<Vec<Label>> {
+    let Some(s) = stored else { return Ok(Vec::new()) };
+    let pairs: Vec<[String; 2]> =
+        serde_json::from_str(s).map_err(|e| damaged(format!("stored metadata {s:?}: {e}")))?;
+    Ok(pairs.into_iter().map(|[name, value]| Label { name, value }).collect())
 }
 
 fn ord_text(column: &StrColumn, ord: u64) -> Result<String> {

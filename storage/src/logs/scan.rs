@@ -177,12 +177,7 @@ fn scan_partition(
                 };
                 segment.read(hit.doc, stored)?
             } else {
-                stored
-                    .and_then(|s| serde_json::from_str::<Vec<[String; 2]>>(s).ok())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|[name, value]| Label { name, value })
-                    .collect()
+                super::interned::stored_whole(stored)?
             };
             let metadata = super::columns::rebuild(rest, hit.columns);
             if !visit(LogEntry { stream: hit.stream, time: hit.ts, line, metadata }) {
