@@ -238,6 +238,9 @@ pub struct LogsConfig {
     /// How often new entries are committed, i.e. the longest until they are searchable.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
+    /// zstd level (1–22) of the lines in partitions created from now on: higher is smaller on
+    /// disk and dearer to write.
+    pub compression_level: i32,
     /// OTLP resource attributes that become stream labels (dots turned into `_`); the others
     /// become structured metadata. Loki's default list.
     pub promote_resource_attributes: Vec<String>,
@@ -257,6 +260,7 @@ impl Default for LogsConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             partition: Duration::from_secs(3600),
             commit_interval: Duration::from_secs(1),
+            compression_level: lookout_storage::logs::LogStoreOptions::default().compression_level,
             promote_resource_attributes: lookout_storage::logs::DEFAULT_PROMOTED
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -723,6 +727,12 @@ impl Config {
     /// Fills in the scrape defaults and checks the scrape configuration as Prometheus does.
     pub fn validate(&mut self) -> anyhow::Result<()> {
         self.global.validate()?;
+        if !(1..=22).contains(&self.logs.compression_level) {
+            anyhow::bail!(
+                "logs.compression_level must be a zstd level from 1 to 22, not {}",
+                self.logs.compression_level
+            );
+        }
         let mut names = std::collections::HashSet::new();
         for job in &mut self.scrape_configs {
             job.validate(&self.global)?;
@@ -801,6 +811,15 @@ mod tests {
         let err = format!("{:#}", Config::from_file(&fixture("wrong_key.yaml")).unwrap_err());
         assert!(err.contains("max_mesage_size"), "{err}");
         assert!(err.contains("wrong_key.yaml"), "{err}");
+    }
+
+    #[test]
+    fn a_log_compression_level_zstd_has_not_is_an_error_that_names_the_key() {
+        assert_eq!(Config::from_yaml("logs: {compression_level: 19}").unwrap().logs.compression_level, 19);
+        for level in [0, 23, -1] {
+            let err = format!("{:#}", Config::from_yaml(&format!("logs: {{compression_level: {level}}}")).unwrap_err());
+            assert!(err.contains("logs.compression_level") && err.contains(&level.to_string()), "{err}");
+        }
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub async fn run_reporting(config: Config, bound: Option<tokio::sync::oneshot::S
         partition: config.logs.partition,
         retention: config.logs.retention,
         promoted: config.logs.promote_resource_attributes.clone(),
+        compression_level: config.logs.compression_level,
         ..LogStoreOptions::default()
     };
     let logs_dir = config.data_dir.join("logs");

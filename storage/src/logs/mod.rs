@@ -40,6 +40,9 @@ pub struct LogStoreOptions {
     pub promoted: Vec<String>,
     /// Entries this far ahead of the clock are refused.
     pub future_grace: Duration,
+    /// zstd level of new partitions' doc stores (the lines): higher is smaller and dearer to
+    /// write (BENCHMARKS.md, "Logs").
+    pub compression_level: i32,
 }
 
 impl Default for LogStoreOptions {
@@ -49,6 +52,7 @@ impl Default for LogStoreOptions {
             retention: Duration::from_secs(7 * 24 * 3600),
             promoted: DEFAULT_PROMOTED.iter().map(|s| (*s).to_owned()).collect(),
             future_grace: Duration::from_secs(600),
+            compression_level: 3,
         }
     }
 }
@@ -92,6 +96,12 @@ impl LogStore {
         if options.partition.as_nanos() == 0 {
             return Err(Error::InvalidInput("the log partition length must be positive".into()));
         }
+        if !(1..=22).contains(&options.compression_level) {
+            return Err(Error::InvalidInput(format!(
+                "the log compression level must be a zstd level from 1 to 22, not {}",
+                options.compression_level
+            )));
+        }
         let parts_dir = dir.join("partitions");
         std::fs::create_dir_all(&parts_dir).map_err(Error::io("creating", &parts_dir))?;
         let streams = StreamTable::open(dir)?;
@@ -102,7 +112,7 @@ impl LogStore {
         for entry in std::fs::read_dir(&parts_dir).map_err(Error::io("listing", &parts_dir))?.flatten() {
             let name = entry.file_name();
             let Some(start) = name.to_str().and_then(|n| n.parse::<i64>().ok()) else { continue };
-            let opened = Partition::open(&entry.path(), start, start.saturating_add(step))
+            let opened = Partition::open(&entry.path(), start, start.saturating_add(step), options.compression_level)
                 .and_then(|p| scan::stream_ids(&p).map(|ids| (p, ids)));
             match opened {
                 Ok((partition, ids)) => {
@@ -190,7 +200,12 @@ impl LogStore {
             return Ok(Arc::clone(p));
         }
         let dir = self.dir.join("partitions").join(start.to_string());
-        let p = Arc::new(Partition::open(&dir, start, start.saturating_add(partition_nanos(&self.options)))?);
+        let p = Arc::new(Partition::open(
+            &dir,
+            start,
+            start.saturating_add(partition_nanos(&self.options)),
+            self.options.compression_level,
+        )?);
         partitions.insert(start, Arc::clone(&p));
         Ok(p)
     }

@@ -164,8 +164,9 @@ struct CommitPayload {
 }
 
 impl Partition {
-    /// Opens the partition in `dir`, creating it if needed.
-    pub fn open(dir: &Path, start: i64, end: i64) -> Result<Partition> {
+    /// Opens the partition in `dir`, creating it if needed with a doc store of zstd
+    /// `compression_level`.
+    pub fn open(dir: &Path, start: i64, end: i64, compression_level: i32) -> Result<Partition> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         let index = if dir.join("meta.json").exists() {
             let index = Index::open_in_dir(dir).map_err(|e| damage_or(dir, e))?;
@@ -181,7 +182,7 @@ impl Partition {
             index
         } else {
             let settings = IndexSettings {
-                docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(3) }),
+                docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(compression_level) }),
                 docstore_blocksize: 256 << 10,
                 ..IndexSettings::default()
             };

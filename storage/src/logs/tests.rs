@@ -452,3 +452,37 @@ fn entries_past_the_last_kept_metadata_set_come_back_whole() {
     store.commit().unwrap();
     assert_eq!(entries(&store, &t), want);
 }
+
+#[test]
+fn a_higher_compression_level_keeps_the_same_lines_in_fewer_bytes() {
+    let now = now_nanos() - 10 * MIN;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let generated: Vec<(i64, String)> = (0..5000i64)
+        .map(|i| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let words = ["GET", "POST", "/api/orders", "/api/pay", "status=200", "status=500", "cache", "miss"];
+            let line: Vec<&str> = (0..12).map(|k| words[((rng >> (k * 3)) & 7) as usize]).collect();
+            (now + i, format!("{} took={}ms", line.join(" "), rng % 1000))
+        })
+        .collect();
+    let entries_in: Vec<(i64, &str)> = generated.iter().map(|(t, l)| (*t, l.as_str())).collect();
+    let stored = |level: i32| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::open(dir.path(), LogStoreOptions { compression_level: level, ..options() }).unwrap();
+        let t = Tenant::default();
+        store.append(pos(1), &t, batch(&[("app", "a")], &entries_in)).unwrap();
+        store.commit().unwrap();
+        let read: Vec<String> = lines(&store, &t, false, None);
+        (store.stats().disk_bytes, read)
+    };
+    let (small, read_small) = stored(19);
+    let (large, read_large) = stored(1);
+    assert!(small < large, "level 19 took {small} bytes, level 1 {large}");
+    assert_eq!(read_small, read_large);
+    assert_eq!(read_small.len(), 5000);
+    let err =
+        LogStore::open(tempfile::tempdir().unwrap().path(), LogStoreOptions { compression_level: 0, ..options() });
+    assert!(matches!(err, Err(Error::InvalidInput(m)) if m.contains("compression level")));
+}
