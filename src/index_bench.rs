@@ -13,9 +13,10 @@ use lookout_storage::{Payload, Tenant, WalPosition};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
 
-/// Indexes `batches` into a log store in `dir` and prints the rate.
-pub fn into_store(dir: &Path, batches: &[Bytes]) -> anyhow::Result<()> {
-    let store = LogStore::open(dir, LogStoreOptions::default())?;
+/// Indexes `batches` into a log store in `dir`, its lines at zstd `compression_level`, and
+/// prints the rate.
+pub fn into_store(dir: &Path, batches: &[Bytes], compression_level: i32) -> anyhow::Result<()> {
+    let store = LogStore::open(dir, LogStoreOptions { compression_level, ..LogStoreOptions::default() })?;
     let tenant = Tenant::default();
     let started = Instant::now();
     let mut lines = 0u64;

@@ -64,6 +64,9 @@ pub struct LoadgenArgs {
     /// With `--index-into`: a bare tantivy index of the lines instead of the log store.
     #[arg(long)]
     raw_tantivy: bool,
+    /// With `--index-into`: the log store's zstd level (`logs.compression_level`).
+    #[arg(long, default_value_t = lookout_storage::logs::LogStoreOptions::default().compression_level)]
+    compression_level: i32,
     /// Base URL of Lookout's query API for `--trace-by-id`.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     query_url: String,
@@ -146,12 +149,12 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 (0..total).map(|k| batch(signal, &mut rng, size, now, plan.at(k, size), &raw)).collect();
             if let Some(dir) = &args.index_into {
                 println!("raw_line_bytes={}", raw.load(Ordering::Relaxed));
-                let (dir, raw_tantivy) = (dir.clone(), args.raw_tantivy);
+                let (dir, raw_tantivy, level) = (dir.clone(), args.raw_tantivy, args.compression_level);
                 return tokio::task::spawn_blocking(move || {
                     if raw_tantivy {
                         crate::index_bench::into_tantivy(&dir, &batches)
                     } else {
-                        crate::index_bench::into_store(&dir, &batches)
+                        crate::index_bench::into_store(&dir, &batches, level)
                     }
                 })
                 .await?;
