@@ -7,8 +7,9 @@
 //! - The set, JSON `[[name, value or null], …]` in the entry's order (`null`: the next stored
 //!   value), is a dictionary-encoded column (`meta_set`): a segment keeps each distinct set once
 //!   and a small ordinal per line.
-//! - Past a number of distinct sets in a partition, new sets are not kept: such an entry's
-//!   metadata is stored whole as `[[name, value], …]`, as in version 1.
+//! - Past a number of distinct sets in a partition, or a budget of bytes remembered, new sets
+//!   are not kept: such an entry's metadata is stored whole as `[[name, value], …]`, as in
+//!   version 1. Hostile metadata costs at most the budget, and no more disk than version 1.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -22,10 +23,14 @@ use crate::{Error, Label, Result};
 pub(crate) const MAX_VALUES_PER_NAME: usize = 256;
 /// Names a partition's sets hold; the values of any further name are stored.
 pub(crate) const MAX_NAMES: usize = 1024;
-/// Longer values are stored.
+/// Values (and names) longer than this are stored.
 pub(crate) const MAX_VALUE_LEN: usize = 256;
 /// Distinct sets a partition keeps; an entry with a set past it has its metadata stored whole.
 pub(crate) const MAX_SETS: usize = 16_384;
+/// Longer sets are not kept (their entries' metadata is stored whole).
+pub(crate) const MAX_SET_LEN: usize = 4096;
+/// Bytes of names, values and sets one partition's writer remembers, whatever its entries hold.
+pub(crate) const MAX_BYTES: usize = 8 << 20;
 
 /// Which values a partition's writer puts in sets, from what it has seen. Kept in memory only:
 /// after a restart the counting starts again, which changes where values are, never what they
@@ -36,29 +41,39 @@ pub(crate) struct Interning {
     names: ahash::AHashMap<String, Option<ahash::AHashSet<String>>>,
     /// The distinct sets.
     sets: ahash::AHashSet<String>,
+    /// Bytes of the names, values and sets above.
+    bytes: usize,
 }
 
 impl Interning {
     /// Whether `value` of `name` goes into the set.
     fn admit(&mut self, name: &str, value: &str) -> bool {
-        if value.len() > MAX_VALUE_LEN {
+        if value.len() > MAX_VALUE_LEN || name.len() > MAX_VALUE_LEN {
             return false;
         }
-        let full = self.names.len() >= MAX_NAMES;
+        let room = |bytes: usize, more: usize| bytes + more <= MAX_BYTES;
+        let new_name = !room(self.bytes, name.len()) || self.names.len() >= MAX_NAMES;
         let entry = match self.names.get_mut(name) {
             Some(entry) => entry,
-            None if !full => self.names.entry(name.to_owned()).or_insert_with(|| Some(ahash::AHashSet::new())),
+            None if !new_name => {
+                self.bytes += name.len();
+                self.names.entry(name.to_owned()).or_insert_with(|| Some(ahash::AHashSet::new()))
+            }
             None => return false,
         };
         let Some(values) = entry else { return false };
         if values.contains(value) {
             return true;
         }
-        if values.len() < MAX_VALUES_PER_NAME {
+        if values.len() < MAX_VALUES_PER_NAME && room(self.bytes, value.len()) {
+            self.bytes += value.len();
             values.insert(value.to_owned());
             return true;
         }
-        *entry = None;
+        if values.len() >= MAX_VALUES_PER_NAME {
+            self.bytes -= values.iter().map(String::len).sum::<usize>();
+            *entry = None;
+        }
         false
     }
 
@@ -67,7 +82,8 @@ impl Interning {
         if self.sets.contains(set) {
             return true;
         }
-        if self.sets.len() < MAX_SETS {
+        if self.sets.len() < MAX_SETS && set.len() <= MAX_SET_LEN && self.bytes + set.len() <= MAX_BYTES {
+            self.bytes += set.len();
             self.sets.insert(set.to_owned());
             return true;
         }
@@ -182,6 +198,23 @@ mod tests {
         assert_eq!(e.set.as_deref(), Some(r#"[["thread_id","3"],["user","ann"],["thread_id","4"],["blob",null]]"#));
         assert_eq!(e.stored, Some(serde_json::to_string(&[long.as_str()]).unwrap()));
         assert_eq!(encode(&[], &mut interning), Encoded::default());
+    }
+
+    #[test]
+    fn what_a_writer_remembers_stays_within_its_byte_budget() {
+        let mut interning = Interning::default();
+        let value = "v".repeat(MAX_VALUE_LEN);
+        // Names with few values each, until the budget is spent: never past it.
+        for i in 0..MAX_NAMES {
+            for k in 0..MAX_VALUES_PER_NAME {
+                let value = format!("{value:.250}{k:06}");
+                interning.admit(&format!("name{i}"), &value);
+            }
+            assert!(interning.bytes <= MAX_BYTES);
+        }
+        assert!(interning.bytes > MAX_BYTES - MAX_VALUE_LEN * 2, "the budget is used: {}", interning.bytes);
+        let long_set = format!("[[\"a\",\"{}\"]]", "x".repeat(MAX_SET_LEN));
+        assert!(!interning.keep(&long_set));
     }
 
     #[test]

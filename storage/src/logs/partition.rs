@@ -330,6 +330,8 @@ impl Partition {
     /// Hands the writer to a thread that waits for its merges, after any earlier one is done.
     fn release(state: &mut WriteState) -> Result<()> {
         let Some(writer) = state.writer.take() else { return Ok(()) };
+        // What the writer remembered of metadata goes with it.
+        state.interning = Default::default();
         Self::finish_closing(state)?;
         let thread = std::thread::Builder::new()
             .name("log-partition-close".into())
