@@ -149,7 +149,7 @@ struct WriteState {
     first: Option<WalPosition>,
     /// Names of the structured metadata of every entry, committed with the position.
     metadata_names: std::collections::BTreeSet<String>,
-    /// Which metadata names go to columns (version 2).
+    /// Which metadata values go into sets (version 2).
     interning: super::interned::Interning,
 }
 
