@@ -69,6 +69,18 @@ fn round_robin_splits_300_requests_100_100_100() {
     }
 }
 
+/// Connections that arrive together are spread over the gateway's worker threads (handed from
+/// the thread that accepted them); every one of them is served.
+#[test]
+fn many_connections_at_once_are_all_served_whichever_worker_takes_them() {
+    let ups = Upstream::three();
+    let gw = gateway(&ups, ", algorithm: round_robin", "");
+    let statuses = load(&gw.url("/"), 16, 320);
+    assert_eq!(statuses.len(), 320);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(hits(&ups).iter().sum::<u64>(), 320);
+}
+
 #[test]
 fn sticky_round_robin_keeps_a_client_on_its_upstream_until_it_goes_down() {
     let ups = Upstream::three();

@@ -131,7 +131,8 @@ impl Gateway {
     ///
     /// Each thread runs its own single-threaded runtime that accepts connections and keeps its own
     /// upstream connections, as NGINX's worker processes do: a request never changes thread, and
-    /// no task is woken across threads on the request path.
+    /// no task is woken across threads on the request path. An accepted connection goes to the
+    /// thread serving the fewest.
     pub async fn serve(self: Arc<Self>, listener: std::net::TcpListener, threads: usize, shutdown: CancellationToken) {
         if let Ok(address) = listener.local_addr() {
             tracing::info!(server = "gateway", %address, "listening");
@@ -139,31 +140,44 @@ impl Gateway {
         for (pool, config) in self.health.clone() {
             tokio::spawn(health::check_pool(Arc::clone(&self), pool, config, shutdown.clone()));
         }
-        let mut workers = Vec::new();
-        for i in 0..threads.max(1) {
-            let listener = match listener.try_clone() {
-                Ok(l) => l,
+        let mut listeners = Vec::new();
+        for _ in 0..threads.max(1) {
+            match listener.try_clone() {
+                Ok(l) => listeners.push(l),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot share the gateway listener");
                     break;
                 }
-            };
-            let (gateway, shutdown) = (Arc::clone(&self), shutdown.clone());
+            }
+        }
+        let (shared, inboxes) = proxy::Workers::new(listeners.len());
+        let mut workers = Vec::new();
+        for (i, (listener, inbox)) in listeners.into_iter().zip(inboxes).enumerate() {
+            let (gateway, shutdown, mine) = (Arc::clone(&self), shutdown.clone(), Arc::clone(&shared));
             let worker = std::thread::Builder::new().name(format!("gateway-{i}")).spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 match (runtime, listener.set_nonblocking(true)) {
                     (Ok(rt), Ok(())) => rt.block_on(async move {
                         match TcpListener::from_std(listener) {
-                            Ok(l) => proxy::accept(gateway, l, shutdown).await,
-                            Err(e) => tracing::error!(error = %e, "gateway listener"),
+                            Ok(l) => proxy::accept(gateway, l, mine, i, inbox, shutdown).await,
+                            Err(e) => {
+                                mine.retire(i);
+                                tracing::error!(error = %e, "gateway listener");
+                            }
                         }
                     }),
-                    (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "cannot start a gateway worker"),
+                    (Err(e), _) | (_, Err(e)) => {
+                        mine.retire(i);
+                        tracing::error!(error = %e, "cannot start a gateway worker");
+                    }
                 }
             });
             match worker {
                 Ok(w) => workers.push(w),
-                Err(e) => tracing::error!(error = %e, "cannot start a gateway worker thread"),
+                Err(e) => {
+                    shared.retire(i);
+                    tracing::error!(error = %e, "cannot start a gateway worker thread");
+                }
             }
         }
         let _ = tokio::task::spawn_blocking(move || {

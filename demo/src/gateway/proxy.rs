@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -33,13 +35,79 @@ pub type GatewayBody = Either<Upstreamed, Full<Bytes>>;
 /// Time given to requests in flight at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// Accepts connections until `shutdown`, then drains them.
-pub(super) async fn accept(gateway: Arc<Gateway>, listener: TcpListener, shutdown: CancellationToken) {
+/// Spreads connections over the worker threads. Whichever worker's `accept` returns first
+/// would otherwise take a whole burst of connections (64 at once from a benchmark, every
+/// connection of a pooled client): the worker that accepts one hands it to the worker serving
+/// the fewest, keeping it itself on a tie, as NGINX's workers share out accepts one at a time.
+pub(super) struct Workers {
+    /// Connections each worker is serving.
+    open: Vec<AtomicUsize>,
+    /// Where each worker takes connections handed to it.
+    inboxes: Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+}
+
+/// What a worker receives connections from, besides its listener.
+pub(super) type Inbox = mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>;
+
+impl Workers {
+    /// `n` workers, and the inbox of each.
+    pub(super) fn new(n: usize) -> (Arc<Workers>, Vec<Inbox>) {
+        let (inboxes, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
+        (Arc::new(Workers { open: (0..n).map(|_| AtomicUsize::new(0)).collect(), inboxes }), receivers)
+    }
+
+    /// Worker `i` could not start: nothing is handed to it.
+    pub(super) fn retire(&self, i: usize) {
+        self.open[i].store(usize::MAX / 2, Ordering::Relaxed);
+    }
+
+    /// The worker that should serve the next connection accepted by worker `me`.
+    fn choose(&self, me: usize) -> usize {
+        let load = |i: usize| self.open[i].load(Ordering::Relaxed);
+        let least = (0..self.open.len()).min_by_key(|&i| load(i)).unwrap_or(me);
+        if load(least) < load(me) { least } else { me }
+    }
+}
+
+/// Counts a connection against its worker while it is open.
+struct Serving<'a>(&'a AtomicUsize);
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Worker `me`'s loop: accepts connections (serving each here or handing it to a less busy
+/// worker) and serves those handed to it, until `shutdown`; then drains them.
+pub(super) async fn accept(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    workers: Arc<Workers>,
+    me: usize,
+    mut inbox: Inbox,
+    shutdown: CancellationToken,
+) {
     let connections = TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok((stream, peer)) => {
+                    let to = workers.choose(me);
+                    if to == me {
+                        (stream, peer)
+                    } else {
+                        // A connection the other worker cannot take is closed, as one refused
+                        // at accept would be.
+                        if let Ok(stream) = stream.into_std() {
+                            workers.open[to].fetch_add(1, Ordering::Relaxed);
+                            if workers.inboxes[to].send((stream, peer)).is_err() {
+                                workers.open[to].fetch_sub(1, Ordering::Relaxed);
+                            }
+                        }
+                        continue;
+                    }
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off rather than spin.
                     warn!(error = %e, "gateway accept failed");
@@ -47,12 +115,28 @@ pub(super) async fn accept(gateway: Arc<Gateway>, listener: TcpListener, shutdow
                     continue;
                 }
             },
+            handed = inbox.recv() => match handed.map(|(s, peer)| (tokio::net::TcpStream::from_std(s), peer)) {
+                Some((Ok(stream), peer)) => {
+                    // Counted by the worker that handed it over.
+                    workers.open[me].fetch_sub(1, Ordering::Relaxed);
+                    (stream, peer)
+                }
+                Some((Err(e), _)) => {
+                    workers.open[me].fetch_sub(1, Ordering::Relaxed);
+                    warn!(error = %e, "gateway cannot take a connection from another worker");
+                    continue;
+                }
+                None => continue,
+            },
             () = shutdown.cancelled() => break,
         };
+        workers.open[me].fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
         let shutdown = shutdown.clone();
+        let workers = Arc::clone(&workers);
         connections.spawn(async move {
+            let _serving = Serving(&workers.open[me]);
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -440,8 +524,8 @@ impl Gateway {
         let status = response.status().as_u16();
         let route_name = route.map_or("", |r| r.name.as_str());
         let pool = route.map_or("", |r| self.pools[r.pool].name.as_str());
-        let trace_id = span.as_ref().map(ServerSpan::trace_id);
         if self.access_log {
+            let trace_id = span.as_ref().map(ServerSpan::trace_id);
             info!(
                 target: "lookout_demo::gateway::access",
                 client = %peer.ip(),
@@ -701,6 +785,20 @@ pub(super) fn error(status: StatusCode, message: &str, request_id: &str) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_goes_to_the_worker_serving_fewest_and_stays_on_a_tie() {
+        let (workers, _inboxes) = Workers::new(3);
+        assert_eq!(workers.choose(1), 1);
+        workers.open[0].store(2, Ordering::Relaxed);
+        workers.open[1].store(2, Ordering::Relaxed);
+        workers.open[2].store(1, Ordering::Relaxed);
+        assert_eq!(workers.choose(0), 2);
+        assert_eq!(workers.choose(2), 2);
+        workers.retire(2);
+        assert_eq!(workers.choose(2), 0);
+        assert_eq!(workers.choose(1), 1);
+    }
 
     #[test]
     fn prefixes_match_on_segment_boundaries() {

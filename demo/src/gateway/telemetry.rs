@@ -3,7 +3,7 @@
 //! tracing do: one span per hop; failed attempts are events on it), HTTP semantic-convention metrics by route and upstream, upstream health,
 //! load and circuit state, and access logs carrying the trace.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
@@ -73,7 +73,14 @@ impl ServerSpan {
     /// The W3C `traceparent` naming this span, for the upstream to continue the trace.
     pub fn traceparent(&self) -> Option<HeaderValue> {
         let c = self.span.span_context();
-        HeaderValue::from_str(&format!("00-{}-{}-{:02x}", c.trace_id(), c.span_id(), c.trace_flags().to_u8())).ok()
+        let mut out = [0u8; 55];
+        out[..3].copy_from_slice(b"00-");
+        hex_into(&c.trace_id().to_bytes(), &mut out[3..35]);
+        out[35] = b'-';
+        hex_into(&c.span_id().to_bytes(), &mut out[36..52]);
+        out[52] = b'-';
+        hex_into(&[c.trace_flags().to_u8()], &mut out[53..55]);
+        HeaderValue::from_bytes(&out).ok()
     }
 
     /// Ends the span with the response's status.
@@ -124,19 +131,25 @@ impl GatewayTelemetry {
     /// Starts a request's server span, a child of the caller's span when it sent `traceparent`.
     pub fn server_span<B>(&self, req: &Request<B>, route: &str, peer: SocketAddr) -> ServerSpan {
         let parent = self.propagator.extract(&crate::telemetry::HttpHeaders(req.headers()));
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", req.method().to_string()),
+        let method = method_value(req.method());
+        let mut name = String::with_capacity(method.as_str().len() + 1 + route.len());
+        name.push_str(method.as_str());
+        name.push(' ');
+        name.push_str(route);
+        let mut attributes = Vec::with_capacity(6);
+        attributes.extend([
+            KeyValue::new("http.request.method", method),
             KeyValue::new("url.path", req.uri().path().to_owned()),
             KeyValue::new("http.route", route.to_owned()),
-            KeyValue::new("client.address", peer.ip().to_string()),
+            KeyValue::new("client.address", ip_string(peer.ip())),
             KeyValue::new("network.protocol.version", "1.1"),
-        ];
+        ]);
         if let Some(ua) = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) {
             attributes.push(KeyValue::new("user_agent.original", ua.to_owned()));
         }
         let span = self
             .tracer
-            .span_builder(format!("{} {route}", req.method()))
+            .span_builder(name)
             .with_kind(SpanKind::Server)
             .with_attributes(attributes)
             .start_with_context(&self.tracer, &parent);
@@ -149,7 +162,7 @@ impl GatewayTelemetry {
             took.as_secs_f64(),
             &[
                 KeyValue::new("http.route", route.to_owned()),
-                KeyValue::new("http.request.method", method.to_string()),
+                KeyValue::new("http.request.method", method_value(method)),
                 KeyValue::new("http.response.status_code", i64::from(status)),
                 KeyValue::new("lookout.gateway.pool", pool.to_owned()),
                 KeyValue::new("lookout.gateway.upstream", upstream.to_owned()),
@@ -214,11 +227,11 @@ impl GatewayTelemetry {
             record.set_trace_context(c.trace_id(), c.span_id(), Some(c.trace_flags()));
         }
         for (k, v) in [
-            ("http.request.method", AnyValue::from(method.to_string())),
+            ("http.request.method", AnyValue::from(method_value(method))),
             ("url.path", AnyValue::from(path.to_owned())),
             ("http.response.status_code", AnyValue::from(i64::from(status))),
             ("http.route", AnyValue::from(route.to_owned())),
-            ("client.address", AnyValue::from(peer.ip().to_string())),
+            ("client.address", AnyValue::from(ip_string(peer.ip()))),
             ("lookout.gateway.upstream", AnyValue::from(upstream.unwrap_or("").to_owned())),
             ("lookout.gateway.duration_ms", AnyValue::from(took.as_secs_f64() * 1e3)),
             ("http.request.header.x-request-id", AnyValue::from(request_id.to_owned())),
@@ -226,6 +239,54 @@ impl GatewayTelemetry {
             record.add_attribute(k, v);
         }
         self.logger.emit(record);
+    }
+}
+
+/// A request method as an attribute value: the standard ones without allocating.
+fn method_value(method: &Method) -> opentelemetry::StringValue {
+    let standard = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    const NAMES: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    match standard.iter().position(|m| m == method) {
+        Some(i) => NAMES[i].into(),
+        None => method.to_string().into(),
+    }
+}
+
+/// An address as `client.address` writes it, without the formatting machinery for IPv4.
+fn ip_string(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else { return ip.to_string() };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
+}
+
+/// Lower-case hex of `bytes` into `out`, which is twice as long.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
 }
 
@@ -269,5 +330,37 @@ fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
             }
         };
         crate::telemetry::observe_u64(meter, name, description, unit, counter, callback);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::{hex_into, ip_string, method_value};
+
+    #[test]
+    fn addresses_read_as_the_standard_library_writes_them() {
+        for octet in [0u8, 1, 9, 10, 42, 99, 100, 101, 199, 200, 255] {
+            let ip = IpAddr::V4(Ipv4Addr::new(octet, 255 - octet, octet / 2, 7));
+            assert_eq!(ip_string(ip), ip.to_string());
+        }
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_eq!(ip_string(v6), "::1");
+    }
+
+    #[test]
+    fn methods_keep_their_names_standard_or_not() {
+        for m in ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PURGE"] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap();
+            assert_eq!(method_value(&method).as_str(), m);
+        }
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        let mut out = [0u8; 6];
+        hex_into(&[0x00, 0xab, 0x7f], &mut out);
+        assert_eq!(&out, b"00ab7f");
     }
 }
