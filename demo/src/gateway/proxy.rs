@@ -40,14 +40,17 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// connection of a pooled client): the worker that accepts one hands it to the worker serving
 /// the fewest, keeping it itself on a tie, as NGINX's workers share out accepts one at a time.
 pub(super) struct Workers {
-    /// Connections each worker is serving.
+    /// Connections each worker is serving or has been handed.
     open: Vec<AtomicUsize>,
     /// Where each worker takes connections handed to it.
-    inboxes: Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    inboxes: Vec<mpsc::UnboundedSender<Handed>>,
 }
 
+/// A connection handed from one worker to another, counted against the one it goes to.
+type Handed = (std::net::TcpStream, SocketAddr, Serving);
+
 /// What a worker receives connections from, besides its listener.
-pub(super) type Inbox = mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>;
+pub(super) type Inbox = mpsc::UnboundedReceiver<Handed>;
 
 impl Workers {
     /// `n` workers, and the inbox of each.
@@ -67,14 +70,23 @@ impl Workers {
         let least = (0..self.open.len()).min_by_key(|&i| load(i)).unwrap_or(me);
         if load(least) < load(me) { least } else { me }
     }
+
+    /// Counts a connection against worker `i` until the returned guard is dropped.
+    fn count(self: &Arc<Self>, i: usize) -> Serving {
+        self.open[i].fetch_add(1, Ordering::Relaxed);
+        Serving { workers: Arc::clone(self), i }
+    }
 }
 
-/// Counts a connection against its worker while it is open.
-struct Serving<'a>(&'a AtomicUsize);
+/// A connection counted against a worker while it is open (or on its way to it).
+pub(super) struct Serving {
+    workers: Arc<Workers>,
+    i: usize,
+}
 
-impl Drop for Serving<'_> {
+impl Drop for Serving {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.workers.open[self.i].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -90,20 +102,17 @@ pub(super) async fn accept(
 ) {
     let connections = TaskTracker::new();
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer, serving) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let to = workers.choose(me);
                     if to == me {
-                        (stream, peer)
+                        (stream, peer, workers.count(me))
                     } else {
-                        // A connection the other worker cannot take is closed, as one refused
-                        // at accept would be.
+                        // A connection that cannot be handed over is closed, as one refused at
+                        // accept would be; its count goes with it.
                         if let Ok(stream) = stream.into_std() {
-                            workers.open[to].fetch_add(1, Ordering::Relaxed);
-                            if workers.inboxes[to].send((stream, peer)).is_err() {
-                                workers.open[to].fetch_sub(1, Ordering::Relaxed);
-                            }
+                            let _ = workers.inboxes[to].send((stream, peer, workers.count(to)));
                         }
                         continue;
                     }
@@ -115,28 +124,21 @@ pub(super) async fn accept(
                     continue;
                 }
             },
-            handed = inbox.recv() => match handed.map(|(s, peer)| (tokio::net::TcpStream::from_std(s), peer)) {
-                Some((Ok(stream), peer)) => {
-                    // Counted by the worker that handed it over.
-                    workers.open[me].fetch_sub(1, Ordering::Relaxed);
-                    (stream, peer)
-                }
-                Some((Err(e), _)) => {
-                    workers.open[me].fetch_sub(1, Ordering::Relaxed);
+            // Never closed: this worker holds a sender of its own inbox.
+            Some((stream, peer, serving)) = inbox.recv() => match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => (stream, peer, serving),
+                Err(e) => {
                     warn!(error = %e, "gateway cannot take a connection from another worker");
                     continue;
                 }
-                None => continue,
             },
             () = shutdown.cancelled() => break,
         };
-        workers.open[me].fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
         let shutdown = shutdown.clone();
-        let workers = Arc::clone(&workers);
         connections.spawn(async move {
-            let _serving = Serving(&workers.open[me]);
+            let _serving = serving;
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())

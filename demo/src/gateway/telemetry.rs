@@ -73,13 +73,11 @@ impl ServerSpan {
     /// The W3C `traceparent` naming this span, for the upstream to continue the trace.
     pub fn traceparent(&self) -> Option<HeaderValue> {
         let c = self.span.span_context();
-        let mut out = [0u8; 55];
-        out[..3].copy_from_slice(b"00-");
-        hex_into(&c.trace_id().to_bytes(), &mut out[3..35]);
-        out[35] = b'-';
-        hex_into(&c.span_id().to_bytes(), &mut out[36..52]);
-        out[52] = b'-';
-        hex_into(&[c.trace_flags().to_u8()], &mut out[53..55]);
+        let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        let filled = hex::encode_to_slice(c.trace_id().to_bytes(), &mut out[3..35])
+            .and_then(|()| hex::encode_to_slice(c.span_id().to_bytes(), &mut out[36..52]))
+            .and_then(|()| hex::encode_to_slice([c.trace_flags().to_u8()], &mut out[53..55]));
+        filled.ok()?;
         HeaderValue::from_bytes(&out).ok()
     }
 
@@ -244,20 +242,9 @@ impl GatewayTelemetry {
 
 /// A request method as an attribute value: the standard ones without allocating.
 fn method_value(method: &Method) -> opentelemetry::StringValue {
-    let standard = [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::PATCH,
-        Method::CONNECT,
-        Method::TRACE,
-    ];
-    const NAMES: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
-    match standard.iter().position(|m| m == method) {
-        Some(i) => NAMES[i].into(),
+    const STANDARD: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    match STANDARD.iter().find(|name| **name == method.as_str()) {
+        Some(name) => (*name).into(),
         None => method.to_string().into(),
     }
 }
@@ -279,15 +266,6 @@ fn ip_string(ip: IpAddr) -> String {
         out.push(char::from(b'0' + octet % 10));
     }
     out
-}
-
-/// Lower-case hex of `bytes` into `out`, which is twice as long.
-fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
-    }
 }
 
 /// Observable instruments over the pools: requests, in flight, health, circuit state.
@@ -337,7 +315,7 @@ fn register_upstream_metrics(meter: &Meter, gateway: Weak<Gateway>) {
 mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    use super::{hex_into, ip_string, method_value};
+    use super::{ServerSpan, ip_string, method_value};
 
     #[test]
     fn addresses_read_as_the_standard_library_writes_them() {
@@ -358,9 +336,12 @@ mod tests {
     }
 
     #[test]
-    fn hex_is_lower_case_two_digits_a_byte() {
-        let mut out = [0u8; 6];
-        hex_into(&[0x00, 0xab, 0x7f], &mut out);
-        assert_eq!(&out, b"00ab7f");
+    fn traceparent_names_the_span_as_the_w3c_form_writes_it() {
+        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder().build().tracer("test");
+        let span = ServerSpan { span: tracer.start("x") };
+        let c = span.span.span_context().clone();
+        let expected = format!("00-{}-{}-{:02x}", c.trace_id(), c.span_id(), c.trace_flags().to_u8());
+        assert_eq!(span.traceparent().unwrap(), expected.as_str());
     }
 }
