@@ -288,13 +288,15 @@ fn a_shorter_block_range_cuts_the_head_into_blocks_sooner_and_loses_no_sample() 
         })
         .collect();
     assert_eq!(remote_write(&format!("http://{}", lookout.http), timeseries).0, 204);
+    // The cut keeps at most one and a half ranges in the head: 15 of the 40 minutes. The 10-minute
+    // blocks it writes may be compacted into one 30-minute block in the same pass, depending on
+    // where the wall clock falls in a 30-minute window, so the count of blocks shows only that
+    // there is one.
     let blocks = eventually("blocks cut from the head", || {
         let blocks = lookout.metric("lookout_tsdb_blocks", &[]);
-        (blocks >= 2.0).then_some(blocks)
+        let head_min = lookout.metric("lookout_tsdb_head_min_time", &[]) as i64;
+        (blocks >= 1.0 && head_min >= end - 1_500_000).then_some(blocks)
     });
-    // The cut keeps at most one and a half ranges in the head: 15 of the 40 minutes.
-    let head_min = lookout.metric("lookout_tsdb_head_min_time", &[]) as i64;
-    assert!(head_min >= end - 1_500_000, "the head still starts at {head_min}, {} ms ago", end - head_min);
     let check = |lookout: &Lookout| {
         let stored = read(lookout, &[(EQ, "__name__", "block_range_test")]);
         assert_eq!(stored.len(), 3);
